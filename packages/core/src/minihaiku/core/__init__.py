@@ -1,0 +1,124 @@
+"""minihaiku.core: object-oriented modules turned into pure JAX functions.
+
+Example:
+  >>> import jax, jax.numpy as jnp
+  >>> from minihaiku.core import Module, get_param, transform
+  >>> class Linear(Module):
+  ...   def __init__(self, width, name=None):
+  ...     super().__init__(name=name)
+  ...     self.width = width
+  ...   def __call__(self, x):
+  ...     w = get_param("w", (x.shape[-1], self.width), init=jax.nn.initializers.ones)
+  ...     return x @ w
+  >>> init, apply = transform(lambda x: Linear(2)(x))
+  >>> params = init(jax.random.key(0), jnp.ones((1, 3)))
+  >>> list(params)
+  ['~/Linear_0/__call__/w']
+  >>> apply(params, jnp.ones((1, 3)))
+  Array([[3., 3.]], dtype=float32)
+"""
+
+from minihaiku.core._base import InitLike, get_param, get_state, next_rng_key, set_state
+from minihaiku.core._errors import (
+    DuplicateInitializerError,
+    DuplicateNameError,
+    InitializerError,
+    InvalidArgumentError,
+    InvalidArgumentTypeError,
+    InvalidNameError,
+    InvalidParamsError,
+    MinihaikuError,
+    MissingParameterError,
+    MissingStateError,
+    ModuleConstructionError,
+    NotCallableError,
+    NotInTransformError,
+    ParameterDtypeError,
+    ParameterShapeError,
+    PluginLoadError,
+    PluginLoadWarning,
+    RngError,
+    StateNotAllowedError,
+    UnknownInitializerError,
+)
+from minihaiku.core._module import Module, module_method
+from minihaiku.core._registry import (
+    AUTOLOAD_ENV,
+    DEFAULT_INITIALIZER,
+    ENTRY_POINT_GROUP,
+    STRICT_ENV,
+    Initializer,
+    InitializerFactory,
+    InitializerInfo,
+    PluginFailure,
+    Registry,
+    failed_plugins,
+    get_initializer,
+    hookimpl,
+    hookspec,
+    list_initializers,
+    load_plugins,
+    register_plugin,
+)
+from minihaiku.core._transform import (
+    Params,
+    State,
+    Transformed,
+    TransformedWithState,
+    transform,
+    transform_with_state,
+)
+from minihaiku.core._version import __version__
+
+__all__ = [
+    "AUTOLOAD_ENV",
+    "DEFAULT_INITIALIZER",
+    "ENTRY_POINT_GROUP",
+    "STRICT_ENV",
+    "DuplicateInitializerError",
+    "DuplicateNameError",
+    "InitLike",
+    "Initializer",
+    "InitializerError",
+    "InitializerFactory",
+    "InitializerInfo",
+    "InvalidArgumentError",
+    "InvalidArgumentTypeError",
+    "InvalidNameError",
+    "InvalidParamsError",
+    "MinihaikuError",
+    "MissingParameterError",
+    "MissingStateError",
+    "Module",
+    "ModuleConstructionError",
+    "NotCallableError",
+    "NotInTransformError",
+    "ParameterDtypeError",
+    "ParameterShapeError",
+    "Params",
+    "PluginFailure",
+    "PluginLoadError",
+    "PluginLoadWarning",
+    "Registry",
+    "RngError",
+    "State",
+    "StateNotAllowedError",
+    "Transformed",
+    "TransformedWithState",
+    "UnknownInitializerError",
+    "__version__",
+    "failed_plugins",
+    "get_initializer",
+    "get_param",
+    "get_state",
+    "hookimpl",
+    "hookspec",
+    "list_initializers",
+    "load_plugins",
+    "module_method",
+    "next_rng_key",
+    "register_plugin",
+    "set_state",
+    "transform",
+    "transform_with_state",
+]

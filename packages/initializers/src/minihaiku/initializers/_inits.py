@@ -1,0 +1,271 @@
+"""The built-in initializers: factories returning ``(key, shape, dtype) -> Array``."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+from minihaiku.core import Initializer, InitializerError
+
+from minihaiku.initializers._checks import (
+    check_finite,
+    check_float_dtype,
+    check_nonnegative,
+    check_one_of,
+    check_positive,
+)
+
+__all__ = [
+    "constant",
+    "glorot_normal",
+    "glorot_uniform",
+    "he_normal",
+    "he_uniform",
+    "lecun_normal",
+    "lecun_uniform",
+    "normal",
+    "ones",
+    "orthogonal",
+    "truncated_normal",
+    "uniform",
+    "variance_scaling",
+    "zeros",
+]
+
+Shape = Sequence[int]
+
+
+def constant(value: Any = 0.0) -> Initializer:
+    """Fills with ``value`` (a scalar, or an array broadcastable to the shape).
+
+    Example:
+      >>> constant(3.0)(jax.random.key(0), (2,), jnp.float32)
+      Array([3., 3.], dtype=float32)
+    """
+    v = jnp.asarray(value)
+
+    def init(key: Any, shape: Shape, dtype: Any = jnp.float32) -> jax.Array:
+        try:
+            return jnp.broadcast_to(v, tuple(shape)).astype(dtype)
+        except ValueError:
+            raise InitializerError(
+                f"constant: value of shape {v.shape} cannot fill shape "
+                f"{tuple(shape)}; pass a scalar or a value that broadcasts."
+            ) from None
+
+    return init
+
+
+def zeros() -> Initializer:
+    """Fills with zeros.
+
+    Example:
+      >>> zeros()(None, (2,), jnp.float32)
+      Array([0., 0.], dtype=float32)
+    """
+
+    def init(key: Any, shape: Shape, dtype: Any = jnp.float32) -> jax.Array:
+        return jnp.zeros(shape, dtype)
+
+    return init
+
+
+def ones() -> Initializer:
+    """Fills with ones.
+
+    Example:
+      >>> ones()(None, (2,), jnp.float32)
+      Array([1., 1.], dtype=float32)
+    """
+
+    def init(key: Any, shape: Shape, dtype: Any = jnp.float32) -> jax.Array:
+        return jnp.ones(shape, dtype)
+
+    return init
+
+
+def normal(stddev: float = 1.0, mean: float = 0.0) -> Initializer:
+    """Draws from N(mean, stddev**2). The default, stddev 1, is the seed's choice.
+
+    Example:
+      >>> normal(0.1)(jax.random.key(0), (3,), jnp.float32).shape
+      (3,)
+    """
+    s = check_nonnegative("stddev", stddev, "normal")
+    m = check_finite("mean", mean, "normal")
+
+    def init(key: Any, shape: Shape, dtype: Any = jnp.float32) -> jax.Array:
+        check_float_dtype(dtype, "normal")
+        return (m + s * jax.random.normal(key, shape, dtype)).astype(dtype)
+
+    return init
+
+
+def truncated_normal(
+    stddev: float = 1.0, mean: float = 0.0, lower: float = -2.0, upper: float = 2.0
+) -> Initializer:
+    """Draws ``mean + stddev * z`` with z standard normal truncated to [lower, upper].
+
+    Example:
+      >>> x = truncated_normal(1.0)(jax.random.key(0), (1000,), jnp.float32)
+      >>> bool(abs(x).max() <= 2.0)
+      True
+    """
+    s = check_nonnegative("stddev", stddev, "truncated_normal")
+    m = check_finite("mean", mean, "truncated_normal")
+    if not float(lower) < float(upper):
+        raise InitializerError(
+            f"truncated_normal: lower must be < upper, got lower={lower!r}, "
+            f"upper={upper!r}."
+        )
+    inner = jax.nn.initializers.truncated_normal(1.0, lower=lower, upper=upper)
+
+    def init(key: Any, shape: Shape, dtype: Any = jnp.float32) -> jax.Array:
+        check_float_dtype(dtype, "truncated_normal")
+        return (m + s * inner(key, shape, dtype)).astype(dtype)
+
+    return init
+
+
+def uniform(minval: float = 0.0, maxval: float = 1.0) -> Initializer:
+    """Draws uniformly from [minval, maxval).
+
+    Example:
+      >>> x = uniform(-1.0, 1.0)(jax.random.key(0), (100,), jnp.float32)
+      >>> bool((x >= -1).all() and (x < 1).all())
+      True
+    """
+    lo = check_finite("minval", minval, "uniform")
+    hi = check_finite("maxval", maxval, "uniform")
+    if not lo < hi:
+        raise InitializerError(
+            f"uniform: minval must be < maxval, got minval={minval!r}, "
+            f"maxval={maxval!r}."
+        )
+
+    def init(key: Any, shape: Shape, dtype: Any = jnp.float32) -> jax.Array:
+        check_float_dtype(dtype, "uniform")
+        return jax.random.uniform(key, shape, dtype, lo, hi)
+
+    return init
+
+
+_MODES = ("fan_in", "fan_out", "fan_avg")
+_DISTRIBUTIONS = ("truncated_normal", "normal", "uniform")
+
+
+def _fans(shape: tuple[int, ...], in_axis: int, out_axis: int) -> tuple[int, int]:
+    if len(shape) == 0:
+        return 1, 1
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    receptive = math.prod(d for i, d in enumerate(shape)
+                          if i not in (in_axis % len(shape), out_axis % len(shape)))
+    return shape[in_axis] * receptive, shape[out_axis] * receptive
+
+
+def variance_scaling(
+    scale: float = 1.0,
+    mode: str = "fan_in",
+    distribution: str = "truncated_normal",
+    in_axis: int = -2,
+    out_axis: int = -1,
+) -> Initializer:
+    """Draws with variance ``scale / n``, n the fan given by ``mode``.
+
+    ``distribution`` is ``"truncated_normal"`` (truncated at 2 stddev and
+    rescaled to the exact variance), ``"normal"`` or ``"uniform"``. Fans of a
+    shape ``(..., in, out)``: fan_in = in * receptive field, fan_out = out *
+    receptive field.
+
+    Example:
+      >>> w = variance_scaling(2.0, "fan_in", "normal")(jax.random.key(0), (256, 256), jnp.float32)
+      >>> round(float(w.var() * 256), 1)
+      2.0
+    """
+    check_positive("scale", scale, "variance_scaling")
+    check_one_of("mode", mode, _MODES, "variance_scaling")
+    check_one_of("distribution", distribution, _DISTRIBUTIONS, "variance_scaling")
+    inner = jax.nn.initializers.variance_scaling(
+        scale, mode, distribution, in_axis=in_axis, out_axis=out_axis  # type: ignore[arg-type]
+    )
+
+    def init(key: Any, shape: Shape, dtype: Any = jnp.float32) -> jax.Array:
+        shape = tuple(shape)
+        check_float_dtype(dtype, "variance_scaling")
+        fan_in, fan_out = _fans(shape, in_axis, out_axis)
+        fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": fan_in + fan_out}[mode]
+        if fan == 0:
+            raise InitializerError(
+                f"variance_scaling ({mode}) cannot serve shape {shape}: its "
+                f"{mode} is 0. Give the parameter non-empty dimensions, or use "
+                "'zeros' for empty parameters."
+            )
+        return inner(key, shape, dtype)
+
+    return init
+
+
+def glorot_uniform(scale: float = 1.0) -> Initializer:
+    """Glorot (Xavier) uniform: ``variance_scaling(scale, "fan_avg", "uniform")``."""
+    return variance_scaling(scale, "fan_avg", "uniform")
+
+
+def glorot_normal(scale: float = 1.0) -> Initializer:
+    """Glorot (Xavier) normal: ``variance_scaling(scale, "fan_avg", "truncated_normal")``."""
+    return variance_scaling(scale, "fan_avg", "truncated_normal")
+
+
+def he_uniform(scale: float = 2.0) -> Initializer:
+    """He (Kaiming) uniform: ``variance_scaling(2, "fan_in", "uniform")``."""
+    return variance_scaling(scale, "fan_in", "uniform")
+
+
+def he_normal(scale: float = 2.0) -> Initializer:
+    """He (Kaiming) normal: ``variance_scaling(2, "fan_in", "truncated_normal")``."""
+    return variance_scaling(scale, "fan_in", "truncated_normal")
+
+
+def lecun_uniform(scale: float = 1.0) -> Initializer:
+    """LeCun uniform: ``variance_scaling(1, "fan_in", "uniform")``."""
+    return variance_scaling(scale, "fan_in", "uniform")
+
+
+def lecun_normal(scale: float = 1.0) -> Initializer:
+    """LeCun normal: ``variance_scaling(1, "fan_in", "truncated_normal")``."""
+    return variance_scaling(scale, "fan_in", "truncated_normal")
+
+
+def orthogonal(scale: float = 1.0, column_axis: int = -1) -> Initializer:
+    """A (semi-)orthogonal matrix times ``scale``, reshaped to the shape.
+
+    The shape must have at least two dimensions; all but ``column_axis`` are
+    flattened into rows.
+
+    Example:
+      >>> w = orthogonal()(jax.random.key(0), (4, 4), jnp.float32)
+      >>> bool(jnp.allclose(w.T @ w, jnp.eye(4), atol=1e-5))
+      True
+    """
+    check_positive("scale", scale, "orthogonal")
+    inner = jax.nn.initializers.orthogonal(scale, column_axis)
+
+    def init(key: Any, shape: Shape, dtype: Any = jnp.float32) -> jax.Array:
+        shape = tuple(shape)
+        check_float_dtype(dtype, "orthogonal")
+        if len(shape) < 2:
+            raise InitializerError(
+                f"orthogonal cannot serve shape {shape}: it needs at least two "
+                "dimensions (rows and columns). Use 'normal' or "
+                "'variance_scaling' for vectors and scalars."
+            )
+        if 0 in shape:
+            raise InitializerError(
+                f"orthogonal cannot serve shape {shape}: it has an empty dimension."
+            )
+        return inner(key, shape, dtype)
+
+    return init

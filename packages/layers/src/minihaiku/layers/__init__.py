@@ -1,0 +1,17 @@
+"""minihaiku.layers: ``Linear`` and ``MLP``.
+
+Example:
+  >>> import jax, jax.numpy as jnp
+  >>> from minihaiku.core import transform
+  >>> from minihaiku.layers import MLP
+  >>> init, apply = transform(lambda x: MLP([128, 128, 1], activation=jax.nn.sigmoid)(x))
+  >>> params = init(0, jnp.ones((4, 1)))
+  >>> apply(params, jnp.ones((4, 1))).shape
+  (4, 1)
+"""
+
+from minihaiku.layers._linear import Linear
+from minihaiku.layers._mlp import MLP
+from minihaiku.layers._version import __version__
+
+__all__ = ["MLP", "Linear", "__version__"]

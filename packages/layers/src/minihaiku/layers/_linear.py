@@ -1,0 +1,74 @@
+"""``Linear``: ``y = x @ w + b``."""
+
+from __future__ import annotations
+
+import jax
+from minihaiku.core import InitLike, InvalidArgumentError, Module, get_param
+from minihaiku.initializers import lecun_normal, zeros
+
+from minihaiku.layers._checks import check_size, resolve_init
+
+__all__ = ["Linear"]
+
+DEFAULT_W_INIT = lecun_normal()
+DEFAULT_B_INIT = zeros()
+
+
+class Linear(Module):
+    """A linear layer: ``x @ w + b`` over the last axis of ``x``.
+
+    Parameters: ``w`` of shape ``(x.shape[-1], output_size)`` and, with
+    ``with_bias``, ``b`` of shape ``(output_size,)``, in the dtype of ``x``.
+
+    Args:
+      output_size: number of output features (a positive int).
+      with_bias: add the bias ``b``.
+      w_init: initializer of ``w``: a callable ``(key, shape, dtype)`` or a
+        registered name. Default: ``lecun_normal`` (truncated normal with
+        variance 1/fan_in), as in dm-haiku and Flax. Pass ``"normal"`` for the
+        seed's stddev-1 normal.
+      b_init: initializer of ``b``. Default: zeros.
+      name: the module's name; default ``Linear_N``.
+
+    Example:
+      >>> import jax, jax.numpy as jnp
+      >>> from minihaiku.core import transform
+      >>> f = transform(lambda x: Linear(4)(x))
+      >>> params = f.init(0, jnp.ones((2, 3)))
+      >>> {k: v.shape for k, v in params.items()}
+      {'~/Linear_0/__call__/w': (3, 4), '~/Linear_0/__call__/b': (4,)}
+    """
+
+    def __init__(
+        self,
+        output_size: int,
+        with_bias: bool = True,
+        w_init: InitLike = None,
+        b_init: InitLike = None,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name=name)
+        where = f"Linear {self.module_path}"
+        self.output_size = check_size(output_size, "output_size", where)
+        self.with_bias = bool(with_bias)
+        self.w_init = resolve_init(w_init, DEFAULT_W_INIT, "w_init", where)
+        self.b_init = resolve_init(b_init, DEFAULT_B_INIT, "b_init", where)
+
+    def __call__(self, x: jax.Array) -> jax.Array:
+        """Applies the layer to ``x`` of shape ``(..., features)``."""
+        shape = getattr(x, "shape", None)
+        if not shape:
+            raise InvalidArgumentError(
+                f"Linear {self.module_path} needs an input with a feature axis "
+                f"(shape (..., features)), got "
+                f"{'shape ()' if shape == () else type(x).__name__}. Add an axis, "
+                "e.g. x[..., None] or x.reshape(-1, 1)."
+            )
+        dtype = x.dtype
+        if not isinstance(x, jax.Array):  # numpy float64 input with x64 off
+            dtype = jax.dtypes.canonicalize_dtype(dtype)
+        w = get_param("w", (shape[-1], self.output_size), dtype, self.w_init)
+        out = x @ w
+        if self.with_bias:
+            out = out + get_param("b", (self.output_size,), dtype, self.b_init)
+        return out

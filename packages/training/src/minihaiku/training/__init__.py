@@ -1,0 +1,47 @@
+"""minihaiku.training: the training loop, checkpoints, and the quadratic-fit job.
+
+Example:
+  >>> import optax
+  >>> from minihaiku.training import quadratic_data, quadratic_model, train
+  >>> xs, ys = quadratic_data()
+  >>> model = quadratic_model()
+  >>> result = train(model, model.init(0, xs), (xs, ys), optax.sgd(0.003), 100,
+  ...                progress=False)
+  >>> result.step
+  100
+"""
+
+from minihaiku.training._checkpoint import Checkpointer, Restored
+from minihaiku.training._errors import CheckpointError, NonFiniteLossError, TrainingError
+from minihaiku.training._freeze import FrozenSpec, frozen_predicate, partition
+from minihaiku.training._loop import TrainResult, mse_loss, train
+from minihaiku.training._parallel import DataParallel
+from minihaiku.training._plot import plot_fit
+from minihaiku.training._quadratic import (
+    QuadraticFit,
+    quadratic_data,
+    quadratic_model,
+    run_quadratic_fit,
+)
+from minihaiku.training._version import __version__
+
+__all__ = [
+    "CheckpointError",
+    "Checkpointer",
+    "DataParallel",
+    "FrozenSpec",
+    "NonFiniteLossError",
+    "QuadraticFit",
+    "Restored",
+    "TrainResult",
+    "TrainingError",
+    "__version__",
+    "frozen_predicate",
+    "mse_loss",
+    "partition",
+    "plot_fit",
+    "quadratic_data",
+    "quadratic_model",
+    "run_quadratic_fit",
+    "train",
+]

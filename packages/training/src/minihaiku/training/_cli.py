@@ -1,0 +1,144 @@
+"""``minihaiku-fit``: the seed's quadratic fit from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["main"]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
+def _learning_rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"the learning rate must be > 0 and finite, got {text}")
+    return value
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(_positive_int(t) for t in text.split(","))
+    except argparse.ArgumentTypeError as e:
+        raise argparse.ArgumentTypeError(
+            f"--sizes takes comma-separated positive integers such as 128,128,1 ({e})"
+        ) from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``minihaiku-fit``."""
+    p = argparse.ArgumentParser(
+        prog="minihaiku-fit",
+        description=(
+            "Fit y = x**2 on 128 points in [-2, 2] with an MLP (sigmoid, full-batch "
+            "SGD), as in the seed tutorial. Writes fit.png, metrics.json and "
+            "checkpoints into --out."
+        ),
+    )
+    p.add_argument("--steps", type=_positive_int, default=5000,
+                   help="training steps to reach (default 5000)")
+    p.add_argument("--lr", type=_learning_rate, default=0.003,
+                   help="SGD learning rate (default 0.003)")
+    p.add_argument("--seed", type=_int, default=0, help="init seed (default 0)")
+    p.add_argument("--sizes", type=_sizes, default=(128, 128, 1),
+                   help="MLP layer sizes, last must be 1 (default 128,128,1)")
+    p.add_argument("--out", type=Path, default=Path("fit-output"),
+                   help="output directory (default ./fit-output)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the checkpoint in --out up to --steps")
+    p.add_argument("--overwrite", action="store_true",
+                   help="delete checkpoints already in --out and start afresh")
+    p.add_argument("--checkpoint-every", type=_positive_int, default=None,
+                   help="also save a checkpoint every N steps (always at the end)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--no-plot", action="store_true", help="do not write fit.png")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the fit; returns the process exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.sizes[-1] != 1:
+        parser.error(f"--sizes must end with 1 (one output per x), got {args.sizes}")
+    if args.resume and args.overwrite:
+        parser.error("--resume and --overwrite exclude each other")
+    out: Path = args.out
+    if out.exists() and not out.is_dir():
+        parser.error(f"--out {out} exists and is not a directory")
+    ckpt_dir = out / "checkpoints"
+    if args.overwrite and ckpt_dir.exists():
+        shutil.rmtree(ckpt_dir)
+    out.mkdir(parents=True, exist_ok=True)
+
+    from minihaiku.training._errors import TrainingError
+    from minihaiku.training._quadratic import run_quadratic_fit
+
+    try:
+        fit = run_quadratic_fit(
+            args.steps, args.lr, args.seed, sizes=args.sizes, checkpoint_dir=ckpt_dir,
+            checkpoint_every=args.checkpoint_every, resume=args.resume,
+            progress=not args.no_progress,
+        )
+    except TrainingError as e:
+        print(f"minihaiku-fit: error: {e}", file=sys.stderr)
+        return 1
+    r = fit.result
+    metrics = {
+        "final_loss": r.final_loss,
+        "steps": r.step,
+        "steps_this_run": r.step - (r.resumed_from or 0),
+        "steps_per_second": r.steps_per_second,
+        "compile_seconds": r.compile_seconds,
+        "resumed_from": r.resumed_from,
+        "lr": args.lr,
+        "seed": args.seed,
+        "sizes": list(args.sizes),
+        "checkpoint_dir": str(ckpt_dir),
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    if not args.no_plot:
+        from minihaiku.training._plot import plot_fit
+
+        prediction = np.asarray(fit.model.apply(r.params, fit.xs))
+        try:
+            plot_fit(fit.xs, fit.ys, prediction, out / "fit.png", r.losses)
+        except TrainingError as e:
+            print(f"minihaiku-fit: error: {e}", file=sys.stderr)
+            return 1
+    print(
+        f"final loss {r.final_loss:.6f} after {r.step} steps "
+        f"({r.steps_per_second:,.0f} steps/s, compile {r.compile_seconds:.2f} s); "
+        f"wrote {out}"
+    )
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,23 @@
+"""Errors of minihaiku.training."""
+
+from __future__ import annotations
+
+from minihaiku.core import MinihaikuError
+
+__all__ = ["CheckpointError", "NonFiniteLossError", "TrainingError"]
+
+
+class TrainingError(MinihaikuError):
+    """Base class of the training errors."""
+
+
+class NonFiniteLossError(TrainingError, FloatingPointError):
+    """The loss became NaN or infinite; ``step`` says at which step."""
+
+    def __init__(self, message: str, step: int) -> None:
+        super().__init__(message)
+        self.step = step
+
+
+class CheckpointError(TrainingError, ValueError):
+    """A checkpoint is missing, corrupt, or does not match the model."""
