@@ -3,9 +3,9 @@
 import asyncio
 import threading
 
-import jax
 import jax.numpy as jnp
 import numpy as np
+
 from minihaiku.core import Module, get_param, transform
 
 

@@ -5,6 +5,7 @@ import zlib
 import jax
 import jax.numpy as jnp
 import numpy as np
+
 from minihaiku.core import Module, get_param, transform
 
 

@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import pytest
+
 from minihaiku.core import (
     DuplicateNameError,
     InvalidNameError,
@@ -107,11 +108,17 @@ def test_same_explicit_name_in_different_scopes_is_fine():
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("a/b", "module name 'a/b' contains '/' (in ~). Names are one path component: use a "
-                "non-empty name without '/', such as 'w' or 'encoder'; nest modules to build "
-                "longer paths."),
-        ("", "module name '' empty (in ~). Names are one path component: use a non-empty "
-             "name without '/', such as 'w' or 'encoder'; nest modules to build longer paths."),
+        (
+            "a/b",
+            "module name 'a/b' contains '/' (in ~). Names are one path component: use a "
+            "non-empty name without '/', such as 'w' or 'encoder'; nest modules to build "
+            "longer paths.",
+        ),
+        (
+            "",
+            "module name '' empty (in ~). Names are one path component: use a non-empty "
+            "name without '/', such as 'w' or 'encoder'; nest modules to build longer paths.",
+        ),
         (3, "module name must be a string, got int 3 (in ~). Pass a name such as 'w'."),
     ],
 )

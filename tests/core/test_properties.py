@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from minihaiku.core import Module, get_param, transform
 
 # A tree: ("leaf", n_params) or ("node", [children], calls) where calls says how
@@ -12,8 +13,9 @@ from minihaiku.core import Module, get_param, transform
 leaves = st.tuples(st.just("leaf"), st.integers(1, 3))
 trees = st.recursive(
     leaves,
-    lambda kids: st.tuples(st.just("node"), st.lists(kids, min_size=1, max_size=3),
-                           st.integers(1, 2)),
+    lambda kids: st.tuples(
+        st.just("node"), st.lists(kids, min_size=1, max_size=3), st.integers(1, 2)
+    ),
     max_leaves=8,
 )
 

@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
 from minihaiku.core import (
     DuplicateInitializerError,
     NotCallableError,
@@ -65,7 +66,9 @@ def test_a_broken_plugin_is_reported_and_the_others_keep_working():
     reg = fresh()
     (failure,) = reg.failed_plugins()
     assert (failure.entry_point, failure.value, failure.distribution) == (
-        "broken", "broken_inits", "minihaiku-test-broken",
+        "broken",
+        "broken_inits",
+        "minihaiku-test-broken",
     )
     out = reg.get_initializer("acme_seven", value=3.0)(None, (2,), jnp.float32)
     np.testing.assert_array_equal(out, [3.0, 3.0])

@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
 from minihaiku.core import (
     MissingStateError,
     Module,
@@ -128,5 +129,5 @@ def test_get_state_without_shape_for_a_new_entry():
 def test_state_that_is_not_a_mapping():
     t = transform_with_state(f)
     params, _ = t.init(0, jnp.ones(3))
-    with pytest.raises(TypeError, match="^apply expects state as a mapping"):
+    with pytest.raises(TypeError, match=r"^apply expects state as a mapping"):
         t.apply(params, [1], jnp.ones(3))

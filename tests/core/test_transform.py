@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
 from minihaiku.core import (
     InitializerError,
     InvalidParamsError,
@@ -259,7 +260,7 @@ def test_apply_rng_without_the_key_argument():
 
 
 def test_next_rng_key_outside_transform():
-    with pytest.raises(NotInTransformError, match="^next_rng_key must be called inside"):
+    with pytest.raises(NotInTransformError, match=r"^next_rng_key must be called inside"):
         next_rng_key()
 
 

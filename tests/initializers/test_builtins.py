@@ -6,8 +6,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
 from minihaiku import initializers as I
-from minihaiku.core import InitializerError, get_initializer, get_param, list_initializers, transform
+from minihaiku.core import (
+    InitializerError,
+    get_initializer,
+    get_param,
+    list_initializers,
+    transform,
+)
 
 KEY = jax.random.PRNGKey(42)
 N = 200_000
@@ -21,10 +28,26 @@ def sample(init, shape=(N,), dtype=jnp.float32):
 
 def test_every_builtin_is_registered_by_the_builtin_plugin():
     listing = list_initializers()
-    names = {"constant", "zeros", "ones", "normal", "truncated_normal", "uniform",
-             "variance_scaling", "glorot_normal", "glorot_uniform", "xavier_normal",
-             "xavier_uniform", "he_normal", "he_uniform", "kaiming_normal",
-             "kaiming_uniform", "lecun_normal", "lecun_uniform", "orthogonal"}
+    names = {
+        "constant",
+        "zeros",
+        "ones",
+        "normal",
+        "truncated_normal",
+        "uniform",
+        "variance_scaling",
+        "glorot_normal",
+        "glorot_uniform",
+        "xavier_normal",
+        "xavier_uniform",
+        "he_normal",
+        "he_uniform",
+        "kaiming_normal",
+        "kaiming_uniform",
+        "lecun_normal",
+        "lecun_uniform",
+        "orthogonal",
+    }
     assert names <= set(listing)
     assert {listing[n].distribution for n in names} == {"minihaiku-initializers"}
 
@@ -103,25 +126,36 @@ def test_orthogonal_is_orthogonal_times_scale():
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: I.normal(stddev=-1.0),
-         "normal: stddev must be >= 0, got -1.0. A spread is never negative: pass "
-         "stddev=1.0 if that was meant."),
-        (lambda: I.truncated_normal(stddev=-0.5),
-         "truncated_normal: stddev must be >= 0, got -0.5. A spread is never negative: "
-         "pass stddev=0.5 if that was meant."),
+        (
+            lambda: I.normal(stddev=-1.0),
+            "normal: stddev must be >= 0, got -1.0. A spread is never negative: pass "
+            "stddev=1.0 if that was meant.",
+        ),
+        (
+            lambda: I.truncated_normal(stddev=-0.5),
+            "truncated_normal: stddev must be >= 0, got -0.5. A spread is never negative: "
+            "pass stddev=0.5 if that was meant.",
+        ),
         (lambda: I.normal(stddev="wide"), "normal: stddev must be a number, got str 'wide'."),
         (lambda: I.normal(mean=float("nan")), "normal: mean must be finite, got nan."),
-        (lambda: I.uniform(1.0, 1.0),
-         "uniform: minval must be < maxval, got minval=1.0, maxval=1.0."),
-        (lambda: I.truncated_normal(lower=1.0, upper=-1.0),
-         "truncated_normal: lower must be < upper, got lower=1.0, upper=-1.0."),
+        (
+            lambda: I.uniform(1.0, 1.0),
+            "uniform: minval must be < maxval, got minval=1.0, maxval=1.0.",
+        ),
+        (
+            lambda: I.truncated_normal(lower=1.0, upper=-1.0),
+            "truncated_normal: lower must be < upper, got lower=1.0, upper=-1.0.",
+        ),
         (lambda: I.variance_scaling(0.0), "variance_scaling: scale must be > 0, got 0.0."),
-        (lambda: I.variance_scaling(mode="fan_max"),
-         "variance_scaling: mode must be one of 'fan_in', 'fan_out', 'fan_avg'; got "
-         "'fan_max'."),
-        (lambda: I.variance_scaling(distribution="cauchy"),
-         "variance_scaling: distribution must be one of 'truncated_normal', 'normal', "
-         "'uniform'; got 'cauchy'."),
+        (
+            lambda: I.variance_scaling(mode="fan_max"),
+            "variance_scaling: mode must be one of 'fan_in', 'fan_out', 'fan_avg'; got 'fan_max'.",
+        ),
+        (
+            lambda: I.variance_scaling(distribution="cauchy"),
+            "variance_scaling: distribution must be one of 'truncated_normal', 'normal', "
+            "'uniform'; got 'cauchy'.",
+        ),
         (lambda: I.orthogonal(scale=-1), "orthogonal: scale must be > 0, got -1."),
     ],
 )
@@ -143,8 +177,11 @@ def test_orthogonal_of_a_vector_names_the_parameter():
 
 
 def test_variance_scaling_of_an_empty_fan():
-    with pytest.raises(InitializerError, match=r"^variance_scaling \(fan_in\) cannot serve "
-                       r"shape \(0, 3\): its fan_in is 0"):
+    with pytest.raises(
+        InitializerError,
+        match=r"^variance_scaling \(fan_in\) cannot serve "
+        r"shape \(0, 3\): its fan_in is 0",
+    ):
         I.he_normal()(KEY, (0, 3), jnp.float32)
 
 

@@ -53,17 +53,32 @@ SCRIPT = textwrap.dedent(
 
 @pytest.mark.install
 def test_only_core_installed_from_its_wheel(tmp_path):
-    uv = shutil.which("uv")
+    try:
+        import uv as uv_package
+
+        uv = uv_package.find_uv_bin()
+    except ImportError:
+        uv = shutil.which("uv")
     if uv is None:
-        pytest.fail("this test needs uv on PATH (the hatch test environment installs it)")
+        pytest.fail("this test needs uv (the hatch test environment installs it)")
     venv = tmp_path / "venv"
     subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
     python = venv / "bin" / "python"
     pins = [f"jax=={version('jax')}", f"jaxlib=={version('jaxlib')}"]
     subprocess.run(
-        [uv, "pip", "install", "-q", "--python", str(python), "--reinstall-package",
-         "minihaiku-core", str(ROOT / "packages" / "core"),
-         str(ROOT / "tests" / "plugins" / "acme_inits"), *pins],
+        [
+            uv,
+            "pip",
+            "install",
+            "-q",
+            "--python",
+            str(python),
+            "--reinstall-package",
+            "minihaiku-core",
+            str(ROOT / "packages" / "core"),
+            str(ROOT / "tests" / "plugins" / "acme_inits"),
+            *pins,
+        ],
         check=True,
     )
     r = subprocess.run([str(python), "-c", SCRIPT], capture_output=True, text=True, cwd=tmp_path)

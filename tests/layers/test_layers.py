@@ -4,6 +4,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
 from minihaiku.core import (
     InvalidArgumentError,
     InvalidArgumentTypeError,
@@ -111,25 +112,38 @@ def test_jitted_mlp_apply_traces_to_the_hand_written_primitives():
     # And the compiled HLO is the same program.
     c1 = jax.jit(f.apply).lower(params, xs).as_text()
     c2 = jax.jit(lambda p, x: hand_mlp(p, x, 3, jax.nn.sigmoid)).lower(params, xs).as_text()
-    body = lambda t: [line.split("=", 1)[-1].strip() for line in t.splitlines()
-                      if "stablehlo." in line]
+    body = lambda t: [
+        line.split("=", 1)[-1].strip() for line in t.splitlines() if "stablehlo." in line
+    ]
     assert body(c1) == body(c2)
 
 
 @pytest.mark.parametrize(
     ("size", "error", "message"),
     [
-        (0, InvalidArgumentError,
-         "Linear ~/Linear_0: output_size must be a positive int, got 0. A layer needs at "
-         "least one output unit."),
-        (-3, InvalidArgumentError,
-         "Linear ~/Linear_0: output_size must be a positive int, got -3. A layer needs at "
-         "least one output unit."),
-        (2.5, InvalidArgumentTypeError,
-         "Linear ~/Linear_0: output_size must be a positive int, got float 2.5. Pass e.g. "
-         "output_size=128."),
-        (True, InvalidArgumentTypeError,
-         "Linear ~/Linear_0: output_size must be a positive int, got the bool True."),
+        (
+            0,
+            InvalidArgumentError,
+            "Linear ~/Linear_0: output_size must be a positive int, got 0. A layer needs at "
+            "least one output unit.",
+        ),
+        (
+            -3,
+            InvalidArgumentError,
+            "Linear ~/Linear_0: output_size must be a positive int, got -3. A layer needs at "
+            "least one output unit.",
+        ),
+        (
+            2.5,
+            InvalidArgumentTypeError,
+            "Linear ~/Linear_0: output_size must be a positive int, got float 2.5. Pass e.g. "
+            "output_size=128.",
+        ),
+        (
+            True,
+            InvalidArgumentTypeError,
+            "Linear ~/Linear_0: output_size must be a positive int, got the bool True.",
+        ),
     ],
 )
 def test_linear_bad_sizes(size, error, message):

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+
 from minihaiku.core import Module, get_param, module_method, transform
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import operator
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Union
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -31,7 +31,7 @@ __all__ = ["InitLike", "get_param", "get_state", "next_rng_key", "set_state"]
 
 #: What ``init=`` accepts: a ``(key, shape, dtype) -> Array`` callable, or a
 #: registered initializer name.
-InitLike = Union[Callable[..., Any], str, None]
+InitLike = Callable[..., Any] | str | None
 
 _ARRAY_TYPES: set[type] = {np.ndarray}
 _DTYPES: dict[Any, np.dtype[Any]] = {}
@@ -59,8 +59,7 @@ def _norm_shape(shape: Any, path: str) -> tuple[int, ...]:
         ) from None
     if any(d < 0 for d in dims):
         raise ParameterShapeError(
-            f"shape for {path!r} has a negative dimension: {shape!r}. Every "
-            "dimension must be >= 0."
+            f"shape for {path!r} has a negative dimension: {shape!r}. Every dimension must be >= 0."
         )
     return dims
 
@@ -138,8 +137,13 @@ def _resolve_init(init: InitLike, path: str) -> tuple[Callable[..., Any], str]:
 
 
 def _create(
-    frame: Frame, path: str, shape: tuple[int, ...], dtype: Any, init: InitLike,
-    kind: str, salt_path: str,
+    frame: Frame,
+    path: str,
+    shape: tuple[int, ...],
+    dtype: Any,
+    init: InitLike,
+    kind: str,
+    salt_path: str,
 ) -> Any:
     initializer, label = _resolve_init(init, path)
     if frame.rng is None:  # pragma: no cover - init always has a key
@@ -227,11 +231,17 @@ def get_param(
         except KeyError:
             raise MissingParameterError(_missing(path, params, "parameter")) from None
     want = _DTYPES.get(dtype) or _canonical_dtype(dtype)
-    if type(value) not in _ARRAY_TYPES or value.shape != shape or (
-        value.dtype is not want and value.dtype != want
+    if (
+        type(value) not in _ARRAY_TYPES
+        or value.shape != shape
+        or (value.dtype is not want and value.dtype != want)
     ):
         _check_value(
-            value, path, "parameter", _norm_shape(shape, path), dtype,
+            value,
+            path,
+            "parameter",
+            _norm_shape(shape, path),
+            dtype,
             frame.initializing,
         )
     return value  # type: ignore[no-any-return]
@@ -287,8 +297,13 @@ def get_state(
             )
         shape = _norm_shape(shape, path)
         value = state[path] = _create(
-            frame, path, shape, dtype, init if init is not None else _zeros,
-            "state", "/state/" + path,
+            frame,
+            path,
+            shape,
+            dtype,
+            init if init is not None else _zeros,
+            "state",
+            "/state/" + path,
         )
     elif shape is not None:
         _check_value(value, path, "state", _norm_shape(shape, path), dtype)

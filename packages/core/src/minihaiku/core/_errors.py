@@ -36,7 +36,7 @@ class MinihaikuError(Exception):
     """Base class of every error raised by minihaiku."""
 
 
-class _KeyErrorMessage(KeyError):
+class _MessageKeyError(KeyError):
     """A ``KeyError`` whose ``str()`` is its message, not the message's repr."""
 
     def __str__(self) -> str:
@@ -47,11 +47,11 @@ class NotInTransformError(MinihaikuError, RuntimeError):
     """A minihaiku function that needs a transform was called outside one."""
 
 
-class MissingParameterError(MinihaikuError, _KeyErrorMessage):
+class MissingParameterError(MinihaikuError, _MessageKeyError):
     """``apply`` read a parameter that the given params do not hold."""
 
 
-class MissingStateError(MinihaikuError, _KeyErrorMessage):
+class MissingStateError(MinihaikuError, _MessageKeyError):
     """``apply`` read a state entry that the given state does not hold."""
 
 
@@ -91,7 +91,7 @@ class InitializerError(MinihaikuError, ValueError):
     """An initializer was configured wrongly or returned a wrong value."""
 
 
-class UnknownInitializerError(MinihaikuError, _KeyErrorMessage):
+class UnknownInitializerError(MinihaikuError, _MessageKeyError):
     """No initializer is registered under the requested name."""
 
 

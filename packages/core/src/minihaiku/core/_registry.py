@@ -8,6 +8,7 @@ group ``minihaiku.initializers`` the first time an initializer is looked up.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Mapping
@@ -116,6 +117,16 @@ class PluginFailure:
         )
 
 
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the first caller outside minihaiku."""
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("minihaiku."):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level
+
+
 def _env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
 
@@ -181,7 +192,7 @@ class Registry:
                         failure.describe() + "; its initializers are not "
                         "available, the other plugins keep working.",
                         PluginLoadWarning,
-                        stacklevel=3,
+                        stacklevel=_user_stacklevel(),
                     )
 
     def register_plugin(self, plugin: object, name: str | None = None) -> str:

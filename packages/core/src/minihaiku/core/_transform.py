@@ -11,8 +11,14 @@ from minihaiku.core._errors import InvalidParamsError, NotCallableError
 from minihaiku.core._frame import Frame, pop_frame, push_frame
 from minihaiku.core._keys import as_key
 
-__all__ = ["Params", "State", "Transformed", "TransformedWithState", "transform",
-           "transform_with_state"]
+__all__ = [
+    "Params",
+    "State",
+    "Transformed",
+    "TransformedWithState",
+    "transform",
+    "transform_with_state",
+]
 
 #: Parameters: a flat mapping from path to array.
 Params = Mapping[str, jax.Array]
@@ -110,23 +116,21 @@ def transform(f: Callable[..., Any], *, apply_rng: bool = False) -> Transformed:
     _check_callable(f, "transform")
 
     def init(rng: Any, *args: Any, **kwargs: Any) -> dict[str, jax.Array]:
-        frame = Frame({}, {}, initializing=True, allow_state=False,
-                      rng=as_key(rng, "init"))
+        frame = Frame({}, {}, initializing=True, allow_state=False, rng=as_key(rng, "init"))
         _run(frame, f, args, kwargs)
         return frame.params  # type: ignore[return-value]
 
     def apply(params: Params, *args: Any, **kwargs: Any) -> Any:
         rng, args = _split_rng(apply_rng, args)
-        frame = Frame(_check_mapping(params, "params"), {}, initializing=False,
-                      allow_state=False, rng=rng)
+        frame = Frame(
+            _check_mapping(params, "params"), {}, initializing=False, allow_state=False, rng=rng
+        )
         return _run(frame, f, args, kwargs)
 
     return Transformed(init, apply)
 
 
-def transform_with_state(
-    f: Callable[..., Any], *, apply_rng: bool = False
-) -> TransformedWithState:
+def transform_with_state(f: Callable[..., Any], *, apply_rng: bool = False) -> TransformedWithState:
     """Like :func:`transform`, for functions that also use ``get_state``/``set_state``.
 
     Returns:
@@ -149,8 +153,7 @@ def transform_with_state(
     def init(
         rng: Any, *args: Any, **kwargs: Any
     ) -> tuple[dict[str, jax.Array], dict[str, jax.Array]]:
-        frame = Frame({}, {}, initializing=True, allow_state=True,
-                      rng=as_key(rng, "init"))
+        frame = Frame({}, {}, initializing=True, allow_state=True, rng=as_key(rng, "init"))
         _run(frame, f, args, kwargs)
         return frame.params, frame.state  # type: ignore[return-value]
 
@@ -159,8 +162,13 @@ def transform_with_state(
     ) -> tuple[Any, dict[str, jax.Array]]:
         rng, args = _split_rng(apply_rng, args)
         new_state = dict(_check_mapping(state, "state"))
-        frame = Frame(_check_mapping(params, "params"), new_state,
-                      initializing=False, allow_state=True, rng=rng)
+        frame = Frame(
+            _check_mapping(params, "params"),
+            new_state,
+            initializing=False,
+            allow_state=True,
+            rng=rng,
+        )
         return _run(frame, f, args, kwargs), new_state
 
     return TransformedWithState(init, apply)

@@ -7,9 +7,16 @@ from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
+
 from minihaiku.core import InitializerError
 
-__all__ = ["check_finite", "check_float_dtype", "check_nonnegative", "check_one_of", "check_positive"]
+__all__ = [
+    "check_finite",
+    "check_float_dtype",
+    "check_nonnegative",
+    "check_one_of",
+    "check_positive",
+]
 
 
 def _number(name: str, value: Any, where: str) -> float:
@@ -52,8 +59,7 @@ def check_one_of(name: str, value: Any, options: tuple[str, ...], where: str) ->
     """Returns ``value`` if it is one of ``options``, else raises."""
     if value not in options:
         raise InitializerError(
-            f"{where}: {name} must be one of {', '.join(map(repr, options))}; "
-            f"got {value!r}."
+            f"{where}: {name} must be one of {', '.join(map(repr, options))}; got {value!r}."
         )
     return str(value)
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-from minihaiku.core import Initializer, InitializerError
 
+from minihaiku.core import Initializer, InitializerError
 from minihaiku.initializers._checks import (
     check_finite,
     check_float_dtype,
@@ -118,8 +118,7 @@ def truncated_normal(
     m = check_finite("mean", mean, "truncated_normal")
     if not float(lower) < float(upper):
         raise InitializerError(
-            f"truncated_normal: lower must be < upper, got lower={lower!r}, "
-            f"upper={upper!r}."
+            f"truncated_normal: lower must be < upper, got lower={lower!r}, upper={upper!r}."
         )
     inner = jax.nn.initializers.truncated_normal(1.0, lower=lower, upper=upper)
 
@@ -142,8 +141,7 @@ def uniform(minval: float = 0.0, maxval: float = 1.0) -> Initializer:
     hi = check_finite("maxval", maxval, "uniform")
     if not lo < hi:
         raise InitializerError(
-            f"uniform: minval must be < maxval, got minval={minval!r}, "
-            f"maxval={maxval!r}."
+            f"uniform: minval must be < maxval, got minval={minval!r}, maxval={maxval!r}."
         )
 
     def init(key: Any, shape: Shape, dtype: Any = jnp.float32) -> jax.Array:
@@ -162,8 +160,9 @@ def _fans(shape: tuple[int, ...], in_axis: int, out_axis: int) -> tuple[int, int
         return 1, 1
     if len(shape) == 1:
         return shape[0], shape[0]
-    receptive = math.prod(d for i, d in enumerate(shape)
-                          if i not in (in_axis % len(shape), out_axis % len(shape)))
+    receptive = math.prod(
+        d for i, d in enumerate(shape) if i not in (in_axis % len(shape), out_axis % len(shape))
+    )
     return shape[in_axis] * receptive, shape[out_axis] * receptive
 
 
@@ -190,7 +189,11 @@ def variance_scaling(
     check_one_of("mode", mode, _MODES, "variance_scaling")
     check_one_of("distribution", distribution, _DISTRIBUTIONS, "variance_scaling")
     inner = jax.nn.initializers.variance_scaling(
-        scale, mode, distribution, in_axis=in_axis, out_axis=out_axis  # type: ignore[arg-type]
+        scale,
+        mode,
+        distribution,
+        in_axis=in_axis,
+        out_axis=out_axis,  # type: ignore[arg-type]
     )
 
     def init(key: Any, shape: Shape, dtype: Any = jnp.float32) -> jax.Array:

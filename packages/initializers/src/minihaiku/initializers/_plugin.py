@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from minihaiku.core import InitializerFactory, hookimpl
-
 from minihaiku.initializers import _inits
 
 __all__ = ["BUILTINS", "minihaiku_register_initializers"]

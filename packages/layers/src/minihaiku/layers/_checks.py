@@ -44,8 +44,9 @@ def check_size(value: Any, what: str, where: str) -> int:
     return size
 
 
-def resolve_init(init: InitLike, default: Callable[..., Any], what: str,
-                 where: str) -> Callable[..., Any]:
+def resolve_init(
+    init: InitLike, default: Callable[..., Any], what: str, where: str
+) -> Callable[..., Any]:
     """Turns ``init`` (None, a registered name or a callable) into a callable."""
     if init is None:
         return default

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import jax
+
 from minihaiku.core import InitLike, InvalidArgumentError, Module, get_param
 from minihaiku.initializers import lecun_normal, zeros
-
 from minihaiku.layers._checks import check_size, resolve_init
 
 __all__ = ["Linear"]

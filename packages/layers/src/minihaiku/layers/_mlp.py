@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import jax
-from minihaiku.core import InitLike, InvalidArgumentTypeError, Module, NotCallableError
 
+from minihaiku.core import InitLike, InvalidArgumentTypeError, Module, NotCallableError
 from minihaiku.layers._checks import check_size, resolve_init
 from minihaiku.layers._linear import DEFAULT_B_INIT, DEFAULT_W_INIT, Linear
 
@@ -58,8 +58,7 @@ class MLP(Module):
             )
         if not output_sizes:
             raise InvalidArgumentTypeError(
-                f"{where}: output_sizes is empty; an MLP needs at least one layer, "
-                "e.g. [128, 1]."
+                f"{where}: output_sizes is empty; an MLP needs at least one layer, e.g. [128, 1]."
             )
         self.output_sizes = tuple(
             check_size(s, f"output_sizes[{i}]", where) for i, s in enumerate(output_sizes)

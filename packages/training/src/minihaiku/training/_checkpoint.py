@@ -84,8 +84,10 @@ class Checkpointer:
         """Restores the newest (or the given) checkpoint into the given structures.
 
         Args:
-          params, opt_state: the freshly initialized state; the checkpoint must
-            have the same paths, shapes and dtypes.
+          params: the freshly initialized params; the checkpoint must have the
+            same paths, shapes and dtypes.
+          opt_state: the freshly initialized optimizer state, of the same
+            structure as the saved one.
           step: which checkpoint; default the newest.
 
         Raises:
@@ -122,9 +124,7 @@ class Checkpointer:
             state = self._manager.restore(
                 step,
                 args=ocp.args.Composite(
-                    state=ocp.args.StandardRestore(
-                        {"params": params, "opt_state": opt_state}
-                    )
+                    state=ocp.args.StandardRestore({"params": params, "opt_state": opt_state})
                 ),
             )["state"]
         except Exception as e:

@@ -61,21 +61,39 @@ def build_parser() -> argparse.ArgumentParser:
             "checkpoints into --out."
         ),
     )
-    p.add_argument("--steps", type=_positive_int, default=5000,
-                   help="training steps to reach (default 5000)")
-    p.add_argument("--lr", type=_learning_rate, default=0.003,
-                   help="SGD learning rate (default 0.003)")
+    p.add_argument(
+        "--steps", type=_positive_int, default=5000, help="training steps to reach (default 5000)"
+    )
+    p.add_argument(
+        "--lr", type=_learning_rate, default=0.003, help="SGD learning rate (default 0.003)"
+    )
     p.add_argument("--seed", type=_int, default=0, help="init seed (default 0)")
-    p.add_argument("--sizes", type=_sizes, default=(128, 128, 1),
-                   help="MLP layer sizes, last must be 1 (default 128,128,1)")
-    p.add_argument("--out", type=Path, default=Path("fit-output"),
-                   help="output directory (default ./fit-output)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue from the checkpoint in --out up to --steps")
-    p.add_argument("--overwrite", action="store_true",
-                   help="delete checkpoints already in --out and start afresh")
-    p.add_argument("--checkpoint-every", type=_positive_int, default=None,
-                   help="also save a checkpoint every N steps (always at the end)")
+    p.add_argument(
+        "--sizes",
+        type=_sizes,
+        default=(128, 128, 1),
+        help="MLP layer sizes, last must be 1 (default 128,128,1)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("fit-output"),
+        help="output directory (default ./fit-output)",
+    )
+    p.add_argument(
+        "--resume", action="store_true", help="continue from the checkpoint in --out up to --steps"
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="delete checkpoints already in --out and start afresh",
+    )
+    p.add_argument(
+        "--checkpoint-every",
+        type=_positive_int,
+        default=None,
+        help="also save a checkpoint every N steps (always at the end)",
+    )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--no-plot", action="store_true", help="do not write fit.png")
     return p
@@ -102,8 +120,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         fit = run_quadratic_fit(
-            args.steps, args.lr, args.seed, sizes=args.sizes, checkpoint_dir=ckpt_dir,
-            checkpoint_every=args.checkpoint_every, resume=args.resume,
+            args.steps,
+            args.lr,
+            args.seed,
+            sizes=args.sizes,
+            checkpoint_dir=ckpt_dir,
+            checkpoint_every=args.checkpoint_every,
+            resume=args.resume,
             progress=not args.no_progress,
         )
     except TrainingError as e:

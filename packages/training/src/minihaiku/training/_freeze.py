@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Union
+from typing import Any
 
 from minihaiku.core import InvalidArgumentTypeError
 
@@ -12,7 +12,7 @@ __all__ = ["FrozenSpec", "frozen_predicate", "partition"]
 
 #: What ``frozen=`` accepts: a predicate on the path, a glob pattern
 #: (``"~/MLP_0/__call__/Linear_0/*"``), or several patterns.
-FrozenSpec = Union[Callable[[str], bool], str, Iterable[str], None]
+FrozenSpec = Callable[[str], bool] | str | Iterable[str] | None
 
 
 def frozen_predicate(spec: FrozenSpec) -> Callable[[str], bool]:

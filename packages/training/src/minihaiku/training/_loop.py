@@ -13,13 +13,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+
 from minihaiku.core import (
     InvalidArgumentError,
     InvalidArgumentTypeError,
     NotCallableError,
     Transformed,
 )
-
 from minihaiku.training._checkpoint import Checkpointer
 from minihaiku.training._errors import CheckpointError, NonFiniteLossError
 from minihaiku.training._freeze import FrozenSpec, frozen_predicate, partition
@@ -230,9 +230,7 @@ def train(
             trainable, fixed, opt_state = dp.params((trainable, fixed, opt_state))
             data = dp.batch(data)
         else:
-            trainable, fixed, opt_state, data = jax.device_put(
-                (trainable, fixed, opt_state, data)
-            )
+            trainable, fixed, opt_state, data = jax.device_put((trainable, fixed, opt_state, data))
 
         sizes = _plan(start, steps, steps_per_dispatch, checkpoint_every)
         t0 = time.perf_counter()
@@ -262,14 +260,18 @@ def train(
                 _record(pending, losses, bar, report)
             pending = (step, chunk_losses)
             step += n
-            if ckpt is not None and checkpoint_every and step % checkpoint_every == 0 and (
-                i < len(sizes) - 1
+            if (
+                ckpt is not None
+                and checkpoint_every
+                and step % checkpoint_every == 0
+                and (i < len(sizes) - 1)
             ):
                 _record(pending, losses, bar, report)
                 pending = None
                 run_seconds += time.perf_counter() - t_run
-                ckpt.save(step, {**_host(trainable, dp), **_host(fixed, dp)},
-                          _host(opt_state, dp), losses)
+                ckpt.save(
+                    step, {**_host(trainable, dp), **_host(fixed, dp)}, _host(opt_state, dp), losses
+                )
                 saved.append(step)
                 t_run = time.perf_counter()
         if pending is not None:

@@ -7,6 +7,7 @@ from typing import Any
 import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
 from minihaiku.core import InvalidArgumentError
 
 __all__ = ["DataParallel"]
@@ -71,8 +72,10 @@ class DataParallel:
     def to_host(tree: Any) -> Any:
         """Copies replicated arrays back to this host as numpy arrays."""
         return jax.tree_util.tree_map(
-            lambda x: np.asarray(x.addressable_shards[0].data)
-            if isinstance(x, jax.Array) and not x.is_fully_addressable
-            else np.asarray(x),
+            lambda x: (
+                np.asarray(x.addressable_shards[0].data)
+                if isinstance(x, jax.Array) and not x.is_fully_addressable
+                else np.asarray(x)
+            ),
             tree,
         )

@@ -12,7 +12,10 @@ __all__ = ["plot_fit"]
 
 
 def plot_fit(
-    xs: np.ndarray, ys: np.ndarray, prediction: np.ndarray, path: str | Path,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    prediction: np.ndarray,
+    path: str | Path,
     losses: np.ndarray | None = None,
 ) -> Path:
     """Saves the data and the model's prediction (and the loss curve) as a PNG.
@@ -27,8 +30,7 @@ def plot_fit(
         import matplotlib.pyplot as plt
     except ImportError as e:
         raise TrainingError(
-            "plotting needs matplotlib: pip install 'minihaiku-training[plot]', or "
-            "pass --no-plot."
+            "plotting needs matplotlib: pip install 'minihaiku-training[plot]', or pass --no-plot."
         ) from e
     path = Path(path)
     n = 2 if losses is not None and len(losses) else 1

@@ -9,9 +9,9 @@ from pathlib import Path
 import jax
 import numpy as np
 import optax
+
 from minihaiku.core import Transformed, transform
 from minihaiku.layers import MLP
-
 from minihaiku.training._loop import TrainResult, train
 
 __all__ = ["QuadraticFit", "quadratic_data", "quadratic_model", "run_quadratic_fit"]

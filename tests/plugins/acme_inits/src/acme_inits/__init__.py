@@ -1,6 +1,7 @@
 """A third-party initializer plugin, used by minihaiku's tests."""
 
 import jax.numpy as jnp
+
 from minihaiku.core import hookimpl
 
 
