@@ -131,3 +131,17 @@ def test_state_that_is_not_a_mapping():
     params, _ = t.init(0, jnp.ones(3))
     with pytest.raises(TypeError, match=r"^apply expects state as a mapping"):
         t.apply(params, [1], jnp.ones(3))
+
+
+@pytest.mark.parametrize(
+    ("fn", "name"),
+    [(lambda: get_state("s", ()), "get_state"), (lambda: set_state("s", 1.0), "set_state")],
+)
+def test_state_outside_transform(fn, name):
+    from minihaiku.core import NotInTransformError
+
+    with pytest.raises(NotInTransformError) as e:
+        fn()
+    assert str(e.value).startswith(
+        f"{name} must be called inside a function transformed with minihaiku.core.transform"
+    )
