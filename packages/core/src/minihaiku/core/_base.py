@@ -21,8 +21,9 @@ from minihaiku.core._errors import (
     ParameterShapeError,
     RngError,
     StateNotAllowedError,
+    UnliftedTransformError,
 )
-from minihaiku.core._frame import Frame, current_frame, frame_or_none
+from minihaiku.core._frame import Frame, current_frame, frame_or_none, trace_state
 from minihaiku.core._keys import path_key, path_salt
 from minihaiku.core._naming import check_name
 from minihaiku.core._registry import DEFAULT_INITIALIZER, get_initializer
@@ -90,6 +91,7 @@ def _check_value(
     shape: tuple[int, ...],
     dtype: Any,
     initializing: bool = False,
+    delivered: Any = None,
 ) -> None:
     """Raises if ``value`` is not an array of ``shape`` and ``dtype``."""
     if not _is_array(value):
@@ -115,7 +117,7 @@ def _check_value(
             f"for shape {shape}. {fix}"
         )
     want = _canonical_dtype(dtype)
-    if value.dtype != want:
+    if value.dtype != want and getattr(delivered, "dtype", None) != want:
         raise ParameterDtypeError(
             f"{kind} {path!r} has dtype {value.dtype}, but the code asks for "
             f"dtype {want}. {fix} Or cast the value back to {want}."
@@ -136,20 +138,47 @@ def _resolve_init(init: InitLike, path: str) -> tuple[Callable[..., Any], str]:
     return init, getattr(init, "__qualname__", None) or repr(init)
 
 
-def _create(
-    frame: Frame,
-    path: str,
+def _raw_transform_hint() -> str:
+    """Names the raw JAX transform the caller runs under, and the lifted one to use."""
+    try:
+        from jax._src.core import trace_ctx
+
+        kind = type(trace_ctx.trace).__name__
+    except Exception:  # pragma: no cover - JAX internals moved
+        kind = ""
+    if kind == "BatchTrace":
+        return "jax.vmap; use minihaiku.core.vmap"
+    if kind in ("JVPTrace", "LinearizeTrace"):
+        return "jax.grad or jax.jvp; use minihaiku.core.grad or value_and_grad"
+    return (
+        "jax.jit, lax.scan, lax.cond, lax.switch, lax.fori_loop, lax.while_loop, "
+        "lax.map or jax.checkpoint; use minihaiku.core.scan, cond, switch, fori_loop, "
+        "while_loop, map or remat, and jit the whole init/apply instead of parts"
+    )
+
+
+def check_trace(frame: Frame, what: str) -> None:
+    """Raises if the caller runs inside a JAX transform entered after ``frame``."""
+    if frame.trace_state != trace_state():
+        raise UnliftedTransformError(
+            f"{what} inside a raw JAX transform that was applied inside the "
+            f"transformed function ({_raw_transform_hint()}). The value would leak "
+            "out of that transform as a tracer. The lifted forms in minihaiku.core "
+            "thread parameters, state and keys through the transform for you."
+        )
+
+
+def _checked_init(
+    initializer: Callable[..., Any],
+    label: str,
+    key: Any,
     shape: tuple[int, ...],
     dtype: Any,
-    init: InitLike,
     kind: str,
-    salt_path: str,
+    path: str,
 ) -> Any:
-    initializer, label = _resolve_init(init, path)
-    if frame.rng is None:  # pragma: no cover - init always has a key
-        raise RngError(f"creating {kind} {path!r} needs a key; pass one to init.")
     try:
-        value = initializer(path_key(frame.rng, salt_path), shape, dtype)
+        value = initializer(key, shape, dtype)
     except InitializerError as e:
         raise InitializerError(f"{e} (while creating {kind} {path!r})") from e
     if not hasattr(value, "shape") or not hasattr(value, "dtype"):
@@ -165,6 +194,50 @@ def _create(
             f"dtype {_canonical_dtype(dtype)}. An initializer must return an "
             "array of exactly the shape and dtype it is given."
         )
+    return value
+
+
+def _create(
+    frame: Frame,
+    path: str,
+    shape: tuple[int, ...],
+    dtype: Any,
+    init: InitLike,
+    kind: str,
+    salt_path: str,
+) -> Any:
+    check_trace(frame, f"creating {kind} {path!r}")
+    initializer, label = _resolve_init(init, path)
+    if frame.rng is None:  # pragma: no cover - init always has a key
+        raise RngError(f"creating {kind} {path!r} needs a key; pass one to init.")
+    key = path_key(frame.rng, salt_path)
+    if not frame.stacks:
+        return _checked_init(initializer, label, key, shape, dtype, kind, path)
+
+    def make(k: Any) -> Any:
+        return _checked_init(initializer, label, k, shape, dtype, kind, path)
+
+    for size, _ in reversed(frame.stacks):  # one leading axis per enclosing stack
+        make = _stacked(make, size)
+    return make(key)
+
+
+def _stacked(inner: Callable[[Any], Any], size: int) -> Callable[[Any], Any]:
+    def make(key: Any) -> Any:
+        return jax.vmap(lambda i: inner(jax.random.fold_in(key, i)))(jnp.arange(size))
+
+    return make
+
+
+def _unstack(value: Any, stacks: tuple[tuple[int, Any], ...], shape: tuple[int, ...]) -> Any:
+    """The slice of a stacked parameter for the current layer(s); others unchanged."""
+    extra = getattr(value, "ndim", 0) - len(shape)
+    if extra <= 0 or extra > len(stacks):
+        return value
+    if tuple(value.shape[:extra]) != tuple(n for n, _ in stacks[:extra]):
+        return value
+    for _, index in stacks[:extra]:
+        value = jax.lax.dynamic_index_in_dim(value, index, keepdims=False)
     return value
 
 
@@ -224,26 +297,37 @@ def get_param(
             value = params[path] = _create(  # type: ignore[index]
                 frame, path, _norm_shape(shape, path), dtype, init, "parameter", path
             )
-            return value  # type: ignore[no-any-return]
+            if not frame.stacks and not frame.interceptors:
+                return value  # type: ignore[no-any-return]
     else:
         try:
             value = params[path]
         except KeyError:
             raise MissingParameterError(_missing(path, params, "parameter")) from None
+    if frame.stacks:
+        value = _unstack(value, frame.stacks, shape)
     want = _DTYPES.get(dtype) or _canonical_dtype(dtype)
-    if (
-        type(value) not in _ARRAY_TYPES
-        or value.shape != shape
-        or (value.dtype is not want and value.dtype != want)
-    ):
-        _check_value(
-            value,
-            path,
-            "parameter",
-            _norm_shape(shape, path),
-            dtype,
-            frame.initializing,
-        )
+    ok = (
+        type(value) in _ARRAY_TYPES
+        and value.shape == shape
+        and (value.dtype is want or value.dtype == want)
+    )
+    if frame.interceptors:
+        stored = value
+        for interceptor in frame.interceptors:
+            value = interceptor(path, value)
+        if not ok:  # an interceptor may deliver the asked dtype (mixed precision)
+            _check_value(
+                stored,
+                path,
+                "parameter",
+                _norm_shape(shape, path),
+                dtype,
+                frame.initializing,
+                delivered=value,
+            )
+    elif not ok:
+        _check_value(value, path, "parameter", _norm_shape(shape, path), dtype, frame.initializing)
     return value  # type: ignore[no-any-return]
 
 
@@ -305,6 +389,8 @@ def get_state(
             "state",
             "/state/" + path,
         )
+        if frame.state_created is not None:
+            frame.state_created[path] = value
     elif shape is not None:
         _check_value(value, path, "state", _norm_shape(shape, path), dtype)
     return value  # type: ignore[no-any-return]
@@ -326,11 +412,14 @@ def set_state(name: str, value: Any) -> None:
     """
     frame = _state_frame("set_state")
     path = _path(frame, name, "state")
+    check_trace(frame, f"set_state({name!r})")
     state = frame.state
     if not _is_array(value):
         value = jnp.asarray(value)
     old = state.get(path)
     if old is None:
+        if frame.state_created is not None:
+            frame.state_created[path] = value
         if not frame.initializing:
             raise MissingStateError(
                 f"set_state({name!r}) in apply: state {path!r} was not created "
@@ -364,6 +453,7 @@ def next_rng_key() -> jax.Array:
             "with transform(f, apply_rng=True) and call apply(params, rng, "
             "...) with rng = jax.random.key(seed)."
         )
+    check_trace(frame, "next_rng_key()")
     n = frame.rng_count
     frame.rng_count = n + 1
     return jax.random.fold_in(jax.random.fold_in(frame.rng, _RNG_SALT), n)

@@ -29,6 +29,7 @@ __all__ = [
     "RngError",
     "StateNotAllowedError",
     "UnknownInitializerError",
+    "UnliftedTransformError",
 ]
 
 
@@ -117,3 +118,7 @@ class InvalidArgumentError(MinihaikuError, ValueError):
 
 class InvalidArgumentTypeError(InvalidArgumentError, TypeError):
     """A module or function was given an argument of the wrong type."""
+
+
+class UnliftedTransformError(MinihaikuError, RuntimeError):
+    """A raw JAX transform inside a transformed function would leak tracers."""

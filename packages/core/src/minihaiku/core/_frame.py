@@ -15,8 +15,18 @@ from typing import Any
 import jax
 
 from minihaiku.core._errors import NotInTransformError
+from minihaiku.core._naming import ScopeNames
 
-__all__ = ["ROOT", "Frame", "current_frame", "frame_or_none"]
+__all__ = [
+    "ROOT",
+    "Frame",
+    "copy_names",
+    "current_frame",
+    "frame_or_none",
+    "pop_frame",
+    "push_frame",
+    "trace_state",
+]
 
 #: Path of the root scope: module paths start with it (``~/MLP_0``).
 ROOT = "~"
@@ -41,12 +51,17 @@ class Frame:
     __slots__ = (
         "allow_state",
         "initializing",
+        "interceptors",
+        "method_interceptors",
         "params",
         "rng",
         "rng_count",
         "scope_names",
         "scope_paths",
+        "stacks",
         "state",
+        "state_created",
+        "trace_state",
     )
 
     def __init__(
@@ -65,7 +80,46 @@ class Frame:
         self.rng = rng
         self.rng_count = 0
         self.scope_paths: list[str] = [ROOT]
-        self.scope_names: list[dict[str, int] | None] = [None]
+        self.scope_names: list[ScopeNames | None] = [None]
+        #: (size, index) of each enclosing layer_stack / split-params vmap.
+        self.stacks: tuple[tuple[int, Any], ...] = ()
+        #: parameter interceptors, outermost first.
+        self.interceptors: tuple[Any, ...] = ()
+        #: method interceptors, outermost first.
+        self.method_interceptors: tuple[Any, ...] = ()
+        #: the JAX trace this frame runs in (set by push_frame).
+        self.trace_state: Any = None
+        #: initial values of state entries created in this frame (lifted init passes).
+        self.state_created: dict[str, Any] | None = None
+
+    def fork(
+        self,
+        state: dict[str, Any],
+        rng: jax.Array | None,
+        *,
+        initializing: bool,
+        names: list[ScopeNames | None] | None = None,
+    ) -> Frame:
+        """A frame for running part of the function inside a lifted transform.
+
+        It shares the params mapping, starts from a copy of the scope stack
+        (with ``names`` as the module names taken so far, default a copy of
+        this frame's) and keeps the interceptors.
+        """
+        f = Frame(
+            self.params, state, initializing=initializing, allow_state=self.allow_state, rng=rng
+        )
+        f.scope_paths = list(self.scope_paths)
+        f.scope_names = copy_names(self.scope_names if names is None else names)
+        f.stacks = self.stacks
+        f.interceptors = self.interceptors
+        f.method_interceptors = self.method_interceptors
+        return f
+
+
+def copy_names(names: list[ScopeNames | None]) -> list[ScopeNames | None]:
+    """A deep copy of a stack of per-scope module names."""
+    return [None if n is None else n.copy() for n in names]
 
 
 _FRAME: contextvars.ContextVar[Frame | None] = contextvars.ContextVar(
@@ -73,6 +127,16 @@ _FRAME: contextvars.ContextVar[Frame | None] = contextvars.ContextVar(
 )
 
 frame_or_none = _FRAME.get
+
+try:  # the public name since jax 0.6.1; jax 0.6.0 has it only privately
+    from jax.extend.core import get_opaque_trace_state as _trace_state_fn
+except ImportError:  # pragma: no cover - depends on the jax version
+    from jax._src.core import get_opaque_trace_state as _trace_state_fn
+
+
+def trace_state() -> Any:
+    """An opaque token for the JAX trace the caller runs in (compare with ==)."""
+    return _trace_state_fn(convention="haiku")
 
 
 def current_frame(what: str) -> Frame:
@@ -96,6 +160,7 @@ def current_frame(what: str) -> Frame:
 
 def push_frame(frame: Frame) -> contextvars.Token[Frame | None]:
     """Makes ``frame`` current; give the returned token to :func:`pop_frame`."""
+    frame.trace_state = trace_state()
     return _FRAME.set(frame)
 
 

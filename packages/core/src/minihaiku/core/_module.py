@@ -63,6 +63,12 @@ def _wrap_method(method_name: str, f: Callable[..., Any]) -> Callable[..., Any]:
         paths.append(path)
         frame.scope_names.append(None)
         try:
+            if frame.method_interceptors:
+                from minihaiku.core._intercept import run_intercepted
+
+                return run_intercepted(
+                    frame.method_interceptors, self, method_name, f, args, kwargs
+                )
             return f(self, *args, **kwargs)
         finally:
             paths.pop()

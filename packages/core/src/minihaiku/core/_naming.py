@@ -48,6 +48,13 @@ class ScopeNames:
         self.counts: dict[str, int] = {}
         self.used: set[str] = set()
 
+    def copy(self) -> ScopeNames:
+        """An independent copy."""
+        new = ScopeNames()
+        new.counts = dict(self.counts)
+        new.used = set(self.used)
+        return new
+
     def auto(self, base: str) -> str:
         """Returns the next free ``f"{base}_{n}"`` and marks it used."""
         n = self.counts.get(base, 0)
