@@ -36,10 +36,18 @@ def stacked_model(depth):
     return transform(f)
 
 
-def timed(fn):
+def timed(fn, *args):
     t = time.perf_counter()
-    out = fn()
+    out = fn(*args)
     return time.perf_counter() - t, out
+
+
+def compile_for(fn, *args):
+    return jax.jit(fn).lower(*args).compile()
+
+
+def run(compiled, *args):
+    return jax.block_until_ready(compiled(*args))
 
 
 def measure(make, depth, x, repeats):
@@ -47,11 +55,11 @@ def measure(make, depth, x, repeats):
     for _ in range(repeats):
         model = make(depth)
         key = jax.random.PRNGKey(0)
-        t_init, init_c = timed(lambda: jax.jit(model.init).lower(key, x).compile())
+        t_init, init_c = timed(compile_for, model.init, key, x)
         params = init_c(key, x)
-        t_apply, apply_c = timed(lambda: jax.jit(model.apply).lower(params, x).compile())
-        jax.block_until_ready(apply_c(params, x))
-        t_run = min(timed(lambda: jax.block_until_ready(apply_c(params, x)))[0] for _ in range(50))
+        t_apply, apply_c = timed(compile_for, model.apply, params, x)
+        run(apply_c, params, x)
+        t_run = min(timed(run, apply_c, params, x)[0] for _ in range(50))
         for k, v in {"init compile": t_init, "apply compile": t_apply, "apply run": t_run}.items():
             best[k] = min(best.get(k, float("inf")), v)
     return best

@@ -72,9 +72,11 @@ def test_counting_reads_and_nesting_order():
 
     def f(x):
         mlp = MLP([4, 4, 1])
-        with intercept_params(lambda p, v: order.append("outer") or v + 1):
-            with intercept_params(lambda p, v: order.append("inner") or v * 2):
-                return mlp(x)
+        with (
+            intercept_params(lambda p, v: order.append("outer") or v + 1),
+            intercept_params(lambda p, v: order.append("inner") or v * 2),
+        ):
+            return mlp(x)
 
     t = transform(f)
     params = {k: jnp.zeros_like(v) for k, v in t.init(0, x).items()}
