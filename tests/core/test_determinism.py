@@ -5,6 +5,7 @@ import zlib
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from minihaiku.core import Module, get_param, transform
 
@@ -59,3 +60,45 @@ def test_value_is_the_initializer_at_the_path_key():
 def test_different_seeds_differ():
     f = transform(lambda: get_param("w", (8,)))
     assert not np.array_equal(f.init(0)["w"], f.init(1)["w"])
+
+
+@pytest.mark.parametrize("partitionable", [False, True])
+@pytest.mark.parametrize("seed", [0, 7, 2**31 + 3])
+def test_host_key_derivation_equals_jax_fold_in(seed, partitionable):
+    from minihaiku.core._keys import derive_key, host_key
+
+    with jax.threefry_partitionable(partitionable):
+        for key in (jax.random.PRNGKey(seed), jax.random.key(seed)):
+            host = host_key(key)
+            assert host is not None
+            for salt in (0, 1, 12345, zlib.crc32(b"~/MLP_0/__call__/Linear_0/__call__/w")):
+                want = jax.random.key_data(jax.random.fold_in(key, salt))
+                got = jax.random.key_data(
+                    jnp.asarray(derive_key(key, host, salt))
+                    if host[2] is None
+                    else derive_key(key, host, salt)
+                )
+                np.testing.assert_array_equal(got, want)
+
+
+def test_jitted_and_eager_init_agree():
+    f = transform(lambda x: Dense(3)(Dense(4)(x)))
+    x = jnp.ones((1, 2))
+    eager = f.init(jax.random.PRNGKey(5), x)
+    jitted = jax.jit(f.init)(jax.random.PRNGKey(5), x)
+    typed = f.init(jax.random.key(5), x)
+    for k in eager:
+        np.testing.assert_array_equal(eager[k], jitted[k])
+        np.testing.assert_array_equal(eager[k], typed[k])
+
+
+def test_keyless_initializers_get_no_key():
+    seen = []
+
+    def zeros(key, shape, dtype):
+        seen.append(key)
+        return jnp.zeros(shape, dtype)
+
+    zeros.minihaiku_keyless = True
+    transform(lambda: get_param("w", (2,), init=zeros)).init(0)
+    assert seen == [None]

@@ -24,7 +24,7 @@ from minihaiku.core._errors import (
     UnliftedTransformError,
 )
 from minihaiku.core._frame import Frame, current_frame, frame_or_none, trace_state
-from minihaiku.core._keys import path_key, path_salt
+from minihaiku.core._keys import derive_key, host_key, path_key, path_salt
 from minihaiku.core._naming import check_name
 from minihaiku.core._registry import DEFAULT_INITIALIZER, get_initializer
 
@@ -37,6 +37,8 @@ InitLike = Callable[..., Any] | str | None
 _ARRAY_TYPES: set[type] = {np.ndarray}
 _DTYPES: dict[Any, np.dtype[Any]] = {}
 _RNG_SALT = path_salt("/rng")
+#: Initializers known to ignore their key: no key is derived for them.
+_KEYLESS = {jax.nn.initializers.zeros, jax.nn.initializers.ones}
 
 
 def _canonical_dtype(dtype: Any) -> np.dtype[Any]:
@@ -210,9 +212,15 @@ def _create(
     initializer, label = _resolve_init(init, path)
     if frame.rng is None:  # pragma: no cover - init always has a key
         raise RngError(f"creating {kind} {path!r} needs a key; pass one to init.")
-    key = path_key(frame.rng, salt_path)
     if not frame.stacks:
+        if initializer in _KEYLESS or getattr(initializer, "minihaiku_keyless", False):
+            key = None
+        else:
+            if frame.rng_host is None:
+                frame.rng_host = host_key(frame.rng) or False
+            key = derive_key(frame.rng, frame.rng_host or None, path_salt(salt_path))
         return _checked_init(initializer, label, key, shape, dtype, kind, path)
+    key = path_key(frame.rng, salt_path)
 
     def make(k: Any) -> Any:
         return _checked_init(initializer, label, k, shape, dtype, kind, path)
@@ -333,6 +341,9 @@ def get_param(
 
 def _zeros(key: Any, shape: tuple[int, ...], dtype: Any) -> jax.Array:
     return jnp.zeros(shape, dtype)
+
+
+_zeros.minihaiku_keyless = True  # type: ignore[attr-defined]
 
 
 def _state_frame(what: str) -> Frame:

@@ -56,6 +56,7 @@ class Frame:
         "params",
         "rng",
         "rng_count",
+        "rng_host",
         "scope_names",
         "scope_paths",
         "stacks",
@@ -79,6 +80,8 @@ class Frame:
         self.allow_state = allow_state
         self.rng = rng
         self.rng_count = 0
+        #: the host copy of ``rng`` for deriving parameter keys (computed lazily).
+        self.rng_host: Any = None
         self.scope_paths: list[str] = [ROOT]
         self.scope_names: list[ScopeNames | None] = [None]
         #: (size, index) of each enclosing layer_stack / split-params vmap.
@@ -111,6 +114,8 @@ class Frame:
         )
         f.scope_paths = list(self.scope_paths)
         f.scope_names = copy_names(self.scope_names if names is None else names)
+        if rng is self.rng:
+            f.rng_host = self.rng_host
         f.stacks = self.stacks
         f.interceptors = self.interceptors
         f.method_interceptors = self.method_interceptors

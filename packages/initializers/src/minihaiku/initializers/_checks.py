@@ -64,11 +64,18 @@ def check_one_of(name: str, value: Any, options: tuple[str, ...], where: str) ->
     return str(value)
 
 
+_INEXACT: set[Any] = set()
+
+
 def check_float_dtype(dtype: Any, where: str) -> None:
     """Raises if ``dtype`` is not a floating (or complex) dtype."""
-    if not jnp.issubdtype(np.dtype(dtype), jnp.inexact):
-        raise InitializerError(
-            f"{where} draws random floats and cannot fill dtype {np.dtype(dtype)}; "
-            "use a float dtype, or the 'constant'/'zeros' initializer for "
-            "integer parameters."
-        )
+    if dtype in _INEXACT:
+        return
+    if jnp.issubdtype(np.dtype(dtype), jnp.inexact):
+        _INEXACT.add(dtype)
+        return
+    raise InitializerError(
+        f"{where} draws random floats and cannot fill dtype {np.dtype(dtype)}; "
+        "use a float dtype, or the 'constant'/'zeros' initializer for "
+        "integer parameters."
+    )

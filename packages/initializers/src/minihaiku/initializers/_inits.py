@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import jax
 import jax.numpy as jnp
@@ -36,6 +36,13 @@ __all__ = [
 ]
 
 Shape = Sequence[int]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _keyless(init: F) -> F:
+    """Marks an initializer that ignores its key, so that none is derived for it."""
+    init.minihaiku_keyless = True  # type: ignore[attr-defined]
+    return init
 
 
 def constant(value: Any = 0.0) -> Initializer:
@@ -47,6 +54,7 @@ def constant(value: Any = 0.0) -> Initializer:
     """
     v = jnp.asarray(value)
 
+    @_keyless
     def init(key: Any, shape: Shape, dtype: Any = jnp.float32) -> jax.Array:
         try:
             return jnp.broadcast_to(v, tuple(shape)).astype(dtype)
@@ -67,6 +75,7 @@ def zeros() -> Initializer:
       Array([0., 0.], dtype=float32)
     """
 
+    @_keyless
     def init(key: Any, shape: Shape, dtype: Any = jnp.float32) -> jax.Array:
         return jnp.zeros(shape, dtype)
 
@@ -81,6 +90,7 @@ def ones() -> Initializer:
       Array([1., 1.], dtype=float32)
     """
 
+    @_keyless
     def init(key: Any, shape: Shape, dtype: Any = jnp.float32) -> jax.Array:
         return jnp.ones(shape, dtype)
 
@@ -99,7 +109,14 @@ def normal(stddev: float = 1.0, mean: float = 0.0) -> Initializer:
 
     def init(key: Any, shape: Shape, dtype: Any = jnp.float32) -> jax.Array:
         check_float_dtype(dtype, "normal")
-        return (m + s * jax.random.normal(key, shape, dtype)).astype(dtype)
+        x = jax.random.normal(key, shape, dtype)
+        if s == 1.0 and m == 0.0:
+            return x
+        if s != 1.0:
+            x = s * x
+        if m != 0.0:
+            x = x + m
+        return x.astype(dtype)
 
     return init
 
