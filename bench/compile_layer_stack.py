@@ -86,7 +86,7 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|")
     for k in one:
         print(
-            f"| {k} | {one[k]:.4f} | {loop[k]:.4f} | {stack[k]:.4f} | {loop[k] / stack[k]:.1f}x |"
+            f"| {k} | {one[k]:.4g} | {loop[k]:.4g} | {stack[k]:.4g} | {loop[k] / stack[k]:.1f}x |"
         )
 
 
