@@ -92,7 +92,8 @@ def main() -> None:
     }
     print(f"\n### {args.calls:,} repeated calls (after 200 warm-up calls)\n")
     print(
-        "| calls | RSS before (MiB) | RSS after (MiB) | RSS growth (MiB) | Python heap growth (KiB) |"
+        "| calls | RSS before (MiB) | RSS after (MiB) | RSS growth (MiB) "
+        "| Python heap growth (KiB) |"
     )
     print("|---|---:|---:|---:|---:|")
     for name, call in loops.items():
