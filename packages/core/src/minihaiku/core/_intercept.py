@@ -21,6 +21,18 @@ ParamInterceptor = Callable[[str, jax.Array], jax.Array]
 
 
 @contextlib.contextmanager
+def _appended(attr: str, interceptor: Any, what: str) -> Iterator[None]:
+    """Appends ``interceptor`` to the current frame's tuple ``attr`` for a block."""
+    frame = current_frame(what)
+    before = getattr(frame, attr)
+    setattr(frame, attr, (*before, interceptor))
+    try:
+        yield
+    finally:
+        setattr(frame, attr, before)
+
+
+@contextlib.contextmanager
 def intercept_params(interceptor: ParamInterceptor) -> Iterator[None]:
     """Inside the ``with`` block, every parameter read goes through ``interceptor``.
 
@@ -34,13 +46,8 @@ def intercept_params(interceptor: ParamInterceptor) -> Iterator[None]:
       ...   with intercept_params(lambda path, v: v.astype(jnp.bfloat16)):
       ...     return Linear(2)(x.astype(jnp.bfloat16))
     """
-    frame = current_frame("intercept_params")
-    before = frame.interceptors
-    frame.interceptors = (*before, interceptor)
-    try:
+    with _appended("interceptors", interceptor, "intercept_params"):
         yield
-    finally:
-        frame.interceptors = before
 
 
 @dataclass(frozen=True)
@@ -82,13 +89,8 @@ def intercept_methods(interceptor: MethodInterceptor) -> Iterator[None]:
       ...   with intercept_methods(log_shapes):
       ...     return MLP([3, 1])(x)
     """
-    frame = current_frame("intercept_methods")
-    before = frame.method_interceptors
-    frame.method_interceptors = (*before, interceptor)
-    try:
+    with _appended("method_interceptors", interceptor, "intercept_methods"):
         yield
-    finally:
-        frame.method_interceptors = before
 
 
 def run_intercepted(
