@@ -1,6 +1,6 @@
 """minihaiku.core: object-oriented modules turned into pure JAX functions.
 
-Example:
+Examples:
   >>> import jax, jax.numpy as jnp
   >>> from minihaiku.core import Module, get_param, transform
   >>> class Linear(Module):

@@ -284,7 +284,7 @@ def get_param(
     Returns:
       The parameter's value.
 
-    Example:
+    Examples:
       >>> def f(x):
       ...   w = get_param("w", (x.shape[-1], 2), init=jax.nn.initializers.ones)
       ...   return x @ w
@@ -369,7 +369,7 @@ def get_state(
     the given shape and dtype. In ``apply`` the value is the one given to
     ``apply`` or the last one stored with :func:`set_state`.
 
-    Example:
+    Examples:
       >>> def f():
       ...   n = get_state("count", (), jnp.int32)
       ...   set_state("count", n + 1)
@@ -413,7 +413,7 @@ def set_state(name: str, value: Any) -> None:
     During ``init`` this sets the entry's initial value; during ``apply`` the
     new value is returned in the updated state. The entry must keep its shape.
 
-    Example:
+    Examples:
       >>> def f(x):
       ...   set_state("last", x)
       ...   return x
@@ -452,7 +452,7 @@ def next_rng_key() -> jax.Array:
     During ``init`` keys come from the init key; during ``apply`` from the key
     given to ``apply`` (``transform(f, apply_rng=True)``).
 
-    Example:
+    Examples:
       >>> def f():
       ...   return jax.random.normal(next_rng_key(), (2,))
       >>> out = transform(f, apply_rng=True).apply({}, jax.random.key(1))

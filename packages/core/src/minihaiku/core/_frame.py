@@ -147,7 +147,7 @@ def trace_state() -> Any:
 def current_frame(what: str) -> Frame:
     """Returns the current frame, or raises an error naming ``what`` was called.
 
-    Example:
+    Examples:
       >>> current_frame("get_param")  # doctest: +SKIP
       Traceback (most recent call last):
       NotInTransformError: get_param must be called inside a function ...

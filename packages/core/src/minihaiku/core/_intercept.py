@@ -41,7 +41,7 @@ def intercept_params(interceptor: ParamInterceptor) -> Iterator[None]:
     Nested interceptors apply outermost first. The params mapping itself is
     never changed.
 
-    Example:
+    Examples:
       >>> def f(x):
       ...   with intercept_params(lambda path, v: v.astype(jnp.bfloat16)):
       ...     return Linear(2)(x.astype(jnp.bfloat16))
@@ -80,7 +80,7 @@ def intercept_methods(interceptor: MethodInterceptor) -> Iterator[None]:
     and returns what the caller gets. It runs in the module's scope, so it may
     read the module's parameters too.
 
-    Example:
+    Examples:
       >>> def log_shapes(next_fun, args, kwargs, context):
       ...   out = next_fun(*args, **kwargs)
       ...   print(context.module.module_path, context.method_name, out.shape)

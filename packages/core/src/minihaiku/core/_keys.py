@@ -24,7 +24,7 @@ def threefry2x32(k0: int, k1: int, x0: int, x1: int) -> tuple[int, int]:
     ``threefry2x32(k0, k1, 0, d)``; computing it on the host saves a device
     dispatch per parameter in un-jitted ``init``.
 
-    Example:
+    Examples:
       >>> threefry2x32(0, 0, 0, 0)
       (1797259609, 2579123966)
     """
@@ -81,7 +81,7 @@ def derive_key(key: Any, host: HostKey | None, salt: int) -> Any:
 def path_salt(path: str) -> int:
     """A stable 32-bit number for ``path`` (CRC-32 of its UTF-8 bytes).
 
-    Example:
+    Examples:
       >>> path_salt("~/Linear_0/__call__/w") == path_salt("~/Linear_0/__call__/w")
       True
     """
@@ -103,7 +103,7 @@ def as_key(rng: Any, what: str) -> jax.Array:
       rng: a key from ``jax.random.key`` / ``jax.random.PRNGKey``, or an int.
       what: the function that received it, for the message.
 
-    Example:
+    Examples:
       >>> as_key(0, "init").shape
       (2,)
     """

@@ -84,7 +84,7 @@ def module_method(f: F) -> F:
     Kept so that code written for the seed runs unchanged; applying it twice,
     or to a method that ``Module`` wraps anyway, changes nothing.
 
-    Example:
+    Examples:
       >>> class Scale(Module):
       ...   @module_method
       ...   def __call__(self, x):
@@ -148,7 +148,7 @@ class Module:
     Args:
       name: the module's name in its scope; defaults to ``ClassName_N``.
 
-    Example:
+    Examples:
       >>> class Linear(Module):
       ...   def __init__(self, width, name=None):
       ...     super().__init__(name=name)

@@ -20,7 +20,7 @@ def check_name(name: Any, kind: str, where: str) -> str:
     Raises:
       InvalidNameError: ``name`` is not a non-empty string without ``/``.
 
-    Example:
+    Examples:
       >>> check_name("w", "parameter", "~/Linear_0/__call__")
       'w'
     """

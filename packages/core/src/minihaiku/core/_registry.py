@@ -83,7 +83,7 @@ class _Spec:
             ``factory(**kwargs)`` returns an ``(key, shape, dtype) -> Array``
             initializer.
 
-        Example:
+        Examples:
           >>> @hookimpl
           ... def minihaiku_register_initializers(register):
           ...   register("seven", lambda: lambda k, s, d: jnp.full(s, 7, d))
@@ -205,7 +205,7 @@ class Registry:
         Returns:
           The name the plugin is registered under.
 
-        Example:
+        Examples:
           >>> class Plugin:
           ...   @hookimpl
           ...   def minihaiku_register_initializers(self, register):
@@ -274,7 +274,7 @@ class Registry:
     def get_initializer(self, name: str, **kwargs: Any) -> Initializer:
         """Returns the initializer registered as ``name``, configured by ``kwargs``.
 
-        Example:
+        Examples:
           >>> init = get_initializer("constant", value=3.0)
           >>> init(jax.random.key(0), (2,), jnp.float32)
           Array([3., 3.], dtype=float32)
@@ -319,7 +319,7 @@ class Registry:
     def list_initializers(self) -> Mapping[str, InitializerInfo]:
         """Every registered initializer name with the plugin and distribution behind it.
 
-        Example:
+        Examples:
           >>> list_initializers()["normal"].distribution
           'minihaiku-initializers'
         """

@@ -105,7 +105,7 @@ def transform(f: Callable[..., Any], *, apply_rng: bool = False) -> Transformed:
       ``apply(params, *args)`` runs ``f`` reading those parameters and returns
       its output. ``apply`` never changes or adds parameters.
 
-    Example:
+    Examples:
       >>> def f(x):
       ...   return x * get_param("scale", (), init=jnp.ones)
       >>> init, apply = transform(f)
@@ -138,7 +138,7 @@ def transform_with_state(f: Callable[..., Any], *, apply_rng: bool = False) -> T
       state)`` and ``apply(params, state, *args) -> (out, new_state)``. The
       given state is never mutated.
 
-    Example:
+    Examples:
       >>> def f():
       ...   n = get_state("n", (), jnp.int32)
       ...   set_state("n", n + 1)

@@ -73,7 +73,7 @@ def scan(
     All steps share one set of parameters; state is carried from step to
     step; ``next_rng_key`` gives each step its own key.
 
-    Example:
+    Examples:
       >>> def f(xs):
       ...   def step(c, x):
       ...     c = jnp.tanh(Linear(2)(c) + x)
@@ -134,7 +134,7 @@ def vmap(
         parameters created inside get a leading axis of the mapped size.
         Default: parameters are shared across the mapped axis.
 
-    Example:
+    Examples:
       >>> per_example = vmap(lambda x: Linear(3)(x))   # same weights for each x
     """
 
@@ -417,7 +417,7 @@ def layer_stack(
     initialized with its own key); the layers run in one ``lax.scan``, so a
     deep stack compiles about as fast as one layer.
 
-    Example:
+    Examples:
       >>> def deep(x):
       ...   body = layer_stack(100)(lambda h: jnp.tanh(Linear(32)(h)))
       ...   return body(x)   # params: '~/Linear_0/__call__/w' of shape (100, 32, 32)

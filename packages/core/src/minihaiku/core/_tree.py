@@ -60,7 +60,7 @@ def _mapping(params: Any, what: str) -> Mapping[str, Any]:
 def filter_params(params: Mapping[str, Any], spec: PathFilter) -> dict[str, Any]:
     """The entries whose path matches ``spec`` (a glob, globs, or a predicate).
 
-    Example:
+    Examples:
       >>> filter_params({"~/a/w": 1, "~/b/w": 2}, "~/a/*")
       {'~/a/w': 1}
     """
@@ -73,7 +73,7 @@ def partition_params(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Splits into (matching, the rest); :func:`merge_params` undoes it.
 
-    Example:
+    Examples:
       >>> partition_params({"~/a/w": 1, "~/b/w": 2}, lambda p, v: "a" in p)
       ({'~/a/w': 1}, {'~/b/w': 2})
     """
@@ -88,7 +88,7 @@ def partition_params(
 def merge_params(*parts: Mapping[str, Any], overwrite: bool = False) -> dict[str, Any]:
     """Merges flat mappings; a path in two of them is an error unless ``overwrite``.
 
-    Example:
+    Examples:
       >>> merge_params({"a": 1}, {"b": 2})
       {'a': 1, 'b': 2}
     """
@@ -108,7 +108,7 @@ def merge_params(*parts: Mapping[str, Any], overwrite: bool = False) -> dict[str
 def tree_size(tree: Any) -> int:
     """The number of elements in all arrays of ``tree`` (params, state, shapes).
 
-    Example:
+    Examples:
       >>> tree_size({"w": np.zeros((3, 4)), "b": np.zeros(4)})
       16
     """
@@ -118,7 +118,7 @@ def tree_size(tree: Any) -> int:
 def tree_bytes(tree: Any) -> int:
     """The bytes taken by all arrays of ``tree`` (works on ShapeDtypeStructs too).
 
-    Example:
+    Examples:
       >>> tree_bytes({"w": np.zeros((3, 4), np.float32)})
       48
     """
@@ -130,7 +130,7 @@ def tree_bytes(tree: Any) -> int:
 def to_nested(params: Mapping[str, Any]) -> dict[str, Any]:
     """A nested dict, one level per path component (``{"~": {"MLP_0": ...}}``).
 
-    Example:
+    Examples:
       >>> to_nested({"~/a/w": 1, "~/a/b": 2, "s": 3})
       {'~': {'a': {'w': 1, 'b': 2}}, 's': 3}
     """
@@ -158,7 +158,7 @@ def to_nested(params: Mapping[str, Any]) -> dict[str, Any]:
 def from_nested(nested: Mapping[str, Any]) -> dict[str, Any]:
     """The flat ``path -> value`` form of :func:`to_nested`'s output.
 
-    Example:
+    Examples:
       >>> from_nested({"~": {"a": {"w": 1}}})
       {'~/a/w': 1}
     """
@@ -179,7 +179,7 @@ def from_nested(nested: Mapping[str, Any]) -> dict[str, Any]:
 def init_shapes(transformed: Any, *args: Any, rng: Any = 0, **kwargs: Any) -> Any:
     """The params (and state) ``init`` would make, as ShapeDtypeStructs: no arrays.
 
-    Example:
+    Examples:
       >>> shapes = init_shapes(transform(lambda x: MLP([4096, 4096])(x)), jnp.ones((1, 8)))
       >>> shapes["~/MLP_0/__call__/Linear_1/__call__/w"].shape
       (4096, 4096)
@@ -203,7 +203,7 @@ def summary(params: Mapping[str, Any]) -> str:
 
     Works on params, state, or the ShapeDtypeStructs from :func:`init_shapes`.
 
-    Example:
+    Examples:
       >>> print(summary(init_shapes(transform(lambda x: MLP([2])(x)), jnp.ones((1, 3)))))
       scope                               name  shape   dtype    size  bytes
       ----------------------------------  ----  ------  -------  ----  -----

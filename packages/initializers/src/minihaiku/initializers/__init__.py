@@ -5,7 +5,7 @@ registry (through the ``minihaiku.initializers`` entry point), so that
 ``get_param(..., init="he_normal")`` and ``get_initializer("uniform",
 minval=-1.0)`` work. The factories can also be called directly.
 
-Example:
+Examples:
   >>> import jax, jax.numpy as jnp
   >>> from minihaiku.initializers import constant
   >>> constant(2.0)(jax.random.key(0), (2,), jnp.float32)

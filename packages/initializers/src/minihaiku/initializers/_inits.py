@@ -48,7 +48,7 @@ def _keyless(init: F) -> F:
 def constant(value: Any = 0.0) -> Initializer:
     """Fills with ``value`` (a scalar, or an array broadcastable to the shape).
 
-    Example:
+    Examples:
       >>> constant(3.0)(jax.random.key(0), (2,), jnp.float32)
       Array([3., 3.], dtype=float32)
     """
@@ -70,7 +70,7 @@ def constant(value: Any = 0.0) -> Initializer:
 def zeros() -> Initializer:
     """Fills with zeros.
 
-    Example:
+    Examples:
       >>> zeros()(None, (2,), jnp.float32)
       Array([0., 0.], dtype=float32)
     """
@@ -85,7 +85,7 @@ def zeros() -> Initializer:
 def ones() -> Initializer:
     """Fills with ones.
 
-    Example:
+    Examples:
       >>> ones()(None, (2,), jnp.float32)
       Array([1., 1.], dtype=float32)
     """
@@ -100,7 +100,7 @@ def ones() -> Initializer:
 def normal(stddev: float = 1.0, mean: float = 0.0) -> Initializer:
     """Draws from N(mean, stddev**2). The default, stddev 1, is the seed's choice.
 
-    Example:
+    Examples:
       >>> normal(0.1)(jax.random.key(0), (3,), jnp.float32).shape
       (3,)
     """
@@ -126,7 +126,7 @@ def truncated_normal(
 ) -> Initializer:
     """Draws ``mean + stddev * z`` with z standard normal truncated to [lower, upper].
 
-    Example:
+    Examples:
       >>> x = truncated_normal(1.0)(jax.random.key(0), (1000,), jnp.float32)
       >>> bool(abs(x).max() <= 2.0)
       True
@@ -149,7 +149,7 @@ def truncated_normal(
 def uniform(minval: float = 0.0, maxval: float = 1.0) -> Initializer:
     """Draws uniformly from [minval, maxval).
 
-    Example:
+    Examples:
       >>> x = uniform(-1.0, 1.0)(jax.random.key(0), (100,), jnp.float32)
       >>> bool((x >= -1).all() and (x < 1).all())
       True
@@ -197,7 +197,7 @@ def variance_scaling(
     shape ``(..., in, out)``: fan_in = in * receptive field, fan_out = out *
     receptive field.
 
-    Example:
+    Examples:
       >>> w = variance_scaling(2.0, "fan_in", "normal")(jax.random.key(0), (256, 256), jnp.float32)
       >>> round(float(w.var() * 256), 1)
       2.0
@@ -265,7 +265,7 @@ def orthogonal(scale: float = 1.0, column_axis: int = -1) -> Initializer:
     The shape must have at least two dimensions; all but ``column_axis`` are
     flattened into rows.
 
-    Example:
+    Examples:
       >>> w = orthogonal()(jax.random.key(0), (4, 4), jnp.float32)
       >>> bool(jnp.allclose(w.T @ w, jnp.eye(4), atol=1e-5))
       True

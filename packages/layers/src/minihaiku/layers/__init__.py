@@ -1,6 +1,6 @@
 """minihaiku.layers: ``Linear`` and ``MLP``.
 
-Example:
+Examples:
   >>> import jax, jax.numpy as jnp
   >>> from minihaiku.core import transform
   >>> from minihaiku.layers import MLP

@@ -21,7 +21,7 @@ __all__ = ["check_size", "resolve_init"]
 def check_size(value: Any, what: str, where: str) -> int:
     """Returns ``value`` if it is a positive int, else raises.
 
-    Example:
+    Examples:
       >>> check_size(3, "output_size", "Linear")
       3
     """

@@ -30,7 +30,7 @@ class Linear(Module):
       b_init: initializer of ``b``. Default: zeros.
       name: the module's name; default ``Linear_N``.
 
-    Example:
+    Examples:
       >>> import jax, jax.numpy as jnp
       >>> from minihaiku.core import transform
       >>> f = transform(lambda x: Linear(4)(x))

@@ -30,7 +30,7 @@ class MLP(Module):
       b_init: initializer of every ``b`` (default zeros).
       name: the module's name; default ``MLP_N``.
 
-    Example:
+    Examples:
       >>> import jax, jax.numpy as jnp
       >>> from minihaiku.core import transform
       >>> f = transform(lambda x: MLP([3, 5], activation=jax.nn.sigmoid)(x))

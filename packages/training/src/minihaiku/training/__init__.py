@@ -1,6 +1,6 @@
 """minihaiku.training: the training loop, checkpoints, and the quadratic-fit job.
 
-Example:
+Examples:
   >>> import optax
   >>> from minihaiku.training import quadratic_data, quadratic_model, train
   >>> xs, ys = quadratic_data()

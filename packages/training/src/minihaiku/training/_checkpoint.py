@@ -41,7 +41,7 @@ class Checkpointer:
       directory: where the checkpoints live (created if missing).
       max_to_keep: how many recent checkpoints to keep.
 
-    Example:
+    Examples:
       >>> ckpt = Checkpointer("/tmp/run/checkpoints")  # doctest: +SKIP
       >>> ckpt.save(100, params, opt_state, losses)  # doctest: +SKIP
     """

@@ -18,7 +18,7 @@ FrozenSpec = Callable[[str], bool] | str | Iterable[str] | None
 def frozen_predicate(spec: FrozenSpec) -> Callable[[str], bool]:
     """Turns ``spec`` into a ``path -> bool`` predicate.
 
-    Example:
+    Examples:
       >>> frozen_predicate("*/b")("~/Linear_0/__call__/b")
       True
     """
@@ -45,7 +45,7 @@ def partition(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Splits ``params`` into (trainable, frozen) dicts.
 
-    Example:
+    Examples:
       >>> partition({"a": 1, "b": 2}, lambda p: p == "b")
       ({'a': 1}, {'b': 2})
     """

@@ -33,7 +33,7 @@ LossFn = Callable[[Mapping[str, jax.Array], Any], jax.Array]
 def mse_loss(model: Transformed) -> LossFn:
     """The mean squared error of ``model.apply`` on a batch ``(x, y)``.
 
-    Example:
+    Examples:
       >>> loss = mse_loss(transform(lambda x: MLP([1])(x)))  # doctest: +SKIP
       >>> loss(params, (xs, ys))  # doctest: +SKIP
     """
@@ -163,7 +163,7 @@ def train(
       CheckpointError: resume found no usable checkpoint, or a fresh run would
         overwrite one.
 
-    Example:
+    Examples:
       >>> result = train(model, params, (xs, ys), optax.sgd(0.003), 5000)  # doctest: +SKIP
       >>> result.final_loss < 0.005  # doctest: +SKIP
       True

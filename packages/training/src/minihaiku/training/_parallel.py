@@ -20,7 +20,7 @@ class DataParallel:
     ``jax.distributed.initialize``: each process passes its own part of the
     batch, and the params, which every process holds in full.
 
-    Example:
+    Examples:
       >>> dp = DataParallel()
       >>> x = dp.batch(np.ones((8, 1), np.float32))
     """

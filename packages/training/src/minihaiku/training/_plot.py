@@ -20,7 +20,7 @@ def plot_fit(
 ) -> Path:
     """Saves the data and the model's prediction (and the loss curve) as a PNG.
 
-    Example:
+    Examples:
       >>> plot_fit(xs, ys, apply(params, xs), "fit.png")  # doctest: +SKIP
     """
     try:

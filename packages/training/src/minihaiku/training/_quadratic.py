@@ -20,7 +20,7 @@ __all__ = ["QuadraticFit", "quadratic_data", "quadratic_model", "run_quadratic_f
 def quadratic_data(n: int = 128) -> tuple[np.ndarray, np.ndarray]:
     """``n`` points of ``y = x**2`` on [-2, 2], as float32 arrays of shape (n, 1).
 
-    Example:
+    Examples:
       >>> xs, ys = quadratic_data()
       >>> xs.shape, float(ys[0, 0])
       ((128, 1), 4.0)
@@ -32,7 +32,7 @@ def quadratic_data(n: int = 128) -> tuple[np.ndarray, np.ndarray]:
 def quadratic_model(sizes: Sequence[int] = (128, 128, 1)) -> Transformed:
     """The seed's model: an MLP with sigmoid activations and stddev-1 normal inits.
 
-    Example:
+    Examples:
       >>> sorted(quadratic_model().init(0, np.ones((1, 1))))[0]
       '~/MLP_0/__call__/Linear_0/__call__/b'
     """
@@ -64,7 +64,7 @@ def run_quadratic_fit(
 ) -> QuadraticFit:
     """Runs the seed's experiment: full-batch SGD on the MSE.
 
-    Example:
+    Examples:
       >>> fit = run_quadratic_fit(steps=10, progress=False)
       >>> fit.result.step
       10
