@@ -316,3 +316,11 @@ def test_shape_may_be_a_list_or_numpy_ints():
 def test_transformed_unpacks_like_the_seed():
     init, apply = transform(net)
     assert callable(init) and callable(apply)
+
+
+def test_a_dtype_that_is_not_a_dtype():
+    from minihaiku.core import InvalidArgumentTypeError
+
+    with pytest.raises(InvalidArgumentTypeError) as e:
+        transform(lambda: get_param("w", (2,), dtype="floaty")).init(0)
+    assert str(e.value) == "'floaty' is not a dtype; pass a dtype such as jnp.float32."

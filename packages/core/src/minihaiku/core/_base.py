@@ -13,6 +13,7 @@ import numpy as np
 
 from minihaiku.core._errors import (
     InitializerError,
+    InvalidArgumentTypeError,
     InvalidParamsError,
     MissingParameterError,
     MissingStateError,
@@ -47,7 +48,9 @@ def _canonical_dtype(dtype: Any) -> np.dtype[Any]:
         try:
             d = np.dtype(jax.dtypes.canonicalize_dtype(dtype))
         except TypeError as e:
-            raise TypeError(f"{dtype!r} is not a dtype; pass e.g. jnp.float32.") from e
+            raise InvalidArgumentTypeError(
+                f"{dtype!r} is not a dtype; pass a dtype such as jnp.float32."
+            ) from e
         _DTYPES[dtype] = d
     return d
 
@@ -209,6 +212,7 @@ def _create(
     salt_path: str,
 ) -> Any:
     check_trace(frame, f"creating {kind} {path!r}")
+    _canonical_dtype(dtype)  # a bad dtype is reported before any initializer runs
     initializer, label = _resolve_init(init, path)
     if frame.rng is None:  # pragma: no cover - init always has a key
         raise RngError(f"creating {kind} {path!r} needs a key; pass one to init.")
