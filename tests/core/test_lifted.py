@@ -386,3 +386,23 @@ def test_next_rng_key_and_set_state_inside_raw_transforms_are_errors():
 
     with pytest.raises(UnliftedTransformError, match=r"^set_state\('s'\) inside a raw JAX"):
         transform_with_state(state).init(0, x)
+
+
+def test_vmap_with_nothing_mapped_needs_axis_size():
+    with pytest.raises(mh.InvalidArgumentError) as e:
+        transform(lambda x: mh.vmap(lambda r: r, in_axes=None)(x)).init(0, x)
+    assert str(e.value) == (
+        "vmap: no argument is mapped (every in_axes entry is None); pass axis_size= to say "
+        "how many elements to map over."
+    )
+    out = transform(lambda x: mh.vmap(lambda r: r, in_axes=None, axis_size=3)(x)).apply({}, x)
+    assert out.shape == (3, 4, 3)
+
+
+def test_vmap_in_axes_count_must_match_the_arguments():
+    with pytest.raises(mh.InvalidArgumentError) as e:
+        transform(lambda x: mh.vmap(lambda a, b: a, in_axes=(0,))(x, x)).init(0, x)
+    assert str(e.value) == (
+        "vmap in_axes has 1 entries but the function got 2 positional arguments; give one "
+        "entry per argument."
+    )

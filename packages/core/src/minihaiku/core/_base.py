@@ -75,8 +75,8 @@ def _path(frame: Frame, name: Any, kind: str) -> str:
     if type(name) is not str or not name or "/" in name:
         check_name(name, kind, paths[-1])
     if len(paths) == 1:
-        return name  # type: ignore[no-any-return]
-    return paths[-1] + "/" + name
+        return str(name)
+    return paths[-1] + "/" + str(name)
 
 
 def _is_array(value: Any) -> bool:
@@ -226,9 +226,10 @@ def _create(
         return _checked_init(initializer, label, key, shape, dtype, kind, path)
     key = path_key(frame.rng, salt_path)
 
-    def make(k: Any) -> Any:
+    def make_one(k: Any) -> Any:
         return _checked_init(initializer, label, k, shape, dtype, kind, path)
 
+    make: Callable[[Any], Any] = make_one
     for size, _ in reversed(frame.stacks):  # one leading axis per enclosing stack
         make = _stacked(make, size)
     return make(key)

@@ -141,7 +141,7 @@ except ImportError:  # pragma: no cover - depends on the jax version
 
 def trace_state() -> Any:
     """An opaque token for the JAX trace the caller runs in (compare with ==)."""
-    return _trace_state_fn(convention="haiku")
+    return _trace_state_fn(convention="haiku")  # type: ignore[no-untyped-call]
 
 
 def current_frame(what: str) -> Frame:

@@ -6,6 +6,7 @@ import zlib
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from minihaiku.core._errors import RngError
@@ -53,13 +54,14 @@ def host_key(key: Any) -> HostKey | None:
     if dtype is None:
         return None
     impl = None
-    if jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+    if jnp.issubdtype(dtype, jax.dtypes.prng_key):
         impl = jax.random.key_impl(key)
         if str(impl) != "threefry2x32" or key.shape != ():
             return None
         data = np.asarray(jax.random.key_data(key))
     else:
-        if jax.config.jax_default_prng_impl != "threefry2x32" or key.shape != (2,):
+        impl_name = jax.config.jax_default_prng_impl  # type: ignore[attr-defined]
+        if impl_name != "threefry2x32" or key.shape != (2,):
             return None
         data = np.asarray(key)
     return int(data[0]), int(data[1]), impl
@@ -75,7 +77,9 @@ def derive_key(key: Any, host: HostKey | None, salt: int) -> Any:
         return jax.random.fold_in(key, salt)
     k0, k1, impl = host
     data = np.array(threefry2x32(k0, k1, 0, salt), np.uint32)
-    return data if impl is None else jax.random.wrap_key_data(data, impl=impl)
+    if impl is None:
+        return data
+    return jax.random.wrap_key_data(data, impl=impl)  # type: ignore[arg-type]
 
 
 def path_salt(path: str) -> int:
@@ -111,11 +115,11 @@ def as_key(rng: Any, what: str) -> jax.Array:
         return jax.random.PRNGKey(rng)
     dtype = getattr(rng, "dtype", None)
     if dtype is not None:
-        if jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+        if jnp.issubdtype(dtype, jax.dtypes.prng_key):
             return rng  # type: ignore[no-any-return]
         if dtype == np.uint32 and getattr(rng, "ndim", 0) >= 1:
             return rng  # type: ignore[no-any-return]
-        if jax.dtypes.issubdtype(dtype, np.integer) and getattr(rng, "ndim", 1) == 0:
+        if jnp.issubdtype(dtype, np.integer) and getattr(rng, "ndim", 1) == 0:
             return jax.random.PRNGKey(rng)  # a traced int seed under jit
     raise RngError(
         f"{what} expects a PRNG key (jax.random.key(0) or "

@@ -16,7 +16,8 @@ from typing import Any
 import jax
 
 from minihaiku.core._base import next_rng_key
-from minihaiku.core._frame import Frame, ScopeNames, copy_names, pop_frame, push_frame
+from minihaiku.core._frame import Frame, copy_names, pop_frame, push_frame
+from minihaiku.core._naming import ScopeNames
 
 __all__ = ["Cursor", "Pure", "init_pass", "lift_key"]
 

@@ -294,7 +294,7 @@ class Registry:
             )
         if not kwargs and name == DEFAULT_INITIALIZER:
             self._default = init
-        return init  # type: ignore[no-any-return]
+        return init
 
     def _unknown(self, name: str) -> UnknownInitializerError:
         known = ", ".join(sorted(self._entries)) or "none"

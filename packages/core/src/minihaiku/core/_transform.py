@@ -54,7 +54,7 @@ class TransformedWithState(NamedTuple):
 
 def _check_mapping(value: Any, what: str) -> Mapping[str, Any]:
     if type(value) is dict or isinstance(value, Mapping):
-        return value  # type: ignore[no-any-return]
+        return value
     raise InvalidParamsError(
         f"apply expects {what} as a mapping from path to array (what init "
         f"returned), got {type(value).__name__}. Pass the dict that init "

@@ -153,6 +153,11 @@ def vmap(
                 if isinstance(a, int):
                     size = jax.tree_util.tree_leaves(x)[0].shape[a]
                     break
+        if size is None:
+            raise InvalidArgumentError(
+                "vmap: no argument is mapped (every in_axes entry is None); pass "
+                "axis_size= to say how many elements to map over."
+            )
         stack = None if not split_params else (size, 0)
         if frame.initializing:
             init_pass(

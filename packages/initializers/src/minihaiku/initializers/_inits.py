@@ -207,10 +207,10 @@ def variance_scaling(
     check_one_of("distribution", distribution, _DISTRIBUTIONS, "variance_scaling")
     inner = jax.nn.initializers.variance_scaling(
         scale,
-        mode,
-        distribution,
+        mode,  # type: ignore[arg-type]  # checked above
+        distribution,  # type: ignore[arg-type]  # checked above
         in_axis=in_axis,
-        out_axis=out_axis,  # type: ignore[arg-type]
+        out_axis=out_axis,
     )
 
     def init(key: Any, shape: Shape, dtype: Any = jnp.float32) -> jax.Array:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 
 from minihaiku.core import InitLike, InvalidArgumentError, Module, get_param
 from minihaiku.initializers import lecun_normal, zeros
@@ -54,8 +56,8 @@ class Linear(Module):
         self.w_init = resolve_init(w_init, DEFAULT_W_INIT, "w_init", where)
         self.b_init = resolve_init(b_init, DEFAULT_B_INIT, "b_init", where)
 
-    def __call__(self, x: jax.Array) -> jax.Array:
-        """Applies the layer to ``x`` of shape ``(..., features)``."""
+    def __call__(self, x: jax.Array | np.ndarray) -> jax.Array:
+        """Applies the layer to ``x`` of shape ``(..., features)`` (a jax or numpy array)."""
         shape = getattr(x, "shape", None)
         if not shape:
             raise InvalidArgumentError(
@@ -68,7 +70,7 @@ class Linear(Module):
         if not isinstance(x, jax.Array):  # numpy float64 input with x64 off
             dtype = jax.dtypes.canonicalize_dtype(dtype)
         w = get_param("w", (shape[-1], self.output_size), dtype, self.w_init)
-        out = x @ w
+        out = jnp.matmul(x, w)
         if self.with_bias:
             out = out + get_param("b", (self.output_size,), dtype, self.b_init)
         return out

@@ -163,7 +163,7 @@ class Checkpointer:
     def _check_tree(where: str, got: Any, want: Any) -> None:
         got_leaves, got_def = jax.tree_util.tree_flatten(got)
         want_leaves, want_def = jax.tree_util.tree_flatten(want)
-        same = got_def == want_def and all(
+        same = got_def == want_def and all(  # type: ignore[operator]
             np.shape(a) == np.shape(b) for a, b in zip(got_leaves, want_leaves, strict=True)
         )
         if not same:

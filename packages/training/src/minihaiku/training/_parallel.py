@@ -64,7 +64,8 @@ class DataParallel:
                     "(data_parallel=False)."
                 )
             global_shape = (x.shape[0] * n_proc, *x.shape[1:])
-            return jax.make_array_from_process_local_data(self.split, x, global_shape)
+            out: jax.Array = jax.make_array_from_process_local_data(self.split, x, global_shape)
+            return out
 
         return jax.tree_util.tree_map(put, tree)
 
