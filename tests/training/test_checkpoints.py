@@ -170,3 +170,17 @@ def test_divergence_keeps_the_last_good_checkpoint(tmp_path):
         progress=False,
     )
     assert resumed.step == good and np.isfinite(resumed.final_loss)
+
+
+def test_an_interrupted_save_does_not_count(tmp_path):
+    # orbax writes into a temporary folder and renames it when complete; a crash
+    # mid-save leaves only the temporary folder, which resume must ignore.
+    run(10, tmp_path)
+    partial = tmp_path / "20.orbax-checkpoint-tmp-1732650000000" / "state"
+    partial.mkdir(parents=True)
+    (partial / "half-written").write_bytes(b"\0" * 10)
+    resumed = run(30, tmp_path, resume=True)
+    assert resumed.resumed_from == 10 and resumed.step == 30
+    straight = run(30, tmp_path / "straight")
+    for k in params0:
+        np.testing.assert_array_equal(resumed.params[k], straight.params[k])
