@@ -113,30 +113,46 @@ def equinox(depth):
 LIBS = {"haiku": "haiku", "flax": "flax", "equinox": "equinox"}
 
 
-def measure(make, depth, compile_times):
+def measure_all(makers, depth, compile_times, repeats=5):
+    """Best-of-``repeats`` times per implementation, repeats interleaved across them.
+
+    Interleaving spreads the machine's drift over every implementation alike.
+    """
     x = jnp.ones((8, W))
     key = jax.random.PRNGKey(0)
-    init, apply = make(depth)
-    out = {"init": best(lambda: init(key))}
-    p = init(key)
-    out["trace"] = best(lambda: jax.make_jaxpr(lambda p, x: apply(p, x))(p, x), n=2)
-    out["apply"] = best(lambda: apply(p, x))
-    if not compile_times:
-        return out
-    init2, apply2 = make(depth)  # fresh functions: nothing cached
-    p2 = init2(key)
-    t = time.perf_counter()
-    jax.jit(init2).lower(key).compile()
-    out["jit init"] = time.perf_counter() - t
-    t = time.perf_counter()
-    jax.jit(apply2).lower(p2, x).compile()
-    out["jit apply"] = time.perf_counter() - t
-    return out
+    built = {}
+    for name, make in makers.items():
+        init, apply = make(depth)
+        built[name] = (init, apply, init(key))
+    rows = {name: {} for name in makers}
+    for _ in range(repeats):
+        for name, (init, apply, p) in built.items():
+            times = {
+                "init": best(lambda init=init: init(key), n=1),
+                "trace": best(
+                    lambda apply=apply, p=p: jax.make_jaxpr(lambda p, x: apply(p, x))(p, x), n=1
+                ),
+                "apply": best(lambda apply=apply, p=p: apply(p, x), n=1),
+            }
+            for k, v in times.items():
+                rows[name][k] = min(rows[name].get(k, float("inf")), v)
+    if compile_times:
+        for name, make in makers.items():
+            init2, apply2 = make(depth)  # fresh functions: nothing cached
+            p2 = init2(key)
+            t = time.perf_counter()
+            jax.jit(init2).lower(key).compile()
+            rows[name]["jit init"] = time.perf_counter() - t
+            t = time.perf_counter()
+            jax.jit(apply2).lower(p2, x).compile()
+            rows[name]["jit apply"] = time.perf_counter() - t
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--depth", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--repeats", type=int, default=5, help="interleaved repeats")
     parser.add_argument(
         "--compile-max-depth",
         type=int,
@@ -155,7 +171,9 @@ def main() -> None:
         + (f"; skipped (not installed): {', '.join(skipped)}" if skipped else "")
     )
     for depth in args.depth:
-        rows = {n: measure(globals()[n], depth, depth <= args.compile_max_depth) for n in impls}
+        rows = measure_all(
+            {n: globals()[n] for n in impls}, depth, depth <= args.compile_max_depth, args.repeats
+        )
         base = rows["pure"]
         print(f"\n### depth {depth} (seconds; ratio to hand-written JAX)\n")
         cols = list(base)
