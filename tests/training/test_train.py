@@ -180,3 +180,21 @@ def test_the_main_job_reaches_a_low_loss_in_5000_steps():
     assert fit.result.final_loss < 0.005
     assert fit.result.losses.shape == (5000,)
     assert fit.result.losses[0] > 100 * fit.result.final_loss
+
+
+@pytest.mark.parametrize(
+    ("steps", "reports"),
+    [(100, [100]), (450, [225, 450]), (5000, list(range(250, 5001, 250)))],
+)
+def test_default_chunking_few_dispatches_for_short_runs(steps, reports):
+    seen = []
+    train(
+        model,
+        params0,
+        (xs, ys),
+        optax.sgd(0.003),
+        steps,
+        progress=False,
+        report=lambda step, value: seen.append(step),
+    )
+    assert seen == reports

@@ -144,8 +144,8 @@ def train(
       steps: the step count to reach (with ``resume``, counted from step 0).
       frozen: params that get no updates: a predicate on the path, a glob
         pattern, or a list of patterns.
-      steps_per_dispatch: steps per compiled call; default about 1/20 of the
-        run (at most 1000).
+      steps_per_dispatch: steps per compiled call; default: about 1/20 of a
+        long run, at least 200 (or the whole run), at most 1000.
       checkpoint_dir: where to save checkpoints (orbax); ``None`` saves none.
       checkpoint_every: also save every this many steps (always at the end).
       resume: continue from the newest checkpoint in ``checkpoint_dir``.
@@ -192,7 +192,10 @@ def train(
     if resume and checkpoint_dir is None:
         raise InvalidArgumentError("resume needs the checkpoint_dir of the run to continue.")
     if steps_per_dispatch is None:
-        steps_per_dispatch = max(1, min(1000, math.ceil(steps / 20)))
+        # About 20 dispatches for long runs (so the bar moves), few for short
+        # ones (so dispatch overhead stays small), at most 1000 steps each.
+        chunks = max(1, min(20, steps // 200))
+        steps_per_dispatch = max(1, min(1000, math.ceil(steps / chunks)))
         if checkpoint_every:
             steps_per_dispatch = min(steps_per_dispatch, checkpoint_every)
     steps_per_dispatch = _check_steps(steps_per_dispatch, "steps_per_dispatch", 1)
