@@ -243,7 +243,9 @@ def train(
             .compile()
             for n in sorted(set(sizes))
         }
-        final_fn = jax.jit(lambda t, f, d: loss({**t, **f}, d))
+        final_fn = (
+            jax.jit(lambda t, f, d: loss({**t, **f}, d)).lower(trainable, fixed, data).compile()
+        )
         compile_seconds = time.perf_counter() - t0
 
         if progress:
@@ -279,8 +281,8 @@ def train(
                 t_run = time.perf_counter()
         if pending is not None:
             _record(pending, losses, bar, report)
+        run_seconds += time.perf_counter() - t_run  # _record waited for the last chunk
         final_loss = float(np.asarray(_host(final_fn(trainable, fixed, data), dp)))
-        run_seconds += time.perf_counter() - t_run
         if not math.isfinite(final_loss):
             raise NonFiniteLossError(
                 f"the loss is {final_loss} after the last update (step {step}); the "
