@@ -25,7 +25,7 @@ from minihaiku.core._errors import (
     UnliftedTransformError,
 )
 from minihaiku.core._frame import Frame, current_frame, frame_or_none, trace_state
-from minihaiku.core._keys import derive_key, host_key, path_key, path_salt
+from minihaiku.core._keys import derive_key, host_key, path_salt
 from minihaiku.core._naming import check_name
 from minihaiku.core._registry import DEFAULT_INITIALIZER, get_initializer
 
@@ -216,15 +216,13 @@ def _create(
     initializer, label = _resolve_init(init, path)
     if frame.rng is None:  # pragma: no cover - init always has a key
         raise RngError(f"creating {kind} {path!r} needs a key; pass one to init.")
+    if frame.rng_host is None:
+        frame.rng_host = host_key(frame.rng) or False
     if not frame.stacks:
-        if initializer in _KEYLESS or getattr(initializer, "minihaiku_keyless", False):
-            key = None
-        else:
-            if frame.rng_host is None:
-                frame.rng_host = host_key(frame.rng) or False
-            key = derive_key(frame.rng, frame.rng_host or None, path_salt(salt_path))
+        keyless = initializer in _KEYLESS or getattr(initializer, "minihaiku_keyless", False)
+        key = None if keyless else _param_key(frame, salt_path)
         return _checked_init(initializer, label, key, shape, dtype, kind, path)
-    key = path_key(frame.rng, salt_path)
+    key = _param_key(frame, salt_path)
 
     def make_one(k: Any) -> Any:
         return _checked_init(initializer, label, k, shape, dtype, kind, path)
@@ -233,6 +231,11 @@ def _create(
     for size, _ in reversed(frame.stacks):  # one leading axis per enclosing stack
         make = _stacked(make, size)
     return make(key)
+
+
+def _param_key(frame: Frame, salt_path: str) -> Any:
+    """``fold_in(frame.rng, crc32(salt_path))``, on the host when the key allows."""
+    return derive_key(frame.rng, frame.rng_host or None, path_salt(salt_path))
 
 
 def _stacked(inner: Callable[[Any], Any], size: int) -> Callable[[Any], Any]:

@@ -11,7 +11,7 @@ import numpy as np
 
 from minihaiku.core._errors import RngError
 
-__all__ = ["HostKey", "as_key", "derive_key", "host_key", "path_key", "path_salt", "threefry2x32"]
+__all__ = ["HostKey", "as_key", "derive_key", "host_key", "path_salt", "threefry2x32"]
 
 _SALTS: dict[str, int] = {}
 _M32 = 0xFFFFFFFF
@@ -93,11 +93,6 @@ def path_salt(path: str) -> int:
     if salt is None:
         salt = _SALTS[path] = zlib.crc32(path.encode())
     return salt
-
-
-def path_key(key: jax.Array, path: str) -> jax.Array:
-    """The key for ``path``: depends only on ``key`` and ``path``."""
-    return jax.random.fold_in(key, path_salt(path))
 
 
 def as_key(rng: Any, what: str) -> jax.Array:

@@ -40,12 +40,12 @@ __all__ = [
 _axis_names = itertools.count()
 
 
-def _slice0(arg: Any, axis: Any, reverse: bool = False) -> Any:
+def _slice0(arg: Any, axis: Any) -> Any:
     """The first element of ``arg`` along ``axis`` (a vmap in_axes entry)."""
     if axis is None:
         return arg
     if isinstance(axis, int):
-        return jax.tree_util.tree_map(lambda x: jnp.take(x, -1 if reverse else 0, axis=axis), arg)
+        return jax.tree_util.tree_map(lambda x: jnp.take(x, 0, axis=axis), arg)
     try:
         return jax.tree_util.tree_map(
             lambda a, x: x if a is None else jnp.take(x, 0, axis=a),
@@ -280,6 +280,14 @@ def cond(
     return out
 
 
+def _split_key(k: Any) -> tuple[Any, Any]:
+    """(carried key, this iteration's key), or (None, None) without a key."""
+    if k is None:
+        return None, None
+    k, sub = jax.random.split(k)
+    return k, sub
+
+
 def fori_loop(lower: int, upper: int, body_fun: Callable[[Any, Any], Any], init_val: Any) -> Any:
     """``jax.lax.fori_loop`` whose body may use parameters, state and keys."""
     frame = current_frame("fori_loop")
@@ -290,9 +298,7 @@ def fori_loop(lower: int, upper: int, body_fun: Callable[[Any, Any], Any], init_
 
     def body(i: Any, carry: Any) -> Any:
         val, st, k = carry
-        sub = None
-        if k is not None:
-            k, sub = jax.random.split(k)
+        k, sub = _split_key(k)
         val, st = pure(st, sub, None, i, val)
         return val, st, k
 
@@ -324,9 +330,7 @@ def while_loop(
 
     def b(carry: Any) -> Any:
         val, st, k = carry
-        sub = None
-        if k is not None:
-            k, sub = jax.random.split(k)
+        k, sub = _split_key(k)
         val, st = bpure(st, sub, None, val)
         return val, st, k
 
