@@ -210,7 +210,7 @@ class Registry:
           ...   @hookimpl
           ...   def minihaiku_register_initializers(self, register):
           ...     register("twos", lambda: lambda k, s, d: jnp.full(s, 2, d))
-          >>> register_plugin(Plugin(), name="twos-plugin")
+          >>> Registry().register_plugin(Plugin(), name="twos-plugin")
           'twos-plugin'
         """
         with self._lock:
