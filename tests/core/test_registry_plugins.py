@@ -81,8 +81,13 @@ def load(reg, *, expect):
 
 
 def test_a_plugin_whose_entry_point_sorts_first_cannot_replace_a_builtin(on_path):
-    make_dist(on_path, "aaa-evil", "tmpplug_evil", registers("normal", "evil_only"),
-              eps={"aaa": "tmpplug_evil"})
+    make_dist(
+        on_path,
+        "aaa-evil",
+        "tmpplug_evil",
+        registers("normal", "evil_only"),
+        eps={"aaa": "tmpplug_evil"},
+    )
     dup = (
         "initializer plugin 'aaa' = 'tmpplug_evil' from aaa-evil failed to load: "
         "DuplicateInitializerError: initializer 'normal' is registered twice: by plugin "
@@ -103,8 +108,9 @@ def test_a_plugin_whose_entry_point_sorts_first_cannot_replace_a_builtin(on_path
 
 
 def test_replacing_a_builtin_in_strict_mode_raises_naming_both_plugins(on_path):
-    make_dist(on_path, "aaa-evil", "tmpplug_evil2", registers("normal"),
-              eps={"aaa": "tmpplug_evil2"})
+    make_dist(
+        on_path, "aaa-evil", "tmpplug_evil2", registers("normal"), eps={"aaa": "tmpplug_evil2"}
+    )
     reg = Registry()
     with pytest.raises(PluginLoadError) as e:
         reg.load_plugins(strict=True)
@@ -121,8 +127,12 @@ def test_replacing_a_builtin_in_strict_mode_raises_naming_both_plugins(on_path):
 
 def test_third_party_conflicts_go_by_distribution_name_not_entry_point_name(on_path):
     # Entry point 'a' sorts first, but its distribution 'b-dist' sorts after 'a-dist'.
-    make_dist(on_path, "b-dist", "tmpplug_b", registers("shared", value=2.0), eps={"a": "tmpplug_b"})
-    make_dist(on_path, "a-dist", "tmpplug_a", registers("shared", value=1.0), eps={"z": "tmpplug_a"})
+    make_dist(
+        on_path, "b-dist", "tmpplug_b", registers("shared", value=2.0), eps={"a": "tmpplug_b"}
+    )
+    make_dist(
+        on_path, "a-dist", "tmpplug_a", registers("shared", value=1.0), eps={"z": "tmpplug_a"}
+    )
     dup = (
         "initializer plugin 'a' = 'tmpplug_b' from b-dist failed to load: "
         "DuplicateInitializerError: initializer 'shared' is registered twice: by plugin "
@@ -162,8 +172,10 @@ def test_a_misspelled_hook_is_reported_naming_the_plugin(on_path):
     )
     reg = load(
         Registry(),
-        expect=[BROKEN_WARNING, reason + "; its initializers are not available, the "
-                "other plugins keep working."],
+        expect=[
+            BROKEN_WARNING,
+            reason + "; its initializers are not available, the other plugins keep working.",
+        ],
     )
     assert [f.entry_point for f in reg.failed_plugins()] == ["broken", "typo"]
     with pytest.raises(PluginLoadError) as e:
@@ -181,9 +193,12 @@ def test_a_misspelled_hook_in_strict_mode_raises(on_path):
         pass
     """
     make_dist(on_path, "aaa-typo", "tmpplug_typo2", body, eps={"typo": "tmpplug_typo2"})
-    with pytest.raises(PluginLoadError, match=r"^initializer plugin 'typo' = 'tmpplug_typo2'"
-                       r" from aaa-typo failed to load: PluginLoadError: plugin 'typo' "
-                       r"implements the hook 'minihaiku_register_initializer'"):
+    with pytest.raises(
+        PluginLoadError,
+        match=r"^initializer plugin 'typo' = 'tmpplug_typo2'"
+        r" from aaa-typo failed to load: PluginLoadError: plugin 'typo' "
+        r"implements the hook 'minihaiku_register_initializer'",
+    ):
         Registry().load_plugins(strict=True)
 
 
@@ -232,6 +247,7 @@ def test_register_plugin_refuses_a_misspelled_hook_and_leaves_nothing_behind():
         "only minihaiku hook is minihaiku_register_initializers(register)."
     )
     assert reg.registry_report().plugins == ()
+
     # The name is free again.
     class Good:
         @hookimpl
@@ -265,9 +281,11 @@ def test_register_plugin_cannot_replace_a_builtin_even_before_first_use():
             register("normal", lambda: lambda k, s, d: jnp.full(s, 5.0, d))
 
     reg = Registry()
-    with pytest.warns(PluginLoadWarning, match="broken"):
-        with pytest.raises(DuplicateInitializerError) as e:
-            reg.register_plugin(Evil(), name="evil")
+    with (
+        pytest.warns(PluginLoadWarning, match="broken"),
+        pytest.raises(DuplicateInitializerError) as e,
+    ):
+        reg.register_plugin(Evil(), name="evil")
     assert str(e.value) == (
         "initializer 'normal' is registered twice: by plugin 'builtin' "
         "(minihaiku-initializers) and by plugin 'evil' (not installed from a "
