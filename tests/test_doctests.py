@@ -1,8 +1,8 @@
 """Every docstring example in the four packages runs, so the docs never lie.
 
 Each module's examples run as doctests in the module's namespace (as
-``pytest --doctest-modules`` runs them), with ``jax``, ``jnp`` and ``np`` added. An example that cannot
-run here says why with ``# doctest: +SKIP``.
+``pytest --doctest-modules`` runs them), with ``jax``, ``jnp`` and ``np``
+added. An example that cannot run here says why with ``# doctest: +SKIP``.
 """
 
 import doctest
