@@ -91,7 +91,7 @@ def _find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(graph.get(node, ())):
             if color.get(nxt, black) == grey:
-                return stack[stack.index(nxt) :] + [nxt]
+                return [*stack[stack.index(nxt) :], nxt]
             if color.get(nxt) == white:
                 cycle = visit(nxt)
                 if cycle:
@@ -230,7 +230,10 @@ def _imported_modules(tree: ast.AST) -> list[str]:
             and isinstance(node.args[0], ast.Constant)
             and isinstance(node.args[0].value, str)
             and (
-                (isinstance(node.func, ast.Name) and node.func.id in ("__import__", "import_module"))
+                (
+                    isinstance(node.func, ast.Name)
+                    and node.func.id in ("__import__", "import_module")
+                )
                 or (isinstance(node.func, ast.Attribute) and node.func.attr == "import_module")
             )
         ):

@@ -504,7 +504,11 @@ def _first_set_hk(x):
 
 @pytest.mark.parametrize(
     ("ours", "theirs", "name"),
-    [(_counter_ours, _counter_hk, "n"), (_mean_ours, _mean_hk, "mean"), (_first_set_ours, _first_set_hk, "s")],
+    [
+        (_counter_ours, _counter_hk, "n"),
+        (_mean_ours, _mean_hk, "mean"),
+        (_first_set_ours, _first_set_hk, "s"),
+    ],
 )
 def test_init_returns_the_initial_state_like_dm_haiku(ours, theirs, name):
     args = () if ours is _counter_ours else (jnp.array([1.0, 2.0]),)

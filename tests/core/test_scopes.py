@@ -99,7 +99,7 @@ def test_property_read_from_a_method_gets_its_own_scope():
 def test_property_outside_transform_raises_not_in_transform():
     m = object.__new__(WithProperty)
     with pytest.raises(NotInTransformError, match=r"WithProperty\.prop was called outside"):
-        m.prop  # noqa: B018
+        m.prop
 
 
 # --- method_scopes=False: weight tying ----------------------------------------
@@ -114,9 +114,7 @@ class TiedEmbed(Module, method_scopes=False):
 
     @property
     def embeddings(self):
-        return get_param(
-            "embeddings", (self.vocab, self.dim), init=jax.nn.initializers.normal(1.0)
-        )
+        return get_param("embeddings", (self.vocab, self.dim), init=jax.nn.initializers.normal(1.0))
 
     def __call__(self, ids):
         return self.embeddings[ids]
@@ -369,9 +367,7 @@ def test_dataclass_user_post_init_nests_submodules_under_the_module():
         def __call__(self, x):
             return self.inner(x)
 
-    assert list(transform(lambda x: Outer(2)(x)).init(0, 1.0)) == [
-        "~/Outer_0/Scale_0/__call__/w"
-    ]
+    assert list(transform(lambda x: Outer(2)(x)).init(0, 1.0)) == ["~/Outer_0/Scale_0/__call__/w"]
 
 
 def test_frozen_dataclass_module_works():
