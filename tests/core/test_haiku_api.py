@@ -541,3 +541,80 @@ def test_apply_after_init_advances_the_counter_like_dm_haiku():
         hout, hs = ht.apply(hp, hs, None)
         assert int(out) == int(hout)
     assert int(state["~/n"]) == int(hs["~"]["n"]) == 3
+
+
+# --- more with_rng ---------------------------------------------------------------------
+
+
+def test_maybe_next_rng_key_inside_with_rng_without_apply_rng():
+    def f():
+        with with_rng(jax.random.PRNGKey(1)):
+            inside = maybe_next_rng_key()
+        return inside, maybe_next_rng_key()
+
+    inside, outside = transform(f).apply({})
+    assert inside is not None and inside.shape == (2,)
+    assert outside is None
+
+
+def test_with_rng_around_a_lifted_scan_gives_keys_from_its_key_only():
+    def f(xs):
+        with with_rng(jax.random.PRNGKey(1)):
+            return mh.scan(lambda c, x: (c, next_rng_key()), 0, xs)[1]
+
+    xs = jnp.ones(3)
+    no_key = transform(f).apply({}, xs)
+    with_key = transform(f, apply_rng=True).apply({}, 5, xs)
+    np.testing.assert_array_equal(no_key, with_key)
+    assert len({tuple(k) for k in np.asarray(no_key)}) == 3
+
+
+def test_with_rng_does_not_change_parameter_initial_values():
+    def plain():
+        return get_param("w", (3,))
+
+    def wrapped():
+        with with_rng(jax.random.PRNGKey(9)):
+            return get_param("w", (3,))
+
+    np.testing.assert_array_equal(
+        transform(plain).init(0)["~/w"], transform(wrapped).init(0)["~/w"]
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="multi_transform_with_state: an apply function called without its state "
+    "argument raises a bare IndexError (args[0] in _multi_transform.entry), not a "
+    "MinihaikuError naming the missing state",
+)
+def test_multi_transform_with_state_apply_without_state_is_a_clear_error():
+    def f():
+        def count():
+            set_state("n", get_state("n", (), jnp.int32) + 1)
+
+        return count, (count,)
+
+    init, (count,) = multi_transform_with_state(f)
+    params, _ = init(0)
+    with pytest.raises(mh.MinihaikuError, match=r"state"):
+        count(params)
+
+
+def test_multi_transform_apply_refuses_bad_params_and_state():
+    def f():
+        def count():
+            set_state("n", get_state("n", (), jnp.int32) + 1)
+
+        return count, (count,)
+
+    init, (count,) = multi_transform_with_state(f)
+    params, state = init(0)
+    with pytest.raises(
+        mh.InvalidParamsError, match=r"^apply expects state as a mapping from path to array"
+    ):
+        count(params, 3)
+    with pytest.raises(
+        mh.InvalidParamsError, match=r"^apply expects params as a mapping .*got list\."
+    ):
+        count([], state)

@@ -382,7 +382,7 @@ def test_intercept_methods_sees_init_with_the_module_under_construction():
     seen = []
 
     def interceptor(next_fun, args, kwargs, context):
-        before = context.module.__dict__.get("_minihaiku_path")
+        before = getattr(context.module, "module_path", None)
         out = next_fun(*args, **kwargs)
         seen.append((type(context.module).__name__, context.method_name, before,
                      context.module.module_path))  # fmt: skip
@@ -495,3 +495,23 @@ def test_intercept_methods_reports_init_for_a_dataclass_module():
 
     transform(f).init(0, 1.0)
     assert seen == ["__init__", "__call__"]
+
+
+def test_intercept_methods_sees_property_getters_by_name():
+    class P(Module):
+        @property
+        def prop(self):
+            return get_param("w", (), init=ones)
+
+    seen = []
+
+    def interceptor(next_fun, args, kwargs, context):
+        seen.append((context.method_name, context.module.module_path))
+        return next_fun(*args, **kwargs)
+
+    def f():
+        with mh.intercept_methods(interceptor):
+            return P().prop
+
+    assert list(transform(f).init(0)) == ["~/P_0/prop/w"]
+    assert seen == [("prop", "~/P_0")]
