@@ -167,12 +167,6 @@ def test_no_import_cycles_among_core_private_modules_at_runtime():
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cycle _frame -> _trace -> _frame: _frame imports trace_state from _trace at "
-    "runtime and _trace imports Frame from _frame under TYPE_CHECKING (for check_trace's "
-    "annotation)",
-)
 def test_no_import_cycles_among_core_private_modules():
     graph = _import_graph()
     # the graph is not trivially empty: the layering is real
@@ -191,22 +185,7 @@ def test_core_private_modules_import_only_existing_core_modules():
 # --- file size -----------------------------------------------------------------------------
 
 
-def _size_params():
-    out = []
-    for p in SOURCES:
-        n = len(p.read_text(encoding="utf-8").splitlines())
-        marks = []
-        if p.name == "_lifted.py" and n > MAX_LINES:
-            marks = [
-                pytest.mark.xfail(
-                    strict=True, reason=f"_lifted.py has {n} lines (limit {MAX_LINES})"
-                )
-            ]
-        out.append(pytest.param(p, id=p.name, marks=marks))
-    return out
-
-
-@pytest.mark.parametrize("path", _size_params())
+@pytest.mark.parametrize("path", [pytest.param(p, id=p.name) for p in SOURCES])
 def test_core_file_is_at_most_400_lines(path):
     n = len(path.read_text(encoding="utf-8").splitlines())
     assert n <= MAX_LINES, f"{path.name} has {n} lines; split it (limit {MAX_LINES})"

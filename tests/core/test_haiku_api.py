@@ -582,12 +582,6 @@ def test_with_rng_does_not_change_parameter_initial_values():
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="multi_transform_with_state: an apply function called without its state "
-    "argument raises a bare IndexError (args[0] in _multi_transform.entry), not a "
-    "MinihaikuError naming the missing state",
-)
 def test_multi_transform_with_state_apply_without_state_is_a_clear_error():
     def f():
         def count():
@@ -597,8 +591,12 @@ def test_multi_transform_with_state_apply_without_state_is_a_clear_error():
 
     init, (count,) = multi_transform_with_state(f)
     params, _ = init(0)
-    with pytest.raises(mh.MinihaikuError, match=r"state"):
+    with pytest.raises(mh.InvalidParamsError) as e:
         count(params)
+    assert str(e.value) == (
+        "an entry point of multi_transform_with_state takes (params, state, *args) and "
+        "got no state. Pass the state init returned: apply_fn(params, state, *args)."
+    )
 
 
 def test_multi_transform_apply_refuses_bad_params_and_state():

@@ -128,7 +128,7 @@ def create(
     Inside ``layer_stack`` (``frame.stacks``) the value gets one leading axis
     per enclosing stack, each layer initialized with its own key.
     """
-    check_trace(frame, f"creating {kind} {path!r}")
+    check_trace(frame.trace, f"creating {kind} {path!r}")
     want = canonical_dtype(dtype, path)  # a bad dtype is reported before any initializer runs
     stacks = frame.stacks
     check_allocatable(path, kind, (*(n for n, _ in stacks), *shape), want)

@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 import jax
 
-from minihaiku.core._errors import InvalidArgumentTypeError
+from minihaiku.core._errors import InvalidArgumentTypeError, InvalidParamsError
 from minihaiku.core._frame import ApplyFrame, InitFrame, running
 from minihaiku.core._keys import as_key
 from minihaiku.core._transform import Params, State, check_callable, check_mapping, split_rng
@@ -83,6 +83,12 @@ def _build(
         def apply(params: Params, *args: Any, **kwargs: Any) -> Any:
             state: State = {}
             if allow_state:
+                if not args:
+                    raise InvalidParamsError(
+                        "an entry point of multi_transform_with_state takes (params, "
+                        "state, *args) and got no state. Pass the state init returned: "
+                        "apply_fn(params, state, *args)."
+                    )
                 state, args = check_mapping(args[0], "state"), args[1:]
             rng, args = split_rng(apply_rng, args)
             new_state = dict(state)

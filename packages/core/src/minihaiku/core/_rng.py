@@ -59,7 +59,7 @@ def next_rng_key() -> jax.Array:
             "...) with rng = jax.random.key(seed), or draw inside "
             "`with with_rng(key):`; use maybe_next_rng_key() where a key is optional."
         )
-    check_trace(frame, "next_rng_key()")
+    check_trace(frame.trace, "next_rng_key()")
     return _draw(frame)
 
 
@@ -91,7 +91,7 @@ def maybe_next_rng_key() -> jax.Array | None:
     frame = current_frame("maybe_next_rng_key")
     if not _has_key(frame):
         return None
-    check_trace(frame, "maybe_next_rng_key()")
+    check_trace(frame.trace, "maybe_next_rng_key()")
     return _draw(frame)
 
 
