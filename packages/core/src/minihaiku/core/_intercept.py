@@ -39,9 +39,25 @@ def intercept_params(interceptor: ParamInterceptor) -> Iterator[None]:
     never changed.
 
     Examples:
+      >>> # Mixed precision: params stay float32, the code computes in bfloat16.
+      >>> from minihaiku.core import Module, get_param, intercept_params, transform
+      >>> class Scale(Module):
+      ...   def __call__(self, x):
+      ...     return x * get_param("w", (), init=jax.nn.initializers.ones)
+      >>> def to_bf16(path, value):
+      ...   print("read", path, value.dtype)
+      ...   return value.astype(jnp.bfloat16)
       >>> def f(x):
-      ...   with intercept_params(lambda path, v: v.astype(jnp.bfloat16)):
-      ...     return Linear(2)(x.astype(jnp.bfloat16))
+      ...   with intercept_params(to_bf16):
+      ...     return Scale()(x.astype(jnp.bfloat16))
+      >>> init, apply = transform(f)
+      >>> params = init(0, jnp.ones(2))
+      read ~/Scale_0/__call__/w float32
+      >>> params
+      {'~/Scale_0/__call__/w': Array(1., dtype=float32)}
+      >>> apply(params, jnp.ones(2))
+      read ~/Scale_0/__call__/w float32
+      Array([1, 1], dtype=bfloat16)
     """
     with _appended("param_interceptors", interceptor, "intercept_params"):
         yield
@@ -56,6 +72,25 @@ class MethodContext:
         ``__init__`` the module being constructed.
       method_name: the method's name, e.g. ``"__call__"``.
       orig_method: the method, bound to the module, without interception.
+
+    An interceptor of :func:`intercept_methods` gets one per call.
+
+    Examples:
+      >>> from minihaiku.core import Module, intercept_methods, transform
+      >>> class Double(Module):
+      ...   def __call__(self, x):
+      ...     return 2 * x
+      >>> def show(next_fun, args, kwargs, context):
+      ...   print(type(context.module).__name__, context.method_name)
+      ...   print(context.orig_method(*args, **kwargs))  # bypasses later interceptors
+      ...   return next_fun(*args, **kwargs)
+      >>> def f(x):
+      ...   with intercept_methods(show):
+      ...     return Double()(x)
+      >>> transform(f).apply({}, 1.0)
+      Double __call__
+      2.0
+      2.0
     """
 
     module: Any
@@ -79,13 +114,26 @@ def intercept_methods(interceptor: MethodInterceptor) -> Iterator[None]:
     read the module's parameters too.
 
     Examples:
+      >>> from minihaiku.core import Module, intercept_methods, transform
+      >>> class Double(Module):
+      ...   def __call__(self, x):
+      ...     return 2 * x
+      >>> class Quadruple(Module):
+      ...   def __call__(self, x):
+      ...     y = Double()(x)
+      ...     return Double()(y)
       >>> def log_shapes(next_fun, args, kwargs, context):
       ...   out = next_fun(*args, **kwargs)
       ...   print(context.module.module_path, context.method_name, out.shape)
       ...   return out
       >>> def f(x):
       ...   with intercept_methods(log_shapes):
-      ...     return MLP([3, 1])(x)
+      ...     return Quadruple()(x)
+      >>> transform(f).apply({}, jnp.ones(2))
+      ~/Quadruple_0/__call__/Double_0 __call__ (2,)
+      ~/Quadruple_0/__call__/Double_1 __call__ (2,)
+      ~/Quadruple_0 __call__ (2,)
+      Array([4., 4.], dtype=float32)
     """
     with _appended("method_interceptors", interceptor, "intercept_methods"):
         yield
