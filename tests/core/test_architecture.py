@@ -297,6 +297,7 @@ CONSTANTS = {
     "hookspec",
 }
 
+
 def _is_documentable(obj: object) -> bool:
     return inspect.isclass(obj) or inspect.isfunction(obj) or inspect.ismethod(obj)
 
