@@ -67,13 +67,13 @@ def intercept_params(interceptor: ParamInterceptor) -> Iterator[None]:
 class MethodContext:
     """What a method interceptor learns about the call it intercepts.
 
+    An interceptor of :func:`intercept_methods` gets one per call.
+
     Attributes:
       module: the module (a ``Module``) whose method is called; for
         ``__init__`` the module being constructed.
       method_name: the method's name, e.g. ``"__call__"``.
       orig_method: the method, bound to the module, without interception.
-
-    An interceptor of :func:`intercept_methods` gets one per call.
 
     Examples:
       >>> from minihaiku.core import Module, intercept_methods, transform
@@ -111,29 +111,35 @@ def intercept_methods(interceptor: MethodInterceptor) -> Iterator[None]:
     ``interceptor(next_fun, args, kwargs, context)`` must call
     ``next_fun(*args, **kwargs)`` to run the method (or the next interceptor)
     and returns what the caller gets. It runs in the module's scope, so it may
-    read the module's parameters too.
+    read the module's parameters too. A module's own ``__init__`` is
+    intercepted too (its result is None).
 
     Examples:
       >>> from minihaiku.core import Module, intercept_methods, transform
-      >>> class Double(Module):
+      >>> class Scale(Module):
+      ...   def __init__(self, factor, name=None):
+      ...     super().__init__(name=name)
+      ...     self.factor = factor
       ...   def __call__(self, x):
-      ...     return 2 * x
-      >>> class Quadruple(Module):
+      ...     return self.factor * x
+      >>> class Net(Module):
       ...   def __call__(self, x):
-      ...     y = Double()(x)
-      ...     return Double()(y)
+      ...     y = Scale(2.0)(x)
+      ...     return Scale(3.0)(y)
       >>> def log_shapes(next_fun, args, kwargs, context):
       ...   out = next_fun(*args, **kwargs)
-      ...   print(context.module.module_path, context.method_name, out.shape)
+      ...   print(context.module.module_path, context.method_name, getattr(out, "shape", out))
       ...   return out
       >>> def f(x):
       ...   with intercept_methods(log_shapes):
-      ...     return Quadruple()(x)
+      ...     return Net()(x)
       >>> transform(f).apply({}, jnp.ones(2))
-      ~/Quadruple_0/__call__/Double_0 __call__ (2,)
-      ~/Quadruple_0/__call__/Double_1 __call__ (2,)
-      ~/Quadruple_0 __call__ (2,)
-      Array([4., 4.], dtype=float32)
+      ~/Net_0/__call__/Scale_0 __init__ None
+      ~/Net_0/__call__/Scale_0 __call__ (2,)
+      ~/Net_0/__call__/Scale_1 __init__ None
+      ~/Net_0/__call__/Scale_1 __call__ (2,)
+      ~/Net_0 __call__ (2,)
+      Array([6., 6.], dtype=float32)
     """
     with _appended("method_interceptors", interceptor, "intercept_methods"):
         yield

@@ -59,7 +59,8 @@ class MultiTransformedWithState(NamedTuple):
     Attributes:
       init: ``init(rng, *args) -> (params, state)``: runs the template function.
       apply: the tree of functions ``f`` returned, each now
-        ``apply_fn(params, state, *args) -> (out, state)``.
+        ``apply_fn(params, state, *args) -> (out, state)`` (``(params, state,
+        rng, *args)`` with ``apply_rng=True``).
 
     Examples:
       >>> from minihaiku.core import MultiTransformedWithState, get_state, set_state

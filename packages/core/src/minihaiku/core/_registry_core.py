@@ -59,7 +59,7 @@ class Registry:
     what is registered in it is not seen elsewhere.
 
     Examples:
-      >>> from minihaiku.core import Registry, get_initializer, hookimpl
+      >>> from minihaiku.core import Registry, hookimpl
       >>> class Sevens:
       ...   @hookimpl
       ...   def minihaiku_register_initializers(self, register):
