@@ -276,42 +276,6 @@ CONSTANTS = {
     "hookspec",
 }
 
-#: Public classes and functions whose docstring has no ``Examples:`` section yet.
-WITHOUT_EXAMPLES = {
-    "DuplicateInitializerError",
-    "DuplicateNameError",
-    "Initializer",
-    "InitializerError",
-    "InitializerInfo",
-    "InvalidArgumentError",
-    "InvalidArgumentTypeError",
-    "InvalidNameError",
-    "InvalidParamsError",
-    "MethodContext",
-    "MinihaikuError",
-    "MissingParameterError",
-    "MissingStateError",
-    "ModuleConstructionError",
-    "MultiTransformed",
-    "MultiTransformedWithState",
-    "NotCallableError",
-    "NotInTransformError",
-    "ParameterDtypeError",
-    "ParameterShapeError",
-    "PluginFailure",
-    "PluginLoadError",
-    "PluginLoadWarning",
-    "Registry",
-    "RngError",
-    "StateNotAllowedError",
-    "Transformed",
-    "TransformedWithState",
-    "UnknownInitializerError",
-    "UnliftedTransformError",
-    "failed_plugins",
-    "load_plugins",
-}
-
 
 def _is_documentable(obj: object) -> bool:
     return inspect.isclass(obj) or inspect.isfunction(obj) or inspect.ismethod(obj)
@@ -328,23 +292,7 @@ def test_the_only_public_names_without_examples_are_constants():
     assert others == CONSTANTS
 
 
-def _doc_params():
-    out = []
-    for name in mh.__all__:
-        if name in CONSTANTS:
-            continue
-        marks = []
-        if name in WITHOUT_EXAMPLES:
-            marks = [
-                pytest.mark.xfail(
-                    strict=True, reason=f"{name}'s docstring has no Examples: section"
-                )
-            ]
-        out.append(pytest.param(name, id=name, marks=marks))
-    return out
-
-
-@pytest.mark.parametrize("name", _doc_params())
+@pytest.mark.parametrize("name", [n for n in mh.__all__ if n not in CONSTANTS])
 def test_public_class_or_function_has_a_docstring_with_examples(name):
     doc = inspect.getdoc(getattr(mh, name))
     assert doc, f"{name} has no docstring"

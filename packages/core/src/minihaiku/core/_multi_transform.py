@@ -28,6 +28,25 @@ class MultiTransformed(NamedTuple):
       apply: the tree of functions ``f`` returned, each now
         ``apply_fn(params, *args) -> out`` (``(params, rng, *args)`` with
         ``apply_rng=True``).
+
+    Examples:
+      >>> from minihaiku.core import MultiTransformed, get_param, multi_transform
+      >>> def f():
+      ...   def w():
+      ...     return get_param("w", (), init=jax.nn.initializers.ones)
+      ...   def scale(x):
+      ...     return x * w()
+      ...   def shift(x):
+      ...     return x + w()
+      ...   return scale, {"scale": scale, "shift": shift}
+      >>> model = multi_transform(f)
+      >>> isinstance(model, MultiTransformed)
+      True
+      >>> params = model.init(0, 2.0)
+      >>> params
+      {'~/w': Array(1., dtype=float32)}
+      >>> model.apply["scale"](params, 2.0), model.apply["shift"](params, 2.0)
+      (Array(2., dtype=float32), Array(3., dtype=float32))
     """
 
     init: Callable[..., dict[str, jax.Array]]
@@ -35,7 +54,31 @@ class MultiTransformed(NamedTuple):
 
 
 class MultiTransformedWithState(NamedTuple):
-    """What :func:`multi_transform_with_state` returns (state as in ``transform_with_state``)."""
+    """What :func:`multi_transform_with_state` returns (state as in ``transform_with_state``).
+
+    Attributes:
+      init: ``init(rng, *args) -> (params, state)``: runs the template function.
+      apply: the tree of functions ``f`` returned, each now
+        ``apply_fn(params, state, *args) -> (out, state)`` (``(params, state,
+        rng, *args)`` with ``apply_rng=True``).
+
+    Examples:
+      >>> from minihaiku.core import MultiTransformedWithState, get_state, set_state
+      >>> from minihaiku.core import multi_transform_with_state
+      >>> def f():
+      ...   def n():
+      ...     return get_state("n", (), jnp.int32)
+      ...   def step():
+      ...     set_state("n", n() + 1)
+      ...   return step, {"step": step, "read": n}
+      >>> model = multi_transform_with_state(f)
+      >>> isinstance(model, MultiTransformedWithState)
+      True
+      >>> params, state = model.init(0)
+      >>> _, state = model.apply["step"](params, state)
+      >>> model.apply["read"](params, state)
+      (Array(1, dtype=int32), {'~/n': Array(1, dtype=int32)})
+    """
 
     init: Callable[..., tuple[dict[str, jax.Array], dict[str, jax.Array]]]
     apply: Any

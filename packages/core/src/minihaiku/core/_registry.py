@@ -62,8 +62,10 @@ def load_plugins(*, strict: bool | None = None) -> None:
     :meth:`Registry.load_plugins`.
 
     Examples:
-      >>> from minihaiku.core import load_plugins
+      >>> from minihaiku.core import list_initializers, load_plugins
       >>> load_plugins()
+      >>> list_initializers()["zeros"].distribution
+      'minihaiku-initializers'
     """
     registry.load_plugins(strict=strict)
 
@@ -123,10 +125,15 @@ def list_initializers() -> Mapping[str, InitializerInfo]:
 def failed_plugins() -> list[PluginFailure]:
     """The installed plugins that failed to load into the process registry.
 
+    Each was skipped with a :class:`PluginLoadWarning`; the others work.
+
     Examples:
-      >>> from minihaiku.core import failed_plugins
-      >>> all(f.describe().startswith("initializer plugin") for f in failed_plugins())
+      >>> from minihaiku.core import PluginFailure, failed_plugins
+      >>> failures = failed_plugins()
+      >>> all(isinstance(f, PluginFailure) for f in failures)
       True
+      >>> print("failed:", [f.entry_point for f in failures])  # depends on what is installed
+      failed: [...]
     """
     return registry.failed_plugins()
 

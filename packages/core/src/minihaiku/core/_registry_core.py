@@ -55,13 +55,24 @@ class Registry:
     """Initializer factories by name, filled by pluggy plugins.
 
     Most code uses the module-level functions, which act on the process
-    registry :data:`registry`; a separate ``Registry`` is useful in tests.
+    registry :data:`registry`; a separate ``Registry`` is useful in tests:
+    what is registered in it is not seen elsewhere.
 
     Examples:
-      >>> from minihaiku.core import Registry
+      >>> from minihaiku.core import Registry, hookimpl
+      >>> class Sevens:
+      ...   @hookimpl
+      ...   def minihaiku_register_initializers(self, register):
+      ...     register("sevens", lambda: lambda key, shape, dtype: jnp.full(shape, 7, dtype))
       >>> reg = Registry()
-      >>> reg.list_initializers()["he_normal"].plugin
-      'builtin'
+      >>> reg.register_plugin(Sevens(), name="sevens-plugin")
+      'sevens-plugin'
+      >>> reg.get_initializer("sevens")(jax.random.key(0), (2,), jnp.float32)
+      Array([7., 7.], dtype=float32)
+      >>> reg.list_initializers()["sevens"].plugin, reg.list_initializers()["he_normal"].plugin
+      ('sevens-plugin', 'builtin')
+      >>> "sevens" in Registry().list_initializers()
+      False
     """
 
     def __init__(self) -> None:

@@ -53,7 +53,21 @@ hookimpl = pluggy.HookimplMarker("minihaiku")
 
 
 class Initializer(Protocol):
-    """A configured initializer: ``(key, shape, dtype) -> Array``."""
+    """A configured initializer: ``(key, shape, dtype) -> Array``.
+
+    :func:`get_initializer` returns one; any function of ``(key, shape,
+    dtype)`` is one too and can be passed as ``get_param(..., init=...)``.
+
+    Examples:
+      >>> from minihaiku.core import get_initializer, get_param, transform
+      >>> init = get_initializer("constant", value=0.5)
+      >>> init(jax.random.key(0), (2,), jnp.float32)
+      Array([0.5, 0.5], dtype=float32)
+      >>> def halves(key, shape, dtype):
+      ...   return jnp.full(shape, 0.5, dtype)
+      >>> transform(lambda: get_param("b", (2,), init=halves)).init(0)
+      {'~/b': Array([0.5, 0.5], dtype=float32)}
+    """
 
     def __call__(self, key: Any, shape: tuple[int, ...], dtype: Any) -> Any: ...
 
@@ -94,7 +108,7 @@ def normalize_distribution(name: str) -> str:
 
 @dataclass(frozen=True)
 class InitializerInfo:
-    """Who registered one initializer name.
+    """Who registered one initializer name (:func:`list_initializers` maps names to these).
 
     Attributes:
       name: the registered name.
@@ -103,6 +117,14 @@ class InitializerInfo:
         ``register_plugin``).
       distribution: the distribution that installed the plugin, or None.
       version: that distribution's version, or None.
+
+    Examples:
+      >>> from minihaiku.core import list_initializers
+      >>> info = list_initializers()["glorot_uniform"]
+      >>> info.name, info.plugin, info.distribution
+      ('glorot_uniform', 'builtin', 'minihaiku-initializers')
+      >>> info.factory()(jax.random.key(0), (2, 3), jnp.float32).shape
+      (2, 3)
     """
 
     name: str
@@ -134,8 +156,19 @@ class InitializerInfo:
 class PluginFailure:
     """A plugin that could not be loaded.
 
+    :func:`failed_plugins` returns one per installed plugin that failed.
+
+    Attributes:
+      entry_point: the entry point's name.
+      value: the entry point's value (``module`` or ``module:attr``).
+      distribution: the distribution that installed it, or None.
+      error: the exception loading it raised.
+
     Examples:
+      >>> from minihaiku.core import PluginFailure
       >>> f = PluginFailure("acme", "acme_inits", "acme-inits", ImportError("no jax"))
+      >>> f.distribution, type(f.error).__name__
+      ('acme-inits', 'ImportError')
       >>> f.describe()
       "initializer plugin 'acme' = 'acme_inits' from acme-inits failed to load: ImportError: no jax"
     """
@@ -159,6 +192,8 @@ class PluginFailure:
 class PluginStatus:
     """One plugin the registry tried to load, in load order.
 
+    :func:`registry_report` lists one per plugin; the built-ins come first.
+
     Attributes:
       name: the plugin's name (entry-point name or ``register_plugin`` name).
       value: the entry point's value (``module`` or ``module:attr``), or None
@@ -168,6 +203,14 @@ class PluginStatus:
       builtin: whether it comes from ``minihaiku-initializers``.
       initializers: the names it registered (empty when it failed).
       error: ``"ErrorType: message"`` when it failed to load, else None.
+
+    Examples:
+      >>> from minihaiku.core import registry_report
+      >>> status = registry_report().plugins[0]
+      >>> status.name, status.distribution, status.builtin, status.loaded
+      ('builtin', 'minihaiku-initializers', True, True)
+      >>> "glorot_uniform" in status.initializers
+      True
     """
 
     name: str
@@ -214,6 +257,16 @@ class RegistryReport:
       plugins: every plugin tried, in load order (failed ones included).
       autoload: whether entry-point autoload is on (``AUTOLOAD_ENV`` unset).
       strict: whether strict mode is on (``STRICT_ENV`` set).
+
+    Examples:
+      >>> from minihaiku.core import registry_report
+      >>> report = registry_report()
+      >>> "zeros" in [info.name for info in report.initializers]
+      True
+      >>> report.plugins[0].name
+      'builtin'
+      >>> all(p.error is not None for p in report.failed)
+      True
     """
 
     initializers: tuple[InitializerInfo, ...]
