@@ -88,6 +88,8 @@ class MethodContext:
       ...   with intercept_methods(show):
       ...     return Double()(x)
       >>> transform(f).apply({}, 1.0)
+      Double __init__
+      None
       Double __call__
       2.0
       2.0
@@ -111,8 +113,8 @@ def intercept_methods(interceptor: MethodInterceptor) -> Iterator[None]:
     ``interceptor(next_fun, args, kwargs, context)`` must call
     ``next_fun(*args, **kwargs)`` to run the method (or the next interceptor)
     and returns what the caller gets. It runs in the module's scope, so it may
-    read the module's parameters too. A module's own ``__init__`` is
-    intercepted too (its result is None).
+    read the module's parameters too. Every module's construction is
+    intercepted too, as ``__init__`` (its result is None).
 
     Examples:
       >>> from minihaiku.core import Module, intercept_methods, transform
@@ -134,6 +136,7 @@ def intercept_methods(interceptor: MethodInterceptor) -> Iterator[None]:
       ...   with intercept_methods(log_shapes):
       ...     return Net()(x)
       >>> transform(f).apply({}, jnp.ones(2))
+      ~/Net_0 __init__ None
       ~/Net_0/__call__/Scale_0 __init__ None
       ~/Net_0/__call__/Scale_0 __call__ (2,)
       ~/Net_0/__call__/Scale_1 __init__ None
