@@ -12,6 +12,7 @@ Examples:
 
 from minihaiku.layers._linear import Linear
 from minihaiku.layers._mlp import MLP
+from minihaiku.layers._norm import GroupNorm, LayerNorm, RMSNorm
 from minihaiku.layers._version import __version__
 
-__all__ = ["MLP", "Linear", "__version__"]
+__all__ = ["MLP", "GroupNorm", "LayerNorm", "Linear", "RMSNorm", "__version__"]
