@@ -10,9 +10,18 @@ Examples:
   (4, 1)
 """
 
+from minihaiku.layers._attention import MultiHeadAttention
 from minihaiku.layers._linear import Linear
 from minihaiku.layers._mlp import MLP
 from minihaiku.layers._norm import GroupNorm, LayerNorm, RMSNorm
 from minihaiku.layers._version import __version__
 
-__all__ = ["MLP", "GroupNorm", "LayerNorm", "Linear", "RMSNorm", "__version__"]
+__all__ = [
+    "MLP",
+    "GroupNorm",
+    "LayerNorm",
+    "Linear",
+    "MultiHeadAttention",
+    "RMSNorm",
+    "__version__",
+]
