@@ -68,7 +68,11 @@ class Pure:
             self.start = self.cursor.scopes
         outer = self.outer
         sub = ApplyFrame(
-            outer.params, dict(state), allow_state=outer.allow_state, rng=rng, scopes=self.start.copy()
+            outer.params,
+            dict(state),
+            allow_state=outer.allow_state,
+            rng=rng,
+            scopes=self.start.copy(),
         )
         sub.inherit(outer, None if self.stack_size is None else (self.stack_size, index))
         if self.locked is not None:

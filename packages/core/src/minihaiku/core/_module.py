@@ -90,7 +90,9 @@ def _wrap_method(method_name: str, f: Callable[..., Any], is_transparent: bool) 
         depth = scopes.enter(path, self, names)
         try:
             if frame.method_interceptors:
-                return run_intercepted(frame.method_interceptors, self, method_name, f, args, kwargs)
+                return run_intercepted(
+                    frame.method_interceptors, self, method_name, f, args, kwargs
+                )
             return f(self, *args, **kwargs)
         finally:
             scopes.exit(depth)

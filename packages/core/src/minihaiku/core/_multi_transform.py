@@ -35,7 +35,7 @@ class MultiTransformed(NamedTuple):
 
 
 class MultiTransformedWithState(NamedTuple):
-    """What :func:`multi_transform_with_state` returns (state threaded as in ``transform_with_state``)."""
+    """What :func:`multi_transform_with_state` returns (state as in ``transform_with_state``)."""
 
     init: Callable[..., tuple[dict[str, jax.Array], dict[str, jax.Array]]]
     apply: Any
@@ -96,7 +96,9 @@ def _build(
 
         return apply
 
-    return init, jax.tree_util.tree_unflatten(treedef, [entry(i) for i in range(treedef.num_leaves)])
+    return init, jax.tree_util.tree_unflatten(
+        treedef, [entry(i) for i in range(treedef.num_leaves)]
+    )
 
 
 def multi_transform(f: Callable[[], Any], *, apply_rng: bool = False) -> MultiTransformed:

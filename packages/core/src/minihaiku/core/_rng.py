@@ -74,7 +74,8 @@ def next_rng_keys(num: int) -> jax.Array:
     """
     if isinstance(num, bool) or not isinstance(num, int) or num < 0:
         raise InvalidArgumentError(
-            f"next_rng_keys(num): num must be an int >= 0, got {num!r}; pass how many keys you need."
+            f"next_rng_keys(num): num must be an int >= 0, got {num!r}; pass how "
+            "many keys you need."
         )
     return jax.random.split(next_rng_key(), num)
 
