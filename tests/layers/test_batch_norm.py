@@ -221,7 +221,7 @@ def test_batch_norm_constructor_errors():
         ).init(0, x)
     with pytest.raises(
         InvalidArgumentError,
-        match=r"BatchNorm ~/BatchNorm_0: unable to extract the channel axis from data_format='CHW'",
+        match=r"BatchNorm ~/BatchNorm_0: unknown data_format 'CHW'. Pass a channels-last format",
     ):
         make_bn(data_format="CHW").init(0, x)
     with pytest.raises(

@@ -353,8 +353,8 @@ def test_group_norm_constructor_errors():
         transform(lambda x: GroupNorm(0)(x)).init(0, x)
     with pytest.raises(
         InvalidArgumentError,
-        match=r"GroupNorm ~/GroupNorm_0: unable to extract the channel axis from "
-        r"data_format='HWCN'. Use 'channels_last', 'channels_first'",
+        match=r"GroupNorm ~/GroupNorm_0: unknown data_format 'HWCN'. Pass a channels-last "
+        r"format such as 'NHWC' \(or 'channels_last'\) or a channels-first one",
     ):
         transform(lambda x: GroupNorm(2, data_format="HWCN")(x)).init(0, x)
     with pytest.raises(

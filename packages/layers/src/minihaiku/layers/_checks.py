@@ -70,16 +70,19 @@ def resolve_init(
     return init
 
 
-_SPATIAL_CHANNELS_FIRST = re.compile("^NC[^C]*$")
-_SPATIAL_CHANNELS_LAST = re.compile("^N[^C]*C$")
+_CHANNELS_FIRST = re.compile("^NC[^C]*$")
+_CHANNELS_LAST = re.compile("^N[^C]*C$")
 _SEQUENTIAL = re.compile("^((BT)|(TB))[^D]*D$")
 
 
 def channel_index(data_format: Any, where: str) -> int:
-    """The channel axis (1 or -1) of a data format, as ``hk.get_channel_index``.
+    """The channel axis (1 or -1) of ``data_format``, as dm-haiku's ``get_channel_index``.
+
+    Accepts ``"channels_first"``, ``"channels_last"``, spatial formats such as
+    ``"NCHW"`` / ``"NHWC"`` and sequential ones such as ``"BTHWD"``.
 
     Examples:
-      >>> channel_index("NCHW", "GroupNorm"), channel_index("channels_last", "GroupNorm")
+      >>> channel_index("NCHW", "Conv2D"), channel_index("channels_last", "Conv2D")
       (1, -1)
     """
     if not isinstance(data_format, str):
@@ -87,18 +90,18 @@ def channel_index(data_format: Any, where: str) -> int:
             f"{where}: data_format must be a string such as 'channels_last', "
             f"got {type(data_format).__name__} {data_format!r:.60}."
         )
-    if data_format == "channels_first" or _SPATIAL_CHANNELS_FIRST.match(data_format):
+    if data_format == "channels_first" or _CHANNELS_FIRST.match(data_format):
         return 1
     if (
         data_format == "channels_last"
-        or _SPATIAL_CHANNELS_LAST.match(data_format)
+        or _CHANNELS_LAST.match(data_format)
         or _SEQUENTIAL.match(data_format)
     ):
         return -1
     raise InvalidArgumentError(
-        f"{where}: unable to extract the channel axis from data_format="
-        f"{data_format!r}. Use 'channels_last', 'channels_first', a spatial "
-        "format such as 'NHWC' or 'NCHW', or a sequential one such as 'BTHWD'."
+        f"{where}: unknown data_format {data_format!r:.60}. Pass a channels-last format "
+        "such as 'NHWC' (or 'channels_last') or a channels-first one such as 'NCHW' "
+        "(or 'channels_first')."
     )
 
 
