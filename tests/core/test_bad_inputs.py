@@ -153,3 +153,19 @@ def test_every_error_core_raises_here_is_a_minihaiku_error():
     ):
         with pytest.raises(MinihaikuError):
             bad()
+
+
+def test_a_plugin_registering_a_name_that_is_not_a_string():
+    from minihaiku.core import InvalidArgumentTypeError, Registry, hookimpl
+
+    class Plugin:
+        @hookimpl
+        def minihaiku_register_initializers(self, register):
+            register(3, lambda: None)
+
+    with pytest.raises(InvalidArgumentTypeError) as e:
+        Registry().register_plugin(Plugin(), name="numbers")
+    assert str(e.value) == (
+        "plugin 'numbers' registered an initializer under 3; names must be non-empty "
+        "strings: call register('my_init', factory)."
+    )

@@ -18,6 +18,7 @@ Examples:
   Array([[3., 3.]], dtype=float32)
 """
 
+from minihaiku.core._control_flow import cond, fori_loop, switch, while_loop
 from minihaiku.core._create import InitLike
 from minihaiku.core._errors import (
     DuplicateInitializerError,
@@ -50,17 +51,13 @@ from minihaiku.core._intercept import (
 )
 from minihaiku.core._layer_stack import layer_stack
 from minihaiku.core._lifted import (
-    cond,
     eval_shape,
-    fori_loop,
     grad,
     map,
     remat,
     scan,
-    switch,
     value_and_grad,
     vmap,
-    while_loop,
 )
 from minihaiku.core._module import Module, module_method, transparent
 from minihaiku.core._multi_transform import (

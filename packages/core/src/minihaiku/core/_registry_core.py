@@ -17,7 +17,12 @@ from typing import Any
 
 import pluggy
 
-from minihaiku.core._errors import NotCallableError, PluginLoadError, PluginLoadWarning
+from minihaiku.core._errors import (
+    InvalidArgumentTypeError,
+    NotCallableError,
+    PluginLoadError,
+    PluginLoadWarning,
+)
 from minihaiku.core._plugin_checks import (
     NO_DIST,
     check_hooks,
@@ -230,9 +235,9 @@ class Registry:
         version: str | None,
     ) -> None:
         if type(name) is not str or not name:
-            raise TypeError(
+            raise InvalidArgumentTypeError(
                 f"plugin {plugin!r} registered an initializer under {name!r}; "
-                "names must be non-empty strings."
+                "names must be non-empty strings: call register('my_init', factory)."
             )
         if not callable(factory):
             raise NotCallableError(
