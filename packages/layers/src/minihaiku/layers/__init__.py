@@ -10,8 +10,29 @@ Examples:
   (4, 1)
 """
 
+from minihaiku.layers import pad
+from minihaiku.layers._conv import Conv1D, Conv2D, Conv3D, ConvND
+from minihaiku.layers._conv_transpose import (
+    Conv1DTranspose,
+    Conv2DTranspose,
+    Conv3DTranspose,
+    ConvNDTranspose,
+)
 from minihaiku.layers._linear import Linear
 from minihaiku.layers._mlp import MLP
 from minihaiku.layers._version import __version__
 
-__all__ = ["MLP", "Linear", "__version__"]
+__all__ = [
+    "MLP",
+    "Conv1D",
+    "Conv1DTranspose",
+    "Conv2D",
+    "Conv2DTranspose",
+    "Conv3D",
+    "Conv3DTranspose",
+    "ConvND",
+    "ConvNDTranspose",
+    "Linear",
+    "__version__",
+    "pad",
+]
