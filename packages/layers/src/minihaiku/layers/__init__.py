@@ -20,10 +20,12 @@ from minihaiku.layers._conv_transpose import (
 )
 from minihaiku.layers._linear import Linear
 from minihaiku.layers._mlp import MLP
+from minihaiku.layers._pool import AvgPool, MaxPool, avg_pool, max_pool
 from minihaiku.layers._version import __version__
 
 __all__ = [
     "MLP",
+    "AvgPool",
     "Conv1D",
     "Conv1DTranspose",
     "Conv2D",
@@ -33,6 +35,9 @@ __all__ = [
     "ConvND",
     "ConvNDTranspose",
     "Linear",
+    "MaxPool",
     "__version__",
+    "avg_pool",
+    "max_pool",
     "pad",
 ]
