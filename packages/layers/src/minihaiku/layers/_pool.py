@@ -31,7 +31,7 @@ def _window(
             )
         if channel_axis and channel_axis < 0:
             channel_axis = x.ndim + channel_axis
-        return (1,) + tuple(size if d != channel_axis else 1 for d in range(1, x.ndim))
+        return (1, *(size if d != channel_axis else 1 for d in range(1, x.ndim)))
     if isinstance(size, str) or not isinstance(size, Sequence):
         raise InvalidArgumentError(
             f"{where}: {what} must be an int or a sequence of positive ints, got "
@@ -65,19 +65,22 @@ def _max_pool(
     value: Any, window_shape: Any, strides: Any, padding: str, channel_axis: int | None, where: str
 ) -> jax.Array:
     x, window, stride = _prepare(value, window_shape, strides, padding, channel_axis, where)
-    return lax.reduce_window(x, -jnp.inf, lax.max, window, stride, padding)
+    out: jax.Array = lax.reduce_window(x, -jnp.inf, lax.max, window, stride, padding)
+    return out
 
 
 def _avg_pool(
     value: Any, window_shape: Any, strides: Any, padding: str, channel_axis: int | None, where: str
 ) -> jax.Array:
     x, window, stride = _prepare(value, window_shape, strides, padding, channel_axis, where)
-    pooled = lax.reduce_window(x, 0.0, lax.add, window, stride, padding)
+    pooled: jax.Array = lax.reduce_window(x, 0.0, lax.add, window, stride, padding)
     if padding == "VALID":
         return pooled / np.prod(window)
     # Count the entries of each window that are not padding (as dm-haiku does).
     shape = [(v if w != 1 else 1) for v, w in zip(x.shape, window, strict=True)]
-    counts = lax.reduce_window(jnp.ones(shape, x.dtype), 0.0, lax.add, window, stride, padding)
+    counts: jax.Array = lax.reduce_window(
+        jnp.ones(shape, x.dtype), 0.0, lax.add, window, stride, padding
+    )
     return pooled / counts
 
 
