@@ -11,6 +11,7 @@ Examples:
 """
 
 from minihaiku.layers import pad
+from minihaiku.layers._basic import BatchApply, Sequential, dropout
 from minihaiku.layers._conv import Conv1D, Conv2D, Conv3D, ConvND
 from minihaiku.layers._conv_transpose import (
     Conv1DTranspose,
@@ -21,11 +22,13 @@ from minihaiku.layers._conv_transpose import (
 from minihaiku.layers._linear import Linear
 from minihaiku.layers._mlp import MLP
 from minihaiku.layers._pool import AvgPool, MaxPool, avg_pool, max_pool
+from minihaiku.layers._reshape import Flatten, Reshape
 from minihaiku.layers._version import __version__
 
 __all__ = [
     "MLP",
     "AvgPool",
+    "BatchApply",
     "Conv1D",
     "Conv1DTranspose",
     "Conv2D",
@@ -34,10 +37,14 @@ __all__ = [
     "Conv3DTranspose",
     "ConvND",
     "ConvNDTranspose",
+    "Flatten",
     "Linear",
     "MaxPool",
+    "Reshape",
+    "Sequential",
     "__version__",
     "avg_pool",
+    "dropout",
     "max_pool",
     "pad",
 ]
