@@ -28,8 +28,8 @@ class Linear(Module):
       with_bias: add the bias ``b``.
       w_init: initializer of ``w``: a callable ``(key, shape, dtype)`` or a
         registered name. Default: ``lecun_normal`` (truncated normal with
-        variance 1/fan_in), as in dm-haiku and Flax. Pass ``"normal"`` for the
-        seed's stddev-1 normal.
+        variance 1/fan_in), as Flax (dm-haiku's truncated normal is not rescaled:
+        variance 0.77/fan_in). Pass ``"normal"`` for the seed's stddev-1 normal.
       b_init: initializer of ``b``. Default: zeros.
       name: the module's name; default ``Linear_N``.
 
