@@ -169,25 +169,24 @@ def measure_all(makers, batch, repeats, calls):
         built[name] = (init, apply, p, x, jax.jit(apply))
     rows = {name: {} for name in makers}
     for _ in range(repeats):
-        for name, (init, apply, p, x, jitted) in built.items():
+        for name, make in makers.items():
+            init, apply, p, x, jitted = built[name]
+            fresh_init, fresh_apply, _ = make()  # a fresh function: nothing cached
+            fresh_p = fresh_init(key)
+            fresh = jax.jit(lambda p, x, f=fresh_apply: f(p, x))
             times = {
                 "init": once(lambda init=init: init(key)),
                 "apply": once(lambda apply=apply, p=p, x=x: apply(p, x)),
                 "trace": once(
                     lambda apply=apply, p=p, x=x: jax.make_jaxpr(lambda p, x: apply(p, x))(p, x)
                 ),
+                "trace+compile": once(
+                    lambda f=fresh, p=fresh_p, x=x: f.lower(p, x).compile() and None
+                ),
                 "jitted apply": per_call(jitted, (p, x), calls),
             }
             for k, v in times.items():
                 rows[name][k] = min(rows[name].get(k, float("inf")), v)
-    for name, make in makers.items():  # fresh functions: nothing cached
-        for _ in range(repeats):
-            init2, apply2, _ = make()
-            p, x = init2(key), built[name][3]
-            t = time.perf_counter()
-            jax.jit(lambda p, x, apply2=apply2: apply2(p, x)).lower(p, x).compile()
-            dt = time.perf_counter() - t
-            rows[name]["trace+compile"] = min(rows[name].get("trace+compile", float("inf")), dt)
     return rows
 
 
