@@ -103,7 +103,7 @@ class MLP(Module):
         Args:
           inputs: the input array.
           dropout_rate: if given, :func:`~minihaiku.layers.dropout` at this rate
-          after every activated layer (before its activation), as dm-haiku.
+            after every activated layer (before its activation), as dm-haiku.
           rng: the PRNG key (or int seed) for the dropout; needed with
             ``dropout_rate`` and only then. Split once per layer as dm-haiku's
             ``PRNGSequence`` does, so the same key gives dm-haiku's masks.
