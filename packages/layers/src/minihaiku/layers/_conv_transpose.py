@@ -18,7 +18,7 @@ from minihaiku.layers._checks import (
     positive_ints,
     resolve_init,
 )
-from minihaiku.layers._conv import (
+from minihaiku.layers._conv_common import (
     add_bias,
     check_mask,
     fan_in_init,
