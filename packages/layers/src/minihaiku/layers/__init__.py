@@ -1,4 +1,4 @@
-"""minihaiku.layers: ``Linear`` and ``MLP``.
+"""minihaiku.layers: the layers a dm-haiku user reaches for, as drop-ins.
 
 Examples:
   >>> import jax, jax.numpy as jnp
