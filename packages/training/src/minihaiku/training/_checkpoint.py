@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,37 @@ def _losses_digest(losses: list[float]) -> str:
     return tree_digest(np.asarray(losses, np.float64))
 
 
+def _is_closed_loop_noise(unraisable: Any) -> bool:
+    """Whether an unraisable error is orbax's closed event loop after a failed read.
+
+    When one read of a restore fails, orbax closes its event loop while
+    tensorstore still completes the other reads; their callbacks then hit the
+    closed loop, and Python prints each as a stray "Event loop is closed"
+    traceback after the real error has been raised.
+    """
+    exc = unraisable.exc_value
+    if not isinstance(exc, RuntimeError) or str(exc) != "Event loop is closed":
+        return False
+    tb = unraisable.exc_traceback
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and tb.tb_frame.f_code.co_name == "_check_closed"
+
+
+def _silence_closed_loop_noise() -> None:
+    """Installs (once) an unraisable hook that drops only that noise."""
+    previous = sys.unraisablehook
+    if getattr(previous, "_minihaiku", False):
+        return
+
+    def hook(unraisable: Any) -> None:
+        if not _is_closed_loop_noise(unraisable):
+            previous(unraisable)
+
+    hook._minihaiku = True  # type: ignore[attr-defined]
+    sys.unraisablehook = hook
+
+
 @contextlib.contextmanager
 def _quiet_absl() -> Iterator[None]:
     # orbax logs a damaged file as an ERROR before raising; the CheckpointError
@@ -53,6 +85,9 @@ def _quiet_absl() -> Iterator[None]:
     logger.setLevel(logging.CRITICAL)
     try:
         yield
+    except Exception:
+        _silence_closed_loop_noise()
+        raise
     finally:
         logger.setLevel(level)
 
