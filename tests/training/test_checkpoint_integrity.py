@@ -125,6 +125,7 @@ def test_tree_digest_sees_every_bit_and_ignores_where_the_arrays_live():
     assert d != tree_digest({**tree, "a": tree["a"].reshape(3, 2)})
     assert d != tree_digest({**tree, "a": tree["a"].astype(np.float64)})
     assert d != tree_digest({"c": tree["a"], "b": tree["b"]})
+    assert d != tree_digest({**tree, "b": (np.array([3], np.int32),)})
 
 
 def test_a_checkpoint_of_format_1_restores_unverified(tmp_path):

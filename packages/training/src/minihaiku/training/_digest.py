@@ -37,7 +37,7 @@ def tree_digest(tree: Any) -> str:
     leaves = sorted((jax.tree_util.keystr(path), leaf) for path, leaf in flat)
     h = hashlib.sha256()
     for path, leaf in leaves:
-        array = np.ascontiguousarray(np.asarray(leaf))
+        array = np.asarray(leaf, order="C")  # (ascontiguousarray would make scalars 1-d)
         header = json.dumps([path, list(array.shape), str(array.dtype)]).encode()
         h.update(len(header).to_bytes(8, "little"))
         h.update(header)

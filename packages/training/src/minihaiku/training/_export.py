@@ -63,6 +63,7 @@ def save_params(path: str | Path, params: Mapping[str, Any]) -> Path:
       >>> load_params(path, like=params)["~/w"].dtype
       dtype(bfloat16)
     """
+    from safetensors import SafetensorError
     from safetensors.numpy import save_file
 
     path = Path(path).absolute()
@@ -78,16 +79,15 @@ def save_params(path: str | Path, params: Mapping[str, Any]) -> Path:
                 f"save_params: params[{key!r}] is a {type(value).__name__}; params must "
                 "map path strings to arrays (a flat mapping, as init returns)."
             )
-        tensors[key] = np.ascontiguousarray(jax.device_get(value))
+        tensors[key] = np.asarray(jax.device_get(value), order="C")
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         save_file(tensors, tmp, metadata={"format": _FORMAT})
         os.replace(tmp, path)
-    except OSError as e:
+    except (OSError, SafetensorError) as e:
         tmp.unlink(missing_ok=True)
-        raise ParamsFileError(
-            f"cannot write {path} ({e.strerror or e}). Choose a writable path."
-        ) from None
+        reason = getattr(e, "strerror", None) or str(e)
+        raise ParamsFileError(f"cannot write {path} ({reason}). Choose a writable path.") from None
     return path
 
 

@@ -71,7 +71,7 @@ def check_frozen_matches(spec: FrozenSpec, paths: Iterable[str]) -> None:
     """
     if spec is None:
         return
-    paths = list(paths)
+    paths = sorted(paths)
     some = ", ".join(repr(p) for p in paths[:3]) + (", ..." if len(paths) > 3 else "")
     if callable(spec) and not isinstance(spec, str):
         if not any(spec(p) for p in paths):
