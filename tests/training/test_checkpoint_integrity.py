@@ -82,7 +82,9 @@ def test_a_flipped_bit_in_the_array_data_is_an_error_or_harmless(tmp_path):
                 ckpt.close()
             # Restored: then bit for bit what was saved, never silently different.
             got = (restored.params, restored.opt_state)
-            for a, b in zip(jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(want)):
+            for a, b in zip(
+                jax.tree_util.tree_leaves(got), jax.tree_util.tree_leaves(want), strict=True
+            ):
                 np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
             outcomes.append("same")
     assert "error" in outcomes
@@ -175,9 +177,7 @@ def test_non_finite_params_before_the_first_checkpoint_say_there_is_none(tmp_pat
     with pytest.raises(NonFiniteLossError) as e:
         run(20, tmp_path, optimizer=nan_at(5), checkpoint_every=5, steps_per_dispatch=5)
     assert e.value.step == 5
-    assert str(e.value).endswith(
-        f"There is no good checkpoint in {tmp_path}; start afresh."
-    )
+    assert str(e.value).endswith(f"There is no good checkpoint in {tmp_path}; start afresh.")
     assert not [p for p in tmp_path.iterdir() if p.name.isdigit()]
 
 

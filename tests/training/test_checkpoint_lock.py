@@ -60,8 +60,14 @@ def holder(tmp_path):
 
 def run(directory, steps=10, **kw):
     return train(
-        model, params0, (xs, ys), optax.sgd(0.01), steps, checkpoint_dir=directory,
-        progress=False, **kw,
+        model,
+        params0,
+        (xs, ys),
+        optax.sgd(0.01),
+        steps,
+        checkpoint_dir=directory,
+        progress=False,
+        **kw,
     )
 
 

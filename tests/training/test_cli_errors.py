@@ -121,8 +121,13 @@ def test_an_unwritable_checkpoint_directory_fails_at_once_in_train():
     model = quadratic_model((8, 1))
     with pytest.raises(CheckpointError) as e:
         train(
-            model, model.init(0, xs), (xs, ys), optax.sgd(0.1), 10,
-            checkpoint_dir=f"{READ_ONLY}/minihaiku-ckpt", progress=False,
+            model,
+            model.init(0, xs),
+            (xs, ys),
+            optax.sgd(0.1),
+            10,
+            checkpoint_dir=f"{READ_ONLY}/minihaiku-ckpt",
+            progress=False,
         )
     assert str(e.value) == (
         f"the checkpoint directory {READ_ONLY}/minihaiku-ckpt cannot be created "
@@ -166,7 +171,9 @@ def test_overwrite_clears_checkpoints_and_interrupted_saves(tmp_path):
     args = ["--steps", "10", "--out", str(out), "--no-progress", "--no-plot"]
     assert main(args) == 0
     (out / "checkpoints" / "20.orbax-checkpoint-tmp-1732650000000").mkdir()
-    assert main(["--steps", "5", "--out", str(out), "--no-progress", "--no-plot", "--overwrite"]) == 0
+    assert (
+        main(["--steps", "5", "--out", str(out), "--no-progress", "--no-plot", "--overwrite"]) == 0
+    )
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == [".minihaiku-lock", "5"]
 
 
@@ -191,6 +198,18 @@ def test_the_trained_params_are_exported_as_safetensors(tmp_path):
     assert list(params) == list(like)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["steps"] == 10
-    assert main(["--steps", "10", "--out", str(tmp_path / "b"), "--no-progress", "--no-plot",
-                 "--no-export"]) == 0
+    assert (
+        main(
+            [
+                "--steps",
+                "10",
+                "--out",
+                str(tmp_path / "b"),
+                "--no-progress",
+                "--no-plot",
+                "--no-export",
+            ]
+        )
+        == 0
+    )
     assert not (tmp_path / "b" / "params.safetensors").exists()

@@ -74,7 +74,9 @@ def test_a_load_that_does_not_match_names_each_path(tmp_path):
 
 
 def test_files_that_are_not_safetensors(tmp_path):
-    with pytest.raises(ParamsFileError, match=r"^cannot read .*missing\.safetensors \(No such file"):
+    with pytest.raises(
+        ParamsFileError, match=r"^cannot read .*missing\.safetensors \(No such file"
+    ):
         load_params(tmp_path / "missing.safetensors")
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x80\x04garbage pickle")

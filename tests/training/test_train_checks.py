@@ -1,4 +1,4 @@
-"""train() refuses what would silently do nothing: resuming backwards, frozen patterns that match nothing."""
+"""train() refuses what would do nothing silently: resuming backwards, unmatched frozen patterns."""
 
 import optax
 import pytest

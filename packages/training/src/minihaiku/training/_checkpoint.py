@@ -134,8 +134,7 @@ class Checkpointer:
         except Exception as e:
             self._release()
             raise CheckpointError(
-                f"cannot open the checkpoint directory {self.directory} "
-                f"({type(e).__name__}: {e})."
+                f"cannot open the checkpoint directory {self.directory} ({type(e).__name__}: {e})."
             ) from e
 
     def latest_step(self) -> int | None:
@@ -228,8 +227,7 @@ class Checkpointer:
             raise CheckpointError(
                 f"{where} cannot be restored into this model and optimizer "
                 f"({type(e).__name__}: {e}). It is corrupt, or it was written with "
-                "another model or optimizer: resume with the settings that wrote it. "
-                + todo
+                "another model or optimizer: resume with the settings that wrote it. " + todo
             ) from e
         trees = {name: state[name] for name in targets}
         for name in targets:

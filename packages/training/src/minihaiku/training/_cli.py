@@ -35,9 +35,7 @@ def _seed(text: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
     if not 0 <= value < _SEED_LIMIT:
-        raise argparse.ArgumentTypeError(
-            f"the seed must be an integer in [0, 2**63), got {value}"
-        )
+        raise argparse.ArgumentTypeError(f"the seed must be an integer in [0, 2**63), got {value}")
     return value
 
 
@@ -76,9 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--lr", type=_learning_rate, default=0.003, help="SGD learning rate (default 0.003)"
     )
-    p.add_argument(
-        "--seed", type=_seed, default=0, help="init seed, 0 <= seed < 2**63 (default 0)"
-    )
+    p.add_argument("--seed", type=_seed, default=0, help="init seed, 0 <= seed < 2**63 (default 0)")
     p.add_argument(
         "--sizes",
         type=_sizes,
@@ -229,7 +225,9 @@ def clear_checkpoints(directory: Path) -> None:
         else:
             unknown.append(entry.name)
     if unknown:
-        shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        shown = ", ".join(unknown[:5]) + (
+            f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        )
         raise OutputDirectoryError(
             f"--overwrite refuses to clear {directory}: it holds files minihaiku did "
             f"not write ({shown}). Move them away, or choose another --out."

@@ -40,8 +40,7 @@ def ensure_writable_dir(
             if not above.is_dir():
                 where = "is" if above == path else f"is below {above}, which is"
                 raise error(
-                    f"{what} {path} {where} a file, not a directory. Choose a "
-                    "directory path."
+                    f"{what} {path} {where} a file, not a directory. Choose a directory path."
                 )
             break
     try:

@@ -69,8 +69,7 @@ def save_params(path: str | Path, params: Mapping[str, Any]) -> Path:
     path = Path(path).absolute()
     if not isinstance(params, Mapping):
         raise ParamsFileError(
-            f"save_params takes the flat params mapping init returns, got "
-            f"{type(params).__name__}."
+            f"save_params takes the flat params mapping init returns, got {type(params).__name__}."
         )
     tensors: dict[str, np.ndarray] = {}
     for key, value in params.items():
@@ -91,9 +90,7 @@ def save_params(path: str | Path, params: Mapping[str, Any]) -> Path:
     return path
 
 
-def load_params(
-    path: str | Path, like: Mapping[str, Any] | None = None
-) -> dict[str, jax.Array]:
+def load_params(path: str | Path, like: Mapping[str, Any] | None = None) -> dict[str, jax.Array]:
     """Reads params written by :func:`save_params` (or any safetensors file).
 
     Args:
@@ -123,7 +120,7 @@ def load_params(
     except OSError as e:
         raise ParamsFileError(f"cannot read {path} ({e.strerror or e}).") from None
     try:
-        entries = deserialize(data)
+        entries = deserialize(data)  # type: ignore[no-untyped-call]
     except (SafetensorError, ValueError) as e:
         raise ParamsFileError(
             f"{path} is not a safetensors file, or it is damaged ({e})."

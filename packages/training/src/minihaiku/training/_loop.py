@@ -243,10 +243,10 @@ def train(
             "would train. Loosen the pattern or predicate."
         )
     opt_state = optimizer.init(trainable)
-    ckpt = None
+    ckpt: Checkpointer | None = None
     bar = None
     saved: list[int] = []
-    resumed_from = None
+    resumed_from: int | None = None
 
     def last_good() -> str:
         good = saved[-1] if saved else resumed_from
@@ -317,7 +317,12 @@ def train(
                 _record(pending, losses, bar, report, last_good)
             pending = (step, chunk_losses)
             step += n
-            if ckpt is not None and checkpoint_every and step % checkpoint_every == 0 and step < steps:
+            if (
+                ckpt is not None
+                and checkpoint_every
+                and step % checkpoint_every == 0
+                and step < steps
+            ):
                 _record(pending, losses, bar, report, last_good)
                 pending = None
                 run_seconds += time.perf_counter() - t_run
