@@ -46,21 +46,34 @@ def _losses_digest(losses: list[float]) -> str:
     return tree_digest(np.asarray(losses, np.float64))
 
 
+def _in_orbax(code: Any) -> bool:
+    parts = code.co_filename.split(os.sep)
+    return "orbax" in parts or "tensorstore" in parts
+
+
 def _is_closed_loop_noise(unraisable: Any) -> bool:
-    """Whether an unraisable error is orbax's closed event loop after a failed read.
+    """Whether an unraisable error comes from orbax's reads abandoned after a failure.
 
     When one read of a restore fails, orbax closes its event loop while
-    tensorstore still completes the other reads; their callbacks then hit the
-    closed loop, and Python prints each as a stray "Event loop is closed"
-    traceback after the real error has been raised.
+    tensorstore still completes the other reads: their callbacks hit the
+    closed loop, and their coroutines are closed when collected. Python
+    prints each as a stray traceback ("Event loop is closed", "Exception
+    ignored in: <coroutine ...>") after the real error has been raised.
     """
     exc = unraisable.exc_value
-    if not isinstance(exc, RuntimeError) or str(exc) != "Event loop is closed":
-        return False
     tb = unraisable.exc_traceback
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    return tb is not None and tb.tb_frame.f_code.co_name == "_check_closed"
+    last = tb
+    while last is not None and last.tb_next is not None:
+        last = last.tb_next
+    if (
+        isinstance(exc, RuntimeError)
+        and str(exc) == "Event loop is closed"
+        and last is not None
+        and last.tb_frame.f_code.co_name == "_check_closed"
+    ):
+        return True
+    code = getattr(unraisable.object, "cr_code", None)
+    return code is not None and _in_orbax(code)
 
 
 class _OrbaxTaskNoise(logging.Filter):
@@ -81,8 +94,7 @@ class _OrbaxTaskNoise(logging.Filter):
             return False
         tb = record.exc_info[2] if record.exc_info else None
         while tb is not None:
-            parts = tb.tb_frame.f_code.co_filename.split(os.sep)
-            if "orbax" in parts or "tensorstore" in parts:
+            if _in_orbax(tb.tb_frame.f_code):
                 return False
             tb = tb.tb_next
         return True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from minihaiku.training._freeze import (
     partition,
 )
 from minihaiku.training._parallel import DataParallel
+from minihaiku.training._plan import chunk_lengths, plan_chunks
 
 __all__ = ["TrainResult", "mse_loss", "train"]
 
@@ -102,45 +103,6 @@ def _make_chunk(
         return p, s, losses
 
     return chunk
-
-
-def _plan(start: int, stop: int, per_dispatch: int, every: int | None) -> Iterator[int]:
-    """Chunk lengths from ``start`` to ``stop``, ending at each checkpoint step.
-
-    A generator: a plan of 10**12 steps starts at once.
-    """
-    step = start
-    while step < stop:
-        boundary = stop
-        if every:
-            boundary = min(stop, (step // every + 1) * every)
-        n = min(per_dispatch, boundary - step)
-        yield n
-        step += n
-
-
-def _plan_lengths(start: int, stop: int, per_dispatch: int, every: int | None) -> set[int]:
-    """The distinct lengths :func:`_plan` yields (one compilation each), by arithmetic."""
-    if stop <= start:
-        return set()
-
-    def segment(length: int) -> set[int]:
-        # A stretch between two boundaries: full chunks, then the remainder.
-        out = {per_dispatch} if length >= per_dispatch else set()
-        if length % per_dispatch:
-            out.add(length % per_dispatch)
-        return out
-
-    if not every:
-        return segment(stop - start)
-    first_end = min(stop, (start // every + 1) * every)
-    lengths = segment(first_end - start)
-    if first_end < stop:
-        last_start = max(first_end, (stop - 1) // every * every)
-        if last_start > first_end:
-            lengths |= segment(every)
-        lengths |= segment(stop - last_start)
-    return lengths
 
 
 def train(
@@ -294,7 +256,7 @@ def train(
             n: jax.jit(_make_chunk(loss, optimizer, n))
             .lower(trainable, fixed, opt_state, data)
             .compile()
-            for n in sorted(_plan_lengths(start, steps, steps_per_dispatch, checkpoint_every))
+            for n in sorted(chunk_lengths(start, steps, steps_per_dispatch, checkpoint_every))
         }
         final_fn = (
             jax.jit(lambda t, f, d: loss({**t, **f}, d)).lower(trainable, fixed, data).compile()
@@ -311,7 +273,7 @@ def train(
         # (first step of a chunk, its losses): read one dispatch late, so the
         # device already runs the next chunk while the host reports.
         pending = None
-        for n in _plan(start, steps, steps_per_dispatch, checkpoint_every):
+        for n in plan_chunks(start, steps, steps_per_dispatch, checkpoint_every):
             trainable, opt_state, chunk_losses = compiled[n](trainable, fixed, opt_state, data)
             if pending is not None:
                 _record(pending, losses, bar, report, last_good)
