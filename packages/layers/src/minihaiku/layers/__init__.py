@@ -12,6 +12,24 @@ Examples:
 
 from minihaiku.layers._linear import Linear
 from minihaiku.layers._mlp import MLP
+from minihaiku.layers._recurrent import GRU, LSTM, IdentityCore, LSTMState, RNNCore, VanillaRNN
+from minihaiku.layers._rnn_wrappers import DeepRNN, ResetCore, deep_rnn_with_skip_connections
+from minihaiku.layers._unroll import dynamic_unroll, static_unroll
 from minihaiku.layers._version import __version__
 
-__all__ = ["MLP", "Linear", "__version__"]
+__all__ = [
+    "GRU",
+    "LSTM",
+    "MLP",
+    "DeepRNN",
+    "IdentityCore",
+    "LSTMState",
+    "Linear",
+    "RNNCore",
+    "ResetCore",
+    "VanillaRNN",
+    "__version__",
+    "deep_rnn_with_skip_connections",
+    "dynamic_unroll",
+    "static_unroll",
+]
