@@ -10,6 +10,7 @@ Examples:
   (4, 1)
 """
 
+from minihaiku.layers._convert import ConversionError, from_haiku, to_haiku
 from minihaiku.layers._linear import Linear
 from minihaiku.layers._mlp import MLP
 from minihaiku.layers._recurrent import GRU, LSTM, IdentityCore, LSTMState, RNNCore, VanillaRNN
@@ -21,6 +22,7 @@ __all__ = [
     "GRU",
     "LSTM",
     "MLP",
+    "ConversionError",
     "DeepRNN",
     "IdentityCore",
     "LSTMState",
@@ -31,5 +33,7 @@ __all__ = [
     "__version__",
     "deep_rnn_with_skip_connections",
     "dynamic_unroll",
+    "from_haiku",
     "static_unroll",
+    "to_haiku",
 ]
