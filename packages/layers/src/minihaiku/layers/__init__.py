@@ -10,9 +10,18 @@ Examples:
   (4, 1)
 """
 
+from minihaiku.layers import pad
+from minihaiku.layers._conv import Conv1D, Conv2D, Conv3D, ConvND
+from minihaiku.layers._conv_transpose import (
+    Conv1DTranspose,
+    Conv2DTranspose,
+    Conv3DTranspose,
+    ConvNDTranspose,
+)
 from minihaiku.layers._convert import ConversionError, from_haiku, to_haiku
 from minihaiku.layers._linear import Linear
 from minihaiku.layers._mlp import MLP
+from minihaiku.layers._pool import AvgPool, MaxPool, avg_pool, max_pool
 from minihaiku.layers._recurrent import GRU, LSTM, IdentityCore, LSTMState, RNNCore, VanillaRNN
 from minihaiku.layers._rnn_wrappers import DeepRNN, ResetCore, deep_rnn_with_skip_connections
 from minihaiku.layers._unroll import dynamic_unroll, static_unroll
@@ -22,18 +31,31 @@ __all__ = [
     "GRU",
     "LSTM",
     "MLP",
+    "AvgPool",
+    "Conv1D",
+    "Conv1DTranspose",
+    "Conv2D",
+    "Conv2DTranspose",
+    "Conv3D",
+    "Conv3DTranspose",
+    "ConvND",
+    "ConvNDTranspose",
     "ConversionError",
     "DeepRNN",
     "IdentityCore",
     "LSTMState",
     "Linear",
+    "MaxPool",
     "RNNCore",
     "ResetCore",
     "VanillaRNN",
     "__version__",
+    "avg_pool",
     "deep_rnn_with_skip_connections",
     "dynamic_unroll",
     "from_haiku",
+    "max_pool",
+    "pad",
     "static_unroll",
     "to_haiku",
 ]
