@@ -18,10 +18,12 @@ from minihaiku.core import (
 from minihaiku.layers import (
     LSTM,
     MLP,
+    Conv2D,
     ConversionError,
     Linear,
     dynamic_unroll,
     from_haiku,
+    max_pool,
     to_haiku,
 )
 
@@ -260,3 +262,40 @@ def test_leaf_name_mismatch_after_matching_modules():
         r"options \(e\.g\. with_bias\)\.$",
     ):
         from_haiku(hk_params, params)
+
+
+def test_conv_net_checkpoint():
+    def make(lib):
+        def fn(images):
+            x = jax.nn.relu(lib.Conv2D(8, 3)(images))
+            x = lib.max_pool(x, window_shape=(1, 2, 2, 1), strides=(1, 2, 2, 1), padding="SAME")
+            x = jax.nn.relu(lib.Conv2D(4, (3, 3), stride=2, padding="VALID")(x))
+            return lib.Linear(10)(x.reshape(x.shape[0], -1))
+
+        return fn
+
+    class MH:
+        Conv2D = Conv2D
+        Linear = Linear
+        max_pool = staticmethod(max_pool)
+
+    images = jax.random.normal(jax.random.key(5), (2, 12, 12, 3))
+    hk_f = hk.without_apply_rng(hk.transform(make(hk)))
+    hk_params = hk_f.init(jax.random.key(0), images)
+    assert list(hk_params) == ["conv2_d", "conv2_d_1", "linear"]
+    f = transform(make(MH))
+    params = from_haiku(hk_params, f.init(0, images))
+    assert_same_values(
+        params,
+        {
+            "~/Conv2D_0/__call__/w": hk_params["conv2_d"]["w"],
+            "~/Conv2D_0/__call__/b": hk_params["conv2_d"]["b"],
+            "~/Conv2D_1/__call__/w": hk_params["conv2_d_1"]["w"],
+            "~/Conv2D_1/__call__/b": hk_params["conv2_d_1"]["b"],
+            "~/Linear_0/__call__/w": hk_params["linear"]["w"],
+            "~/Linear_0/__call__/b": hk_params["linear"]["b"],
+        },
+    )
+    np.testing.assert_allclose(
+        f.apply(params, images), hk_f.apply(hk_params, images), rtol=1e-5, atol=1e-6
+    )
