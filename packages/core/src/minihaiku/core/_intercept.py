@@ -5,14 +5,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jax
 
 from minihaiku.core._frame import current_frame
-
-if TYPE_CHECKING:
-    from minihaiku.core._module import Module
 
 __all__ = ["MethodContext", "ParamInterceptor", "intercept_methods", "intercept_params"]
 
@@ -46,7 +43,7 @@ def intercept_params(interceptor: ParamInterceptor) -> Iterator[None]:
       ...   with intercept_params(lambda path, v: v.astype(jnp.bfloat16)):
       ...     return Linear(2)(x.astype(jnp.bfloat16))
     """
-    with _appended("interceptors", interceptor, "intercept_params"):
+    with _appended("param_interceptors", interceptor, "intercept_params"):
         yield
 
 
@@ -55,12 +52,13 @@ class MethodContext:
     """What a method interceptor learns about the call it intercepts.
 
     Attributes:
-      module: the module whose method is called.
+      module: the module (a ``Module``) whose method is called; for
+        ``__init__`` the module being constructed.
       method_name: the method's name, e.g. ``"__call__"``.
       orig_method: the method, bound to the module, without interception.
     """
 
-    module: Module
+    module: Any
     method_name: str
     orig_method: Callable[..., Any]
 
@@ -95,7 +93,7 @@ def intercept_methods(interceptor: MethodInterceptor) -> Iterator[None]:
 
 def run_intercepted(
     interceptors: tuple[MethodInterceptor, ...],
-    module: Module,
+    module: Any,
     method_name: str,
     f: Callable[..., Any],
     args: tuple[Any, ...],
