@@ -30,9 +30,9 @@ def test_vector_quantizer_matches_dm_haiku(is_training):
     hk_params = hk_f.init(jax.random.key(0), X, is_training)
     f = transform(vq_fn(VectorQuantizer))
     params = from_haiku(hk_params, f.init(0, X, is_training))
-    assert list(params) == ["~/VectorQuantizer_0/_embeddings/embeddings"]
+    assert list(params) == ["~/VectorQuantizer_0/embeddings"]
     np.testing.assert_array_equal(
-        params["~/VectorQuantizer_0/_embeddings/embeddings"],
+        params["~/VectorQuantizer_0/embeddings"],
         hk_params["vector_quantizer"]["embeddings"],
     )
     out = f.apply(params, X, is_training)
@@ -49,7 +49,7 @@ def test_vector_quantizer_matches_dm_haiku(is_training):
     g = jax.grad(lambda p, x: loss(f.apply, p, x), argnums=(0, 1))(params, X)
     hk_g = jax.grad(lambda p, x: loss(hk_f.apply, p, x), argnums=(0, 1))(hk_params, X)
     np.testing.assert_allclose(
-        g[0]["~/VectorQuantizer_0/_embeddings/embeddings"],
+        g[0]["~/VectorQuantizer_0/embeddings"],
         hk_g[0]["vector_quantizer"]["embeddings"],
         rtol=1e-5,
         atol=1e-7,
@@ -66,7 +66,7 @@ def test_quantize_alone_reads_the_same_codebook():
     idx = jnp.array([[0, 11], [3, 3]])
     params = f.init(0, X, idx)
     assert len(params) == 1
-    w = params["~/VectorQuantizer_0/_embeddings/embeddings"]
+    w = params["~/VectorQuantizer_0/embeddings"]
     np.testing.assert_array_equal(f.apply(params, X, idx)[1], w.T[idx])
     only = transform(lambda idx: VectorQuantizer(8, 12, 0.25).quantize(idx))
     assert list(only.init(0, idx)) == list(params)
@@ -74,7 +74,7 @@ def test_quantize_alone_reads_the_same_codebook():
 
 def test_codebook_init_is_lecun_uniform_and_dtype():
     f = transform(lambda x: VectorQuantizer(400, 300, 0.25, dtype=jnp.bfloat16)(x, True))
-    w = f.init(0, jnp.ones((1, 400)))["~/VectorQuantizer_0/_embeddings/embeddings"]
+    w = f.init(0, jnp.ones((1, 400)))["~/VectorQuantizer_0/embeddings"]
     assert w.dtype == jnp.bfloat16 and w.shape == (400, 300)
     w = np.asarray(w, np.float32)
     limit = np.sqrt(3.0 / 400)

@@ -75,11 +75,12 @@ def quantize_outputs(
     }
 
 
-class VectorQuantizer(Module):
+class VectorQuantizer(Module, method_scopes=False):
     """Quantizes each vector of the last axis to its nearest of ``num_embeddings`` codes.
 
     The codebook is the parameter ``embeddings`` of shape ``(embedding_dim,
-    num_embeddings)`` (dm-haiku's ``VarianceScaling(distribution="uniform")``
+    num_embeddings)``, at module level (``~/VectorQuantizer_0/embeddings``, shared
+    by ``__call__``, ``quantize`` and the ``embeddings`` property) (dm-haiku's ``VarianceScaling(distribution="uniform")``
     init, i.e. ``lecun_uniform``). The loss is ``q_latent + commitment_cost *
     e_latent``; the output passes gradients straight through to the inputs.
 
@@ -124,10 +125,6 @@ class VectorQuantizer(Module):
     @property
     def embeddings(self) -> jax.Array:
         """The codebook, ``(embedding_dim, num_embeddings)``."""
-        return self._embeddings()
-
-    def _embeddings(self) -> jax.Array:
-        # One method creates the parameter, so that __call__ and quantize share it.
         return get_param(
             "embeddings", self._embedding_shape, self._embedding_dtype, lecun_uniform()
         )
