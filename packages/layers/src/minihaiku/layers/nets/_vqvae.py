@@ -80,8 +80,9 @@ class VectorQuantizer(Module, method_scopes=False):
 
     The codebook is the parameter ``embeddings`` of shape ``(embedding_dim,
     num_embeddings)``, at module level (``~/VectorQuantizer_0/embeddings``, shared
-    by ``__call__``, ``quantize`` and the ``embeddings`` property) (dm-haiku's ``VarianceScaling(distribution="uniform")``
-    init, i.e. ``lecun_uniform``). The loss is ``q_latent + commitment_cost *
+    by ``__call__``, ``quantize`` and the ``embeddings`` property), initialized
+    with dm-haiku's ``VarianceScaling(distribution="uniform")``, i.e.
+    ``lecun_uniform``. The loss is ``q_latent + commitment_cost *
     e_latent``; the output passes gradients straight through to the inputs.
 
     Args:
