@@ -11,6 +11,8 @@ Examples:
 """
 
 from minihaiku.layers import pad
+from minihaiku.layers._attention import MultiHeadAttention
+from minihaiku.layers._batch_norm import BatchNorm
 from minihaiku.layers._conv import Conv1D, Conv2D, Conv3D, ConvND
 from minihaiku.layers._conv_transpose import (
     Conv1DTranspose,
@@ -19,11 +21,15 @@ from minihaiku.layers._conv_transpose import (
     ConvNDTranspose,
 )
 from minihaiku.layers._convert import ConversionError, from_haiku, to_haiku
+from minihaiku.layers._embed import Embed, EmbedLookupStyle
 from minihaiku.layers._linear import Linear
 from minihaiku.layers._mlp import MLP
+from minihaiku.layers._moving_averages import ExponentialMovingAverage
+from minihaiku.layers._norm import GroupNorm, LayerNorm, RMSNorm
 from minihaiku.layers._pool import AvgPool, MaxPool, avg_pool, max_pool
 from minihaiku.layers._recurrent import GRU, LSTM, IdentityCore, LSTMState, RNNCore, VanillaRNN
 from minihaiku.layers._rnn_wrappers import DeepRNN, ResetCore, deep_rnn_with_skip_connections
+from minihaiku.layers._spectral_norm import SpectralNorm
 from minihaiku.layers._unroll import dynamic_unroll, static_unroll
 from minihaiku.layers._version import __version__
 
@@ -32,6 +38,7 @@ __all__ = [
     "LSTM",
     "MLP",
     "AvgPool",
+    "BatchNorm",
     "Conv1D",
     "Conv1DTranspose",
     "Conv2D",
@@ -42,12 +49,20 @@ __all__ = [
     "ConvNDTranspose",
     "ConversionError",
     "DeepRNN",
+    "Embed",
+    "EmbedLookupStyle",
+    "ExponentialMovingAverage",
+    "GroupNorm",
     "IdentityCore",
     "LSTMState",
+    "LayerNorm",
     "Linear",
     "MaxPool",
+    "MultiHeadAttention",
+    "RMSNorm",
     "RNNCore",
     "ResetCore",
+    "SpectralNorm",
     "VanillaRNN",
     "__version__",
     "avg_pool",

@@ -18,6 +18,8 @@ from minihaiku.core import (
 
 __all__ = [
     "channel_index",
+    "check_init_needs_create",
+    "check_no_call_arg",
     "check_positive_int",
     "check_size",
     "positive_ints",
@@ -141,6 +143,11 @@ def channel_index(data_format: Any, where: str) -> int:
       >>> channel_index("NCHW", "Conv2D"), channel_index("channels_last", "Conv2D")
       (1, -1)
     """
+    if not isinstance(data_format, str):
+        raise InvalidArgumentTypeError(
+            f"{where}: data_format must be a string such as 'channels_last', "
+            f"got {type(data_format).__name__} {data_format!r:.60}."
+        )
     if isinstance(data_format, str):
         if data_format == "channels_first" or _CHANNELS_FIRST.match(data_format):
             return 1
@@ -155,3 +162,31 @@ def channel_index(data_format: Any, where: str) -> int:
         "such as 'NHWC' (or 'channels_last') or a channels-first one such as 'NCHW' "
         "(or 'channels_first')."
     )
+
+
+def check_init_needs_create(init: Any, create: bool, what: str, where: str) -> None:
+    """Refuses ``<what>_init`` when the parameter ``<what>`` is not created.
+
+    Examples:
+      >>> check_init_needs_create(None, False, "scale", "LayerNorm")
+    """
+    if not create and init is not None:
+        raise InvalidArgumentError(
+            f"{where}: cannot set {what}_init when create_{what}=False (no "
+            f"{what!r} parameter is created). Pass create_{what}=True, or drop "
+            f"{what}_init."
+        )
+
+
+def check_no_call_arg(value: Any, create: bool, what: str, where: str) -> None:
+    """Refuses a ``scale``/``offset`` call argument when the module owns that parameter.
+
+    Examples:
+      >>> check_no_call_arg(None, True, "scale", "LayerNorm")
+    """
+    if create and value is not None:
+        raise InvalidArgumentError(
+            f"{where}: cannot pass {what} at call time when the module was "
+            f"constructed with create_{what}=True (it owns the {what!r} "
+            f"parameter). Construct it with create_{what}=False to pass {what} in."
+        )
