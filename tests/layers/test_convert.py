@@ -198,11 +198,33 @@ def test_a_sorted_dict_in_the_wrong_order_names_the_cause():
         match=r"module #0 does not match: dm-haiku 'a_head/w' has shape \(4, 2\) but minihaiku "
         r"'~/Linear_1/__call__/w' has shape \(5, 4\)\..* Note: the dm-haiku modules are in "
         r"alphabetical order, which is what jax\.jit, jax\.tree_util\.tree_map and optax give "
-        r"back .* reorder the dict first",
+        r"back .* pass order= with the module names in creation order",
     ):
         from_haiku(hk_params, params)
-    # in creation order it converts
-    from_haiku({"z_body": hk_params["z_body"], "a_head": hk_params["a_head"]}, params)
+    # in creation order it converts, and order= puts it in creation order
+    creation = {"z_body": hk_params["z_body"], "a_head": hk_params["a_head"]}
+    expected = from_haiku(creation, params)
+    assert_same_values(from_haiku(hk_params, params, order=["z_body", "a_head"]), expected)
+    assert_same_values(from_haiku(hk_params, params, order=creation), expected)
+
+
+def test_order_must_name_each_module_once():
+    hk_params = {"a": {"w": jnp.ones((5, 2))}, "b": {"w": jnp.ones((2, 2))}}
+    params = transform(lambda x: Linear(2, False)(Linear(2, False)(x))).init(0, X)
+    with pytest.raises(
+        ConversionError,
+        match=r"from_haiku: order must name each dm-haiku module once; not in the dict: "
+        r"\['c'\], not in order: \['b'\]\. Pass the names \(or the dict\) an un-jitted init",
+    ):
+        from_haiku(hk_params, params, order=["a", "c"])
+    with pytest.raises(ConversionError, match=r"not in order: \[\], and some names repeat"):
+        from_haiku(hk_params, params, order=["a", "b", "a"])
+    with pytest.raises(
+        InvalidArgumentTypeError,
+        match=r"from_haiku: order must be the dm-haiku module names in creation order \(a "
+        r"list, or an un-jitted init's dict\), got str 'ab'",
+    ):
+        from_haiku(hk_params, params, order="ab")
 
 
 def test_a_jitted_minihaiku_init_gets_a_hint_too():

@@ -11,7 +11,7 @@ dm-haiku: it only reads nested dicts of arrays.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import jax
@@ -25,9 +25,8 @@ _SORTED_HINT = (
     " Note: the dm-haiku modules are in alphabetical order, which is what jax.jit, "
     "jax.tree_util.tree_map and optax give back (they sort dict keys), not necessarily "
     "the creation order the conversion pairs by. If the model's modules were not "
-    "created in alphabetical order, reorder the dict first: "
-    "{name: hk_params[name] for name in names_in_creation_order}, with the names in "
-    "the order an un-jitted hk.transform(f).init gives them."
+    "created in alphabetical order, pass order= with the module names in creation "
+    "order, e.g. order=<the dict an un-jitted hk.transform(f).init returned>."
 )
 
 
@@ -103,11 +102,41 @@ def _names(items: list[tuple[str, Any]], limit: int = 8) -> str:
     return f"{names}{more}"
 
 
+def _reorder(
+    items: list[tuple[str, Mapping[str, Any]]], order: Iterable[str], fn: str
+) -> list[tuple[str, Mapping[str, Any]]]:
+    """``items`` in the order of the module names ``order``."""
+    if isinstance(order, (str, bytes)) or not isinstance(order, Iterable):
+        raise InvalidArgumentTypeError(
+            f"{fn}: order must be the dm-haiku module names in creation order (a list, "
+            f"or an un-jitted init's dict), got {type(order).__name__} {order!r:.60}."
+        )
+    names = list(order)
+    by_name = dict(items)
+    missing = [n for n in names if n not in by_name]
+    extra = [n for n in by_name if n not in set(names)]
+    if missing or extra or len(set(names)) != len(names):
+        raise ConversionError(
+            f"{fn}: order must name each dm-haiku module once; not in the dict: "
+            f"{missing[:5]}, not in order: {extra[:5]}"
+            f"{'' if len(set(names)) == len(names) else ', and some names repeat'}. Pass the "
+            "names (or the dict) an un-jitted init of the same model gives."
+        )
+    return [(n, by_name[n]) for n in names]
+
+
 def _pair(
-    haiku: Mapping[str, Any], flat: Mapping[str, Any], fn: str, hk_arg: str, mh_arg: str
+    haiku: Mapping[str, Any],
+    flat: Mapping[str, Any],
+    fn: str,
+    hk_arg: str,
+    mh_arg: str,
+    order: Iterable[str] | None = None,
 ) -> list[tuple[str, Mapping[str, Any], str, dict[str, Any]]]:
     """Pairs modules by order; checks counts, leaf names and shapes."""
     hk_items = _haiku_modules(haiku, hk_arg, fn)
+    if order is not None:
+        hk_items = _reorder(hk_items, order, fn)
     mh_items = _modules(flat, mh_arg, fn)
     hint = _hint(hk_items, mh_items)
     if len(hk_items) != len(mh_items):
@@ -144,7 +173,12 @@ def _pair(
     return pairs
 
 
-def from_haiku(haiku_params: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, jax.Array]:
+def from_haiku(
+    haiku_params: Mapping[str, Any],
+    params: Mapping[str, Any],
+    *,
+    order: Iterable[str] | None = None,
+) -> dict[str, jax.Array]:
     """Fills minihaiku ``params`` with the values of a dm-haiku checkpoint of the same model.
 
     Modules are paired by the order in which they were created (the order
@@ -156,13 +190,18 @@ def from_haiku(haiku_params: Mapping[str, Any], params: Mapping[str, Any]) -> di
         (params or state), in creation order (as ``init`` returned it).
       params: the flat params (or state) of the minihaiku model, e.g. from its
         ``init`` (only their paths, order and shapes are used).
+      order: the dm-haiku module names in creation order, when
+        ``haiku_params`` is not in that order (``jax.jit``, ``jax.grad``,
+        ``tree_map`` and optax sort dict keys): e.g. the dict an un-jitted
+        dm-haiku ``init`` returned, or a list of its names.
 
     Returns:
       A new flat dict with the paths of ``params`` and dm-haiku's values.
 
     Raises:
       ConversionError: the module counts, a module's leaf names or a leaf's
-        shape differ; the message names the first mismatch on both sides.
+        shape differ, or ``order`` does not name each module once; the message
+        names the first mismatch on both sides.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -176,10 +215,12 @@ def from_haiku(haiku_params: Mapping[str, Any], params: Mapping[str, Any]) -> di
       >>> params = from_haiku(hk_params, f.init(0, jnp.ones((1, 2))))
       >>> f.apply(params, jnp.ones((1, 2)))
       Array([[6.]], dtype=float32)
+      >>> shuffled = dict(reversed(hk_params.items()))  # e.g. sorted by jit
+      >>> params = from_haiku(shuffled, params, order=hk_params)
     """
     out: dict[str, jax.Array] = {}
     for _, hk_leaves, mh_scope, mh_leaves in _pair(
-        haiku_params, params, "from_haiku", "haiku_params", "params"
+        haiku_params, params, "from_haiku", "haiku_params", "params", order
     ):
         for leaf in mh_leaves:
             out[f"{mh_scope}/{leaf}"] = jnp.asarray(hk_leaves[leaf])
