@@ -9,6 +9,30 @@ Examples:
   ()
 """
 
+from minihaiku.layers.nets._resnet import (
+    ResNet,
+    ResNet18,
+    ResNet34,
+    ResNet50,
+    ResNet101,
+    ResNet152,
+    ResNet200,
+)
+from minihaiku.layers.nets._resnet_blocks import BlockGroup, BlockV1, BlockV2
 from minihaiku.layers.nets._vqvae import VectorQuantizer
+from minihaiku.layers.nets._vqvae_ema import VectorQuantizerEMA
 
-__all__ = ["VectorQuantizer"]
+__all__ = [
+    "BlockGroup",
+    "BlockV1",
+    "BlockV2",
+    "ResNet",
+    "ResNet18",
+    "ResNet34",
+    "ResNet50",
+    "ResNet101",
+    "ResNet152",
+    "ResNet200",
+    "VectorQuantizer",
+    "VectorQuantizerEMA",
+]
