@@ -1,13 +1,18 @@
-"""nets.VectorQuantizer: parity with dm-haiku (outputs, loss, gradients), sharing, errors."""
+"""nets.VectorQuantizer(EMA): parity with dm-haiku (outputs, loss, state, gradients), errors."""
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from minihaiku.core import InvalidArgumentError, InvalidArgumentTypeError, transform
+from minihaiku.core import (
+    InvalidArgumentError,
+    InvalidArgumentTypeError,
+    transform,
+    transform_with_state,
+)
 from minihaiku.layers import from_haiku
-from minihaiku.layers.nets import VectorQuantizer
+from minihaiku.layers.nets import VectorQuantizer, VectorQuantizerEMA
 
 hk = pytest.importorskip("haiku")
 
@@ -117,3 +122,63 @@ def test_inputs_of_the_wrong_size():
         r"shape \(2, 3\)\. Project the inputs to 4 features first",
     ):
         f.init(0, jnp.ones((2, 3)))
+
+
+def vq_ema_fn(lib_vq):
+    def fn(x, is_training):
+        vq = lib_vq(embedding_dim=8, num_embeddings=12, commitment_cost=0.25, decay=0.9)
+        out = vq(x, is_training=is_training)
+        out["requantized"] = vq.quantize(out["encoding_indices"])
+        return out
+
+    return fn
+
+
+def test_vector_quantizer_ema_matches_dm_haiku_over_training_steps():
+    hk_f = hk.transform_with_state(vq_ema_fn(hk.nets.VectorQuantizerEMA))
+    hk_params, hk_state = hk_f.init(jax.random.key(0), X, True)
+    assert hk_params == {}
+    f = transform_with_state(vq_ema_fn(VectorQuantizerEMA))
+    params, state = f.init(0, X, True)
+    assert list(state) == [
+        "~/VectorQuantizerEMA_0/embeddings",
+        "~/VectorQuantizerEMA_0/ema_cluster_size/hidden",
+        "~/VectorQuantizerEMA_0/ema_cluster_size/average",
+        "~/VectorQuantizerEMA_0/ema_cluster_size/counter",
+        "~/VectorQuantizerEMA_0/ema_dw/hidden",
+        "~/VectorQuantizerEMA_0/ema_dw/average",
+        "~/VectorQuantizerEMA_0/ema_dw/counter",
+    ]
+    template = state
+    state = from_haiku(hk_state, state)
+    for step in range(3):
+        x = X + 0.3 * step
+        is_training = step < 2
+        out, state = f.apply(params, state, x, is_training)
+        hk_out, hk_state = hk_f.apply(hk_params, hk_state, None, x, is_training)
+        for k in hk_out:
+            np.testing.assert_allclose(out[k], hk_out[k], rtol=1e-5, atol=1e-6, err_msg=k)
+        expected = from_haiku(hk_state, template, order=list(hk_state))
+        for k in expected:
+            np.testing.assert_allclose(state[k], expected[k], rtol=1e-5, atol=1e-6, err_msg=k)
+    assert int(state["~/VectorQuantizerEMA_0/ema_dw/counter"]) == 2
+
+    def loss(apply, p, s, x):
+        o = apply(p, s, x, True)[0]
+        return o["loss"] + jnp.sum(jnp.sin(o["quantize"]))
+
+    g = jax.grad(lambda x: loss(lambda *a: f.apply(*a), params, state, x))(X)
+    hk_state_now = hk_state
+    hk_g = jax.grad(
+        lambda x: loss(lambda p, s, *a: hk_f.apply(p, s, None, *a), {}, hk_state_now, x)
+    )(X)
+    np.testing.assert_allclose(g, hk_g, rtol=1e-5, atol=1e-7)
+
+
+def test_vector_quantizer_ema_decay_must_be_in_range():
+    with pytest.raises(
+        InvalidArgumentError,
+        match=r"VectorQuantizerEMA ~/VectorQuantizerEMA_0: decay must be in range \[0, 1\], got "
+        r"1\.5\. Pass e\.g\. decay=0\.99",
+    ):
+        transform_with_state(lambda: VectorQuantizerEMA(4, 8, 0.25, 1.5)).init(0)
