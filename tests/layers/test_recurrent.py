@@ -453,3 +453,63 @@ def test_unroll_errors(unroll):
         r"on axis 0; every input needs the same length",
     ):
         run(lambda: GRU(2), (XS, XS[:3])).init(0)
+
+
+# ---- lowering -----------------------------------------------------------------------------
+
+
+def stablehlo_ops(fn, *args):
+    text = jax.jit(fn).lower(*args).as_text()
+    return [line.split("=", 1)[-1].strip() for line in text.splitlines() if "stablehlo." in line]
+
+
+def hand_lstm(p, x, hidden, cell):
+    w = p["~/LSTM_0/__call__/Linear_0/__call__/w"]
+    b = p["~/LSTM_0/__call__/Linear_0/__call__/b"]
+    gated = jnp.matmul(jnp.concatenate([x, hidden], axis=-1), w) + b
+    i, g, f, o = jnp.split(gated, 4, axis=-1)
+    c = jax.nn.sigmoid(f + 1) * cell + jax.nn.sigmoid(i) * jnp.tanh(g)
+    h = jax.nn.sigmoid(o) * jnp.tanh(c)
+    return h, (h, c)
+
+
+def test_jitted_lstm_step_lowers_to_the_hand_written_program():
+    f = transform(lambda x, s: LSTM(6)(x, s))
+    state = LSTMState(jnp.zeros((B, 6)), jnp.ones((B, 6)))
+    params = f.init(0, XS[0], state)
+    ours = stablehlo_ops(lambda p, x, s: f.apply(p, x, s), params, XS[0], state)
+    hand = stablehlo_ops(lambda p, x, s: hand_lstm(p, x, *s), params, XS[0], state)
+    assert ours == hand
+    assert sum("dot_general" in op for op in ours) == 1
+
+
+def scan_bodies(fn, *args):
+    """The primitives of the body of each scan in ``fn``'s jaxpr."""
+    eqns = jax.make_jaxpr(fn)(*args).jaxpr.eqns
+    return [
+        [e.primitive.name for e in eqn.params["jaxpr"].jaxpr.eqns]
+        for eqn in eqns
+        if eqn.primitive.name == "scan"
+    ]
+
+
+def test_jitted_dynamic_unroll_is_one_scan_of_the_hand_written_step():
+    def fn(xs):
+        core = LSTM(6)
+        return dynamic_unroll(core, xs, core.initial_state(B))
+
+    f = transform(fn)
+    params = f.init(0, XS)
+
+    def hand(p, xs):
+        def step(state, x):
+            h, (h, c) = hand_lstm(p, x, *state)
+            return (h, c), h
+
+        zeros = jnp.zeros((B, 6))
+        (h, c), out = jax.lax.scan(step, (zeros, zeros), xs)
+        return out, (h, c)
+
+    ours = scan_bodies(f.apply, params, XS)
+    assert ours == scan_bodies(hand, params, XS)
+    assert len(ours) == 1 and ours[0].count("dot_general") == 1
