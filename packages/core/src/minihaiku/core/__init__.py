@@ -18,6 +18,7 @@ Examples:
   Array([[3., 3.]], dtype=float32)
 """
 
+from minihaiku.core._control_flow import cond, fori_loop, switch, while_loop
 from minihaiku.core._create import InitLike
 from minihaiku.core._errors import (
     DuplicateInitializerError,
@@ -50,17 +51,13 @@ from minihaiku.core._intercept import (
 )
 from minihaiku.core._layer_stack import layer_stack
 from minihaiku.core._lifted import (
-    cond,
     eval_shape,
-    fori_loop,
     grad,
     map,
     remat,
     scan,
-    switch,
     value_and_grad,
     vmap,
-    while_loop,
 )
 from minihaiku.core._module import Module, module_method, transparent
 from minihaiku.core._multi_transform import (
@@ -79,7 +76,9 @@ from minihaiku.core._registry import (
     InitializerFactory,
     InitializerInfo,
     PluginFailure,
+    PluginStatus,
     Registry,
+    RegistryReport,
     failed_plugins,
     get_initializer,
     hookimpl,
@@ -87,6 +86,7 @@ from minihaiku.core._registry import (
     list_initializers,
     load_plugins,
     register_plugin,
+    registry_report,
 )
 from minihaiku.core._rng import (
     PRNGSequence,
@@ -155,7 +155,9 @@ __all__ = [
     "PluginFailure",
     "PluginLoadError",
     "PluginLoadWarning",
+    "PluginStatus",
     "Registry",
+    "RegistryReport",
     "RngError",
     "STRICT_ENV",
     "State",
@@ -193,6 +195,7 @@ __all__ = [
     "next_rng_keys",
     "partition_params",
     "register_plugin",
+    "registry_report",
     "remat",
     "running_init",
     "scan",

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from minihaiku.core._checks import canonical_dtype, check_allocatable, is_array
 from minihaiku.core._errors import InitializerError, MinihaikuError, NotCallableError, RngError
 from minihaiku.core._frame import InitFrame
-from minihaiku.core._keys import derive_key, host_key, path_salt
+from minihaiku.core._keys import path_salt
 from minihaiku.core._registry import DEFAULT_INITIALIZER, get_initializer
 from minihaiku.core._trace import check_trace
 
@@ -99,12 +99,10 @@ def _call(
 
 
 def _param_key(frame: InitFrame, salt_path: str) -> Any:
-    """``fold_in(frame.rng, crc32(salt_path))``, on the host when the key allows."""
+    """``fold_in(init key, crc32(salt_path))``, on the host when the key allows."""
     if frame.rng is None:  # pragma: no cover - init always has a key
         raise RngError(f"creating {salt_path!r} needs a key; pass one to init.")
-    if frame.rng_host is None:
-        frame.rng_host = host_key(frame.rng) or False
-    return derive_key(frame.rng, frame.rng_host or None, path_salt(salt_path))
+    return frame.keys.param_key(path_salt(salt_path))
 
 
 def _stacked(inner: Callable[[Any], Any], size: int) -> Callable[[Any], Any]:
@@ -128,7 +126,7 @@ def create(
     Inside ``layer_stack`` (``frame.stacks``) the value gets one leading axis
     per enclosing stack, each layer initialized with its own key.
     """
-    check_trace(frame, f"creating {kind} {path!r}")
+    check_trace(frame.trace, f"creating {kind} {path!r}")
     want = canonical_dtype(dtype, path)  # a bad dtype is reported before any initializer runs
     stacks = frame.stacks
     check_allocatable(path, kind, (*(n for n, _ in stacks), *shape), want)

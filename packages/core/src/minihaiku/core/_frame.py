@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from minihaiku.core._errors import NotInTransformError
+from minihaiku.core._keys import Keys
 from minihaiku.core._scope import ScopeStack
 from minihaiku.core._trace import trace_state
 
@@ -40,13 +41,9 @@ class Frame:
       params: the parameters by path.
       state: the state entries by path (the frame's own dict).
       allow_state: ``False`` under plain ``transform``.
-      rng: the key that parameter keys and ``next_rng_key`` derive from, or
-        ``None`` when ``apply`` got no key.
-      rng_count: how many keys ``next_rng_key`` has handed out.
-      draw_key: the key of an enclosing ``with_rng`` block: ``next_rng_key``
-        draws from it instead of ``rng``.
-      rng_host: the host copy of ``rng`` (computed on first use; ``False`` if
-        the key cannot be read on the host).
+      keys: where parameter keys and ``next_rng_key`` draws come from
+        (:class:`~minihaiku.core._keys.Keys`; its ``base`` is ``None`` when
+        ``apply`` got no key).
       scopes: the scope stack.
       stacks: the enclosing ``layer_stack`` / split-params ``vmap`` axes.
       param_interceptors: parameter interceptors, outermost first.
@@ -62,14 +59,11 @@ class Frame:
 
     __slots__ = (
         "allow_state",
-        "draw_key",
         "in_init",
+        "keys",
         "method_interceptors",
         "param_interceptors",
         "params",
-        "rng",
-        "rng_count",
-        "rng_host",
         "scopes",
         "stacks",
         "state",
@@ -89,10 +83,7 @@ class Frame:
         self.params = params
         self.state = state
         self.allow_state = allow_state
-        self.rng = rng
-        self.rng_count = 0
-        self.rng_host: Any = None
-        self.draw_key: Any = None
+        self.keys = Keys(rng)
         self.scopes = scopes if scopes is not None else ScopeStack()
         self.stacks: tuple[Stack, ...] = ()
         self.param_interceptors: tuple[Any, ...] = ()
@@ -101,15 +92,24 @@ class Frame:
         self.trace: Any = None
         self.in_init = self.initializing
 
-    def inherit(self, outer: Frame, stack: Stack | None = None) -> None:
-        """Takes the interceptors, stacks and state lock of ``outer`` (a lifted pass)."""
+    @property
+    def rng(self) -> Any:
+        """The frame's key (``None`` when ``apply`` got none)."""
+        return self.keys.base
+
+    def inherit(self, outer: Frame, stack: Stack | None = None, locked: str | None = None) -> None:
+        """Takes over what a lifted pass keeps from the ``outer`` frame.
+
+        The interceptors, the enclosing stacks (plus ``stack``), the state lock
+        (or ``locked``), whether it is part of ``init``, and the outer key
+        sequence when both frames have the same key.
+        """
         self.stacks = outer.stacks if stack is None else (*outer.stacks, stack)
         self.param_interceptors = outer.param_interceptors
         self.method_interceptors = outer.method_interceptors
-        self.state_locked = outer.state_locked
+        self.state_locked = locked if locked is not None else outer.state_locked
         self.in_init = outer.in_init
-        if self.rng is outer.rng:
-            self.rng_host = outer.rng_host
+        self.keys = outer.keys.child(self.keys.base)
 
 
 class InitFrame(Frame):

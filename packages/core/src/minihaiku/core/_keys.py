@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import math
 import zlib
-from typing import Any
+from typing import Any, Literal
 
 import jax
 import jax.numpy as jnp
@@ -13,7 +13,7 @@ import numpy as np
 
 from minihaiku.core._errors import RngError
 
-__all__ = ["HostKey", "as_key", "derive_key", "host_key", "path_salt", "threefry2x32"]
+__all__ = ["HostKey", "Keys", "as_key", "derive_key", "host_key", "path_salt", "threefry2x32"]
 
 _M32 = 0xFFFFFFFF
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
@@ -171,3 +171,69 @@ def _raw_key_shape() -> tuple[int, ...]:
     """The shape of a raw (uint32) key of the default PRNG implementation."""
     impl = jax.config.jax_default_prng_impl  # type: ignore[attr-defined]
     return (4,) if impl == "rbg" or impl == "unsafe_rbg" else (2,)
+
+
+_DRAW_SALT = zlib.crc32(b"/rng")
+
+
+class Keys:
+    """The keys of one frame: parameter keys and ``next_rng_key`` draws.
+
+    Parameter keys are ``fold_in(base, crc32(path))`` (on the host when the key
+    allows, see :func:`derive_key`); the n-th draw is
+    ``fold_in(fold_in(base, crc32("/rng")), n)``, or the same from the key of an
+    enclosing ``with_rng`` block.
+
+    Examples:
+      >>> keys = Keys(jax.random.PRNGKey(0))
+      >>> keys.can_draw(), Keys(None).can_draw()
+      (True, False)
+      >>> bool((keys.draw() != keys.draw()).any())
+      True
+    """
+
+    __slots__ = ("_count", "_draw_base", "_host", "base")
+
+    def __init__(self, base: Any, host: HostKey | Literal[False] | None = None) -> None:
+        self.base = base
+        #: the host copy of ``base``: None until computed, False if not readable.
+        self._host: HostKey | Literal[False] | None = host
+        self._draw_base: Any = None
+        self._count = 0
+
+    def can_draw(self) -> bool:
+        """Whether :meth:`draw` has a key to draw from."""
+        return self._draw_base is not None or self.base is not None
+
+    def param_key(self, salt: int) -> Any:
+        """``fold_in(base, salt)``: the key of the parameter whose path hashes to ``salt``."""
+        host = self._host
+        if host is None:
+            found = host_key(self.base)
+            host = self._host = False if found is None else found
+        return derive_key(self.base, None if host is False else host, salt)
+
+    def draw(self) -> Any:
+        """The next key of the sequence (call only when :meth:`can_draw`)."""
+        base = self._draw_base if self._draw_base is not None else self.base
+        n = self._count
+        self._count = n + 1
+        return jax.random.fold_in(jax.random.fold_in(base, _DRAW_SALT), n)
+
+    def swap_draws(self, base: Any, count: int = 0) -> tuple[Any, int]:
+        """Draws from ``base`` from now on (``with_rng``); returns what to swap back."""
+        saved = self._draw_base, self._count
+        self._draw_base, self._count = base, count
+        return saved
+
+    def child(self, base: Any) -> Keys:
+        """The keys of a frame run inside this one (a lifted pass) with key ``base``.
+
+        With the same base the child continues this sequence of draws and
+        shares the host copy of the key.
+        """
+        if base is not self.base:
+            return Keys(base)
+        keys = Keys(base, self._host)
+        keys._draw_base, keys._count = self._draw_base, self._count
+        return keys

@@ -68,11 +68,14 @@ class Pure:
             self.start = self.cursor.scopes
         outer = self.outer
         sub = ApplyFrame(
-            outer.params, dict(state), allow_state=outer.allow_state, rng=rng, scopes=self.start.copy()
+            outer.params,
+            dict(state),
+            allow_state=outer.allow_state,
+            rng=rng,
+            scopes=self.start.copy(),
         )
-        sub.inherit(outer, None if self.stack_size is None else (self.stack_size, index))
-        if self.locked is not None:
-            sub.state_locked = self.locked
+        stack = None if self.stack_size is None else (self.stack_size, index)
+        sub.inherit(outer, stack, self.locked)
         with running(sub):
             out = self.fn(*args, **kwargs)
         self.cursor.scopes = sub.scopes
@@ -93,10 +96,7 @@ def _init_pass(
         frame.params, dict(frame.state), allow_state=frame.allow_state, rng=frame.rng,
         scopes=scopes.copy(),
     )  # fmt: skip
-    sub.inherit(frame, None if stack_size is None else (stack_size, 0))
-    sub.draw_key, sub.rng_count = frame.draw_key, frame.rng_count
-    if locked is not None:
-        sub.state_locked = locked
+    sub.inherit(frame, None if stack_size is None else (stack_size, 0), locked)
     with running(sub):
         fn(*args, **kwargs)
     for path, value in sub.initial_state.items():

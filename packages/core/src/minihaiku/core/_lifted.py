@@ -1,4 +1,4 @@
-"""Lifted JAX transforms and control flow, usable inside transformed functions.
+"""Lifted JAX transforms, usable inside transformed functions.
 
 Each behaves like its JAX counterpart, and also works when the function reads
 or creates parameters and state, or draws keys with ``next_rng_key``:
@@ -20,24 +20,11 @@ import jax.numpy as jnp
 
 from minihaiku.core._errors import InvalidArgumentError, InvalidArgumentTypeError
 from minihaiku.core._frame import current_frame
-from minihaiku.core._lift import Pure, lift
+from minihaiku.core._lift import lift
 
-__all__ = [
-    "cond",
-    "eval_shape",
-    "fori_loop",
-    "grad",
-    "map",
-    "remat",
-    "scan",
-    "switch",
-    "value_and_grad",
-    "vmap",
-    "while_loop",
-]
+__all__ = ["eval_shape", "grad", "map", "remat", "scan", "value_and_grad", "vmap"]
 
 _axis_names = itertools.count()
-_NO_OPERAND = object()
 
 
 def _first(xs: Any, reverse: bool) -> Any:
@@ -221,132 +208,6 @@ def remat(fn: Callable[..., Any], **checkpoint_kwargs: Any) -> Callable[..., Any
         return out
 
     return wrapped
-
-
-def _branch(pure: Pure) -> Callable[..., Any]:
-    return lambda st, k, *ops: pure(st, k, None, *ops)
-
-
-def switch(index: Any, branches: Sequence[Callable[..., Any]], *operands: Any) -> Any:
-    """``jax.lax.switch`` whose branches may use parameters, state and keys.
-
-    Every branch's parameters are created during ``init``, whichever branch
-    ``index`` picks; modules in different branches get different names; a
-    function given as two branches runs (and names its modules) once.
-
-    Examples:
-      >>> from minihaiku.core import switch, transform
-      >>> f = transform(lambda i, x: switch(i, [lambda x: x + 1, lambda x: x * 10], x))
-      >>> f.apply({}, 1, 2.0)
-      Array(20., dtype=float32, weak_type=True)
-    """
-    branches = list(branches)
-    if not branches:
-        raise InvalidArgumentError("switch needs at least one branch.")
-    lifted = lift("switch", branches, operands)
-    out, state = jax.lax.switch(
-        index, [_branch(p) for p in lifted.pures], lifted.state, lifted.key, *operands
-    )
-    lifted.done(state)
-    return out
-
-
-def cond(
-    pred: Any,
-    true_fun: Callable[..., Any],
-    false_fun: Callable[..., Any],
-    *operands: Any,
-    operand: Any = _NO_OPERAND,
-) -> Any:
-    """``jax.lax.cond`` whose branches may use parameters, state and keys.
-
-    Both branches' parameters are created during ``init``; modules in
-    ``true_fun`` are named before those in ``false_fun``. As in JAX, one
-    operand may also be passed as ``operand=``.
-
-    Examples:
-      >>> from minihaiku.core import cond, transform
-      >>> f = transform(lambda p, x: cond(p, lambda x: x + 1, lambda x: x - 1, operand=x))
-      >>> f.apply({}, True, 1.0)
-      Array(2., dtype=float32, weak_type=True)
-    """
-    if operand is not _NO_OPERAND:
-        if operands:
-            raise InvalidArgumentError(
-                "cond: pass the operands either positionally or as operand=, not both."
-            )
-        operands = (operand,)
-    lifted = lift("cond", [true_fun, false_fun], operands)
-    t, f = lifted.pures
-    out, state = jax.lax.cond(pred, _branch(t), _branch(f), lifted.state, lifted.key, *operands)
-    lifted.done(state)
-    return out
-
-
-def _split_key(k: Any) -> tuple[Any, Any]:
-    """(carried key, this iteration's key), or (None, None) without a key."""
-    if k is None:
-        return None, None
-    k, sub = jax.random.split(k)
-    return k, sub
-
-
-def fori_loop(lower: int, upper: int, body_fun: Callable[[Any, Any], Any], init_val: Any) -> Any:
-    """``jax.lax.fori_loop`` whose body may use parameters, state and keys.
-
-    Examples:
-      >>> from minihaiku.core import fori_loop, transform
-      >>> transform(lambda: fori_loop(0, 3, lambda i, v: v + i, 0)).apply({})
-      Array(3, dtype=int32, weak_type=True)
-    """
-    lifted = lift("fori_loop", [body_fun], (lower, init_val))
-    (pure,) = lifted.pures
-
-    def body(i: Any, carry: Any) -> Any:
-        val, st, k = carry
-        k, sub = _split_key(k)
-        val, st = pure(st, sub, None, i, val)
-        return val, st, k
-
-    val, state, _ = jax.lax.fori_loop(lower, upper, body, (init_val, lifted.state, lifted.key))
-    lifted.done(state)
-    return val
-
-
-def while_loop(
-    cond_fun: Callable[[Any], Any], body_fun: Callable[[Any], Any], init_val: Any
-) -> Any:
-    """``jax.lax.while_loop`` whose condition and body may read parameters.
-
-    The body may also use state and keys; ``set_state`` in the condition is an
-    error (JAX cannot return a change made there).
-
-    Examples:
-      >>> from minihaiku.core import transform, while_loop
-      >>> transform(lambda: while_loop(lambda v: v < 5, lambda v: v * 2, 1)).apply({})
-      Array(8, dtype=int32, weak_type=True)
-    """
-    lifted = lift(
-        "while_loop",
-        [cond_fun, body_fun],
-        (init_val,),
-        locked=["while_loop's cond_fun", None],
-    )
-    cpure, bpure = lifted.pures
-
-    def c(carry: Any) -> Any:
-        val, st, k = carry
-        return cpure(st, k, None, val)[0]
-
-    def b(carry: Any) -> Any:
-        val, st, k = carry
-        k, sub = _split_key(k)
-        val, st = bpure(st, sub, None, val)
-        return val, st, k
-
-    val, state, _ = jax.lax.while_loop(c, b, (init_val, lifted.state, lifted.key))
-    lifted.done(state)
-    return val
 
 
 def value_and_grad(

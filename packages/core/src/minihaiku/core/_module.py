@@ -74,23 +74,22 @@ def _wrap_method(method_name: str, f: Callable[..., Any], is_transparent: bool) 
             raise _no_super_init(type(self)) from None
         scopes = frame.scopes
         top = scopes.scopes[-1]
+        prefix = module_path + "/" + method_name
         if is_transparent:
             if top.owner is self:  # called by another method of this module
                 return f(self, *args, **kwargs)
-            module_level = True
+            path = module_path
         else:
-            module_level = not self._minihaiku_method_scopes
-        path = module_path if module_level else module_path + "/" + method_name
-        if top.owner is self and top.path == path:  # re-entry, e.g. super().__call__()
+            path = prefix if self._minihaiku_method_scopes else module_path
+        if top.owner is self and top.prefix == prefix:  # re-entry: super().__call__()
             return f(self, *args, **kwargs)
-        names = None
-        if module_level:  # names taken in __init__ stay taken
-            taken = d.get("_minihaiku_names")
-            names = None if taken is None else taken.copy()
-        depth = scopes.enter(path, self, names)
+        # Parameters go to ``path``; modules constructed here under ``prefix``.
+        depth = scopes.enter(path, self, prefix)
         try:
             if frame.method_interceptors:
-                return run_intercepted(frame.method_interceptors, self, method_name, f, args, kwargs)
+                return run_intercepted(
+                    frame.method_interceptors, self, method_name, f, args, kwargs
+                )
             return f(self, *args, **kwargs)
         finally:
             scopes.exit(depth)
@@ -103,8 +102,7 @@ def _constructing(body: Callable[..., None], method_name: str) -> Callable[..., 
     """Wraps ``__init__`` (or a dataclass ``__post_init__``) of a subclass.
 
     While it runs, submodules it creates after ``super().__init__()`` nest
-    under the module; the names they take are remembered for the module's
-    module-level scopes.
+    under the module, and method interceptors see the call as ``__init__``.
     """
 
     @functools.wraps(body)
@@ -118,16 +116,19 @@ def _constructing(body: Callable[..., None], method_name: str) -> Callable[..., 
         depth = len(scopes.scopes)
         d["_minihaiku_constructing"] = depth
         try:
-            if method_name == "__post_init__" and "_minihaiku_path" not in d:
-                Module.__init__(self, name=d.get("name", d.get("_minihaiku_given_name")))
+            reported = method_name
+            if method_name == "__post_init__":  # a dataclass module: name it first
+                reported = "__init__"
+                if "_minihaiku_path" not in d:
+                    Module.__init__(self, name=d.get("name", d.get("_minihaiku_given_name")))
+                    if "name" in d:  # the dataclass field hides Module.name: show the unique one
+                        d["name"] = d["_minihaiku_name"]
             if frame.method_interceptors:
-                run_intercepted(frame.method_interceptors, self, method_name, body, args, kwargs)
+                run_intercepted(frame.method_interceptors, self, reported, body, args, kwargs)
             else:
                 body(self, *args, **kwargs)
         finally:
             del d["_minihaiku_constructing"]
-            if len(scopes.scopes) > depth:
-                d["_minihaiku_names"] = scopes.scopes[depth].names
             scopes.exit(depth)
         if "_minihaiku_path" not in d:
             raise _no_super_init(type(self))
@@ -256,16 +257,16 @@ class Module:
         if name is None:
             unique = names.auto(cls.__name__)
         else:
-            unique = check_name(name, "module", top.path)
+            unique = check_name(name, "module", top.prefix)
             if unique in names.used:
                 raise DuplicateNameError(
                     f"a module named {unique!r} already exists in scope "
-                    f"{top.path!r} (constructing {cls.__name__}). Give each module "
+                    f"{top.prefix!r} (constructing {cls.__name__}). Give each module "
                     "in one scope its own name, or call the existing instance "
                     "again to share its parameters."
                 )
             names.used.add(unique)
-        path = top.path + "/" + unique
+        path = top.prefix + "/" + unique
         d = self.__dict__
         d["_minihaiku_name"] = unique
         d["_minihaiku_path"] = path
@@ -297,5 +298,8 @@ class Module:
         return f"{type(self).__name__}({path})"
 
 
-# Module's own __post_init__ names dataclass subclasses that define none.
+# Module's own __init__ is wrapped too, so that interceptors see the
+# construction of modules without an __init__ of their own; its own
+# __post_init__ names dataclass subclasses that define none.
+Module.__init__ = _constructing(Module.__init__, "__init__")  # type: ignore[method-assign]
 Module.__post_init__ = _constructing(Module.__post_init__, "__post_init__")  # type: ignore[method-assign]

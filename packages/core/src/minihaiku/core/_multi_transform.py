@@ -7,7 +7,7 @@ from typing import Any, NamedTuple
 
 import jax
 
-from minihaiku.core._errors import InvalidArgumentTypeError
+from minihaiku.core._errors import InvalidArgumentTypeError, InvalidParamsError
 from minihaiku.core._frame import ApplyFrame, InitFrame, running
 from minihaiku.core._keys import as_key
 from minihaiku.core._transform import Params, State, check_callable, check_mapping, split_rng
@@ -28,6 +28,25 @@ class MultiTransformed(NamedTuple):
       apply: the tree of functions ``f`` returned, each now
         ``apply_fn(params, *args) -> out`` (``(params, rng, *args)`` with
         ``apply_rng=True``).
+
+    Examples:
+      >>> from minihaiku.core import MultiTransformed, get_param, multi_transform
+      >>> def f():
+      ...   def w():
+      ...     return get_param("w", (), init=jax.nn.initializers.ones)
+      ...   def scale(x):
+      ...     return x * w()
+      ...   def shift(x):
+      ...     return x + w()
+      ...   return scale, {"scale": scale, "shift": shift}
+      >>> model = multi_transform(f)
+      >>> isinstance(model, MultiTransformed)
+      True
+      >>> params = model.init(0, 2.0)
+      >>> params
+      {'~/w': Array(1., dtype=float32)}
+      >>> model.apply["scale"](params, 2.0), model.apply["shift"](params, 2.0)
+      (Array(2., dtype=float32), Array(3., dtype=float32))
     """
 
     init: Callable[..., dict[str, jax.Array]]
@@ -35,7 +54,31 @@ class MultiTransformed(NamedTuple):
 
 
 class MultiTransformedWithState(NamedTuple):
-    """What :func:`multi_transform_with_state` returns (state threaded as in ``transform_with_state``)."""
+    """What :func:`multi_transform_with_state` returns (state as in ``transform_with_state``).
+
+    Attributes:
+      init: ``init(rng, *args) -> (params, state)``: runs the template function.
+      apply: the tree of functions ``f`` returned, each now
+        ``apply_fn(params, state, *args) -> (out, state)`` (``(params, state,
+        rng, *args)`` with ``apply_rng=True``).
+
+    Examples:
+      >>> from minihaiku.core import MultiTransformedWithState, get_state, set_state
+      >>> from minihaiku.core import multi_transform_with_state
+      >>> def f():
+      ...   def n():
+      ...     return get_state("n", (), jnp.int32)
+      ...   def step():
+      ...     set_state("n", n() + 1)
+      ...   return step, {"step": step, "read": n}
+      >>> model = multi_transform_with_state(f)
+      >>> isinstance(model, MultiTransformedWithState)
+      True
+      >>> params, state = model.init(0)
+      >>> _, state = model.apply["step"](params, state)
+      >>> model.apply["read"](params, state)
+      (Array(1, dtype=int32), {'~/n': Array(1, dtype=int32)})
+    """
 
     init: Callable[..., tuple[dict[str, jax.Array], dict[str, jax.Array]]]
     apply: Any
@@ -83,6 +126,12 @@ def _build(
         def apply(params: Params, *args: Any, **kwargs: Any) -> Any:
             state: State = {}
             if allow_state:
+                if not args:
+                    raise InvalidParamsError(
+                        "an entry point of multi_transform_with_state takes (params, "
+                        "state, *args) and got no state. Pass the state init returned: "
+                        "apply_fn(params, state, *args)."
+                    )
                 state, args = check_mapping(args[0], "state"), args[1:]
             rng, args = split_rng(apply_rng, args)
             new_state = dict(state)
@@ -96,7 +145,9 @@ def _build(
 
         return apply
 
-    return init, jax.tree_util.tree_unflatten(treedef, [entry(i) for i in range(treedef.num_leaves)])
+    return init, jax.tree_util.tree_unflatten(
+        treedef, [entry(i) for i in range(treedef.num_leaves)]
+    )
 
 
 def multi_transform(f: Callable[[], Any], *, apply_rng: bool = False) -> MultiTransformed:

@@ -10,8 +10,8 @@ from typing import Any
 import jax
 
 from minihaiku.core._errors import InvalidArgumentError, RngError
-from minihaiku.core._frame import Frame, current_frame
-from minihaiku.core._keys import as_key, path_salt
+from minihaiku.core._frame import current_frame
+from minihaiku.core._keys import as_key
 from minihaiku.core._trace import check_trace
 
 __all__ = [
@@ -21,19 +21,6 @@ __all__ = [
     "next_rng_keys",
     "with_rng",
 ]
-
-_RNG_SALT = path_salt("/rng")
-
-
-def _draw(frame: Frame) -> jax.Array:
-    base = frame.draw_key if frame.draw_key is not None else frame.rng
-    n = frame.rng_count
-    frame.rng_count = n + 1
-    return jax.random.fold_in(jax.random.fold_in(base, _RNG_SALT), n)
-
-
-def _has_key(frame: Frame) -> bool:
-    return frame.draw_key is not None or frame.rng is not None
 
 
 def next_rng_key() -> jax.Array:
@@ -52,15 +39,15 @@ def next_rng_key() -> jax.Array:
       (2,)
     """
     frame = current_frame("next_rng_key")
-    if not _has_key(frame):
+    if not frame.keys.can_draw():
         raise RngError(
             "next_rng_key was called but apply was given no key. Transform "
             "with transform(f, apply_rng=True) and call apply(params, rng, "
             "...) with rng = jax.random.key(seed), or draw inside "
             "`with with_rng(key):`; use maybe_next_rng_key() where a key is optional."
         )
-    check_trace(frame, "next_rng_key()")
-    return _draw(frame)
+    check_trace(frame.trace, "next_rng_key()")
+    return frame.keys.draw()  # type: ignore[no-any-return]
 
 
 def next_rng_keys(num: int) -> jax.Array:
@@ -74,7 +61,8 @@ def next_rng_keys(num: int) -> jax.Array:
     """
     if isinstance(num, bool) or not isinstance(num, int) or num < 0:
         raise InvalidArgumentError(
-            f"next_rng_keys(num): num must be an int >= 0, got {num!r}; pass how many keys you need."
+            f"next_rng_keys(num): num must be an int >= 0, got {num!r}; pass how "
+            "many keys you need."
         )
     return jax.random.split(next_rng_key(), num)
 
@@ -88,10 +76,10 @@ def maybe_next_rng_key() -> jax.Array | None:
       True
     """
     frame = current_frame("maybe_next_rng_key")
-    if not _has_key(frame):
+    if not frame.keys.can_draw():
         return None
-    check_trace(frame, "maybe_next_rng_key()")
-    return _draw(frame)
+    check_trace(frame.trace, "maybe_next_rng_key()")
+    return frame.keys.draw()  # type: ignore[no-any-return]
 
 
 @contextlib.contextmanager
@@ -114,12 +102,11 @@ def with_rng(key: Any) -> Iterator[None]:
     """
     frame = current_frame("with_rng")
     key = as_key(key, "with_rng")
-    saved = frame.draw_key, frame.rng_count
-    frame.draw_key, frame.rng_count = key, 0
+    saved = frame.keys.swap_draws(key)
     try:
         yield
     finally:
-        frame.draw_key, frame.rng_count = saved
+        frame.keys.swap_draws(*saved)
 
 
 class PRNGSequence(Iterator[jax.Array]):

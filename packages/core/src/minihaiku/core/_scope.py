@@ -21,17 +21,25 @@ class Scope:
 
     Attributes:
       path: the scope's path; parameters created here are ``path + "/" + name``.
+      prefix: the path modules constructed here are put under (``path``, except
+        for a method of a ``method_scopes=False`` module or a ``transparent``
+        method called from outside: ``<module path>/<method>``).
       owner: the module whose method (or construction) opened the scope, or
         ``None`` for the root and for lifted-transform scopes.
       names: the module names taken in this scope so far (made on first use).
     """
 
-    __slots__ = ("names", "owner", "path")
+    __slots__ = ("names", "owner", "path", "prefix")
 
     def __init__(
-        self, path: str, owner: object | None = None, names: ScopeNames | None = None
+        self,
+        path: str,
+        owner: object | None = None,
+        names: ScopeNames | None = None,
+        prefix: str | None = None,
     ) -> None:
         self.path = path
+        self.prefix = path if prefix is None else prefix
         self.owner = owner
         self.names = names
 
@@ -44,7 +52,8 @@ class Scope:
 
     def copy(self) -> Scope:
         """A copy whose names can change without changing this scope's."""
-        return Scope(self.path, self.owner, None if self.names is None else self.names.copy())
+        names = None if self.names is None else self.names.copy()
+        return Scope(self.path, self.owner, names, self.prefix)
 
 
 class ScopeStack:
@@ -70,11 +79,11 @@ class ScopeStack:
         """The current scope."""
         return self.scopes[-1]
 
-    def enter(self, path: str, owner: object | None = None, names: ScopeNames | None = None) -> int:
+    def enter(self, path: str, owner: object | None = None, prefix: str | None = None) -> int:
         """Opens a scope at ``path``; returns the depth to give to :meth:`exit`."""
         scopes = self.scopes
         depth = len(scopes)
-        scopes.append(Scope(path, owner, names))
+        scopes.append(Scope(path, owner, None, prefix))
         return depth
 
     def exit(self, depth: int) -> None:

@@ -121,7 +121,7 @@ def set_state(name: str, value: Any) -> None:
             "cannot change there, the change would be lost. Move the update into "
             "the loop body (or out of the condition)."
         )
-    check_trace(frame, f"set_state({name!r})")
+    check_trace(frame.trace, f"set_state({name!r})")
     state = frame.state
     if not is_array(value):
         value = jnp.asarray(value)

@@ -9,12 +9,9 @@ checked, so ``apply`` pays nothing for this.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from minihaiku.core._errors import UnliftedTransformError
-
-if TYPE_CHECKING:
-    from minihaiku.core._frame import Frame
 
 try:  # the public name since jax 0.6.1; jax 0.6.0 has it only privately
     from jax.extend.core import get_opaque_trace_state as _trace_state_fn
@@ -53,14 +50,14 @@ def _raw_transform_hint() -> str:
     )
 
 
-def check_trace(frame: Frame, what: str) -> None:
-    """Raises if the caller runs inside a JAX transform entered after ``frame`` started.
+def check_trace(started_in: Any, what: str) -> None:
+    """Raises unless the caller runs in the JAX trace ``started_in`` (a frame's ``trace``).
 
     Raises:
       UnliftedTransformError: naming ``what`` was done, the raw transform and
         the lifted form to use instead.
     """
-    if frame.trace != trace_state():
+    if started_in != trace_state():
         raise UnliftedTransformError(
             f"{what} inside a raw JAX transform that was applied inside the "
             f"transformed function ({_raw_transform_hint()}). The value would leak "

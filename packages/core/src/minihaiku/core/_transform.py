@@ -45,6 +45,18 @@ class Transformed(NamedTuple):
       init: ``init(rng, *args, **kwargs) -> params``.
       apply: ``apply(params, *args, **kwargs) -> out``, or
         ``apply(params, rng, *args, **kwargs)`` with ``apply_rng=True``.
+
+    Examples:
+      >>> from minihaiku.core import Transformed, get_param, transform
+      >>> f = transform(lambda x: x * get_param("w", (), init=jax.nn.initializers.ones))
+      >>> isinstance(f, Transformed)
+      True
+      >>> params = f.init(0, 2.0)
+      >>> params
+      {'~/w': Array(1., dtype=float32)}
+      >>> f.apply(params, 3.0)
+      Array(3., dtype=float32)
+      >>> init, apply = f  # a NamedTuple: unpack it
     """
 
     init: Callable[..., dict[str, jax.Array]]
@@ -58,6 +70,24 @@ class TransformedWithState(NamedTuple):
       init: ``init(rng, *args, **kwargs) -> (params, state)``.
       apply: ``apply(params, state, *args, **kwargs) -> (out, state)``, or
         ``apply(params, state, rng, *args, **kwargs)`` with ``apply_rng=True``.
+
+    Examples:
+      >>> from minihaiku.core import TransformedWithState, get_state, set_state
+      >>> from minihaiku.core import transform_with_state
+      >>> def count():
+      ...   n = get_state("n", (), jnp.int32)
+      ...   set_state("n", n + 1)
+      ...   return n
+      >>> f = transform_with_state(count)
+      >>> isinstance(f, TransformedWithState)
+      True
+      >>> params, state = f.init(0)
+      >>> params, state
+      ({}, {'~/n': Array(0, dtype=int32)})
+      >>> out, state = f.apply(params, state)  # pass the new state to the next call
+      >>> out, state = f.apply(params, state)
+      >>> out, state
+      (Array(1, dtype=int32), {'~/n': Array(2, dtype=int32)})
     """
 
     init: Callable[..., tuple[dict[str, jax.Array], dict[str, jax.Array]]]
