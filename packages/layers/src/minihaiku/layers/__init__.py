@@ -12,6 +12,7 @@ Examples:
 
 from minihaiku.layers import pad
 from minihaiku.layers._attention import MultiHeadAttention
+from minihaiku.layers._basic import BatchApply, Sequential, dropout
 from minihaiku.layers._batch_norm import BatchNorm
 from minihaiku.layers._conv import Conv1D, Conv2D, Conv3D, ConvND
 from minihaiku.layers._conv_transpose import (
@@ -28,6 +29,7 @@ from minihaiku.layers._moving_averages import ExponentialMovingAverage
 from minihaiku.layers._norm import GroupNorm, LayerNorm, RMSNorm
 from minihaiku.layers._pool import AvgPool, MaxPool, avg_pool, max_pool
 from minihaiku.layers._recurrent import GRU, LSTM, IdentityCore, LSTMState, RNNCore, VanillaRNN
+from minihaiku.layers._reshape import Flatten, Reshape
 from minihaiku.layers._rnn_wrappers import DeepRNN, ResetCore, deep_rnn_with_skip_connections
 from minihaiku.layers._spectral_norm import SpectralNorm
 from minihaiku.layers._unroll import dynamic_unroll, static_unroll
@@ -38,6 +40,7 @@ __all__ = [
     "LSTM",
     "MLP",
     "AvgPool",
+    "BatchApply",
     "BatchNorm",
     "Conv1D",
     "Conv1DTranspose",
@@ -52,6 +55,7 @@ __all__ = [
     "Embed",
     "EmbedLookupStyle",
     "ExponentialMovingAverage",
+    "Flatten",
     "GroupNorm",
     "IdentityCore",
     "LSTMState",
@@ -62,11 +66,14 @@ __all__ = [
     "RMSNorm",
     "RNNCore",
     "ResetCore",
+    "Reshape",
+    "Sequential",
     "SpectralNorm",
     "VanillaRNN",
     "__version__",
     "avg_pool",
     "deep_rnn_with_skip_connections",
+    "dropout",
     "dynamic_unroll",
     "from_haiku",
     "max_pool",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Sequence
 from typing import Any
@@ -75,7 +76,7 @@ def _avg_pool(
     x, window, stride = _prepare(value, window_shape, strides, padding, channel_axis, where)
     pooled: jax.Array = lax.reduce_window(x, 0.0, lax.add, window, stride, padding)
     if padding == "VALID":
-        return pooled / np.prod(window)
+        return pooled / math.prod(window)  # a Python int: a folded constant
     # Count the entries of each window that are not padding (as dm-haiku does).
     shape = [(v if w != 1 else 1) for v, w in zip(x.shape, window, strict=True)]
     counts: jax.Array = lax.reduce_window(
