@@ -184,3 +184,12 @@ def test_attention_refuses_batch_axes_that_do_not_broadcast():
         r"do not broadcast",
     ):
         make((2, 4, 3), (3, 5, 3), (3, 5, 3))()
+
+
+def test_attention_refuses_a_mask_whose_last_axes_do_not_match():
+    with pytest.raises(
+        InvalidArgumentError,
+        match=r"MultiHeadAttention ~/MultiHeadAttention_0: mask of shape \(1, 2, 4\) does not "
+        r"broadcast to the attention logits' shape \(2, 2, 5\) .*T'=2 queries and T=5 keys",
+    ):
+        make((2, 3), (5, 3), (5, 3), mask=jnp.ones((1, 2, 4), bool))()

@@ -8,6 +8,7 @@ import pytest
 from minihaiku.core import (
     InvalidArgumentError,
     InvalidArgumentTypeError,
+    MissingStateError,
     ParameterShapeError,
     transform_with_state,
 )
@@ -221,7 +222,7 @@ def test_batch_norm_constructor_errors():
         ).init(0, x)
     with pytest.raises(
         InvalidArgumentError,
-        match=r"BatchNorm ~/BatchNorm_0: unable to extract the channel axis from data_format='CHW'",
+        match=r"BatchNorm ~/BatchNorm_0: unknown data_format 'CHW'. Pass a channels-last format",
     ):
         make_bn(data_format="CHW").init(0, x)
     with pytest.raises(
@@ -242,3 +243,14 @@ def test_batch_norm_outside_a_mapped_axis_says_so():
         r"enclosing mapped axis",
     ):
         make_bn(cross_replica_axis="batch").init(0, jnp.ones((2, 3)))
+
+
+def test_batch_norm_evaluation_without_the_state_names_the_missing_average():
+    f = transform_with_state(lambda x, t: BatchNorm(True, True, 0.9)(x, t))
+    params, _ = f.init(0, jnp.ones((2, 3)), True)
+    with pytest.raises(
+        MissingStateError,
+        match=r"BatchNorm ~/BatchNorm_0: there are no moving averages to normalize with .* "
+        r"\(state '~/BatchNorm_0/mean_ema/average' is not in the state given to apply",
+    ):
+        f.apply(params, {}, jnp.ones((2, 3)), False)

@@ -10,7 +10,7 @@ from minihaiku.core import (
     InvalidArgumentTypeError,
     transform_with_state,
 )
-from minihaiku.layers import ExponentialMovingAverage
+from minihaiku.layers import BatchNorm, ExponentialMovingAverage
 
 hk = pytest.importorskip("haiku")
 
@@ -136,3 +136,22 @@ def test_ema_refuses_bad_warmup():
         InvalidArgumentTypeError, match=r"warmup_length must be an int, got float 1.5"
     ):
         transform_with_state(lambda: ExponentialMovingAverage(0.9, False, 1.5)(1.0)).init(0)
+
+
+@pytest.mark.parametrize("decay", [1.0, -0.1, 1.5])
+def test_ema_refuses_a_decay_outside_zero_one(decay):
+    with pytest.raises(
+        InvalidArgumentError,
+        match=rf"ExponentialMovingAverage ~/BatchNorm_0/mean_ema: decay must be in \[0, 1\), "
+        rf"got {decay}",
+    ):
+        transform_with_state(lambda x: BatchNorm(True, True, decay)(x, True)).init(
+            0, jnp.ones((2, 3))
+        )
+
+
+def test_ema_takes_a_traced_decay():
+    f = transform_with_state(lambda v, d: ExponentialMovingAverage(d)(v))
+    _, state = f.init(0, 1.0, 0.5)
+    out, _ = jax.jit(f.apply)({}, state, 2.0, 0.5)
+    np.testing.assert_allclose(out, 2.0)

@@ -353,8 +353,8 @@ def test_group_norm_constructor_errors():
         transform(lambda x: GroupNorm(0)(x)).init(0, x)
     with pytest.raises(
         InvalidArgumentError,
-        match=r"GroupNorm ~/GroupNorm_0: unable to extract the channel axis from "
-        r"data_format='HWCN'. Use 'channels_last', 'channels_first'",
+        match=r"GroupNorm ~/GroupNorm_0: unknown data_format 'HWCN'. Pass a channels-last "
+        r"format such as 'NHWC' \(or 'channels_last'\) or a channels-first one",
     ):
         transform(lambda x: GroupNorm(2, data_format="HWCN")(x)).init(0, x)
     with pytest.raises(
@@ -371,3 +371,18 @@ def test_group_norm_constructor_errors():
         InvalidArgumentError, match=r"GroupNorm ~/GroupNorm_0 needs an input of rank >= 2"
     ):
         transform(lambda x: GroupNorm(2)(x)).init(0, jnp.ones(4))
+
+
+def test_layer_norm_works_with_strict_rank_promotion_like_dm_haiku():
+    x = rand((3, 4))
+    with jax.numpy_rank_promotion("raise"):
+        f = transform(lambda x: LayerNorm(-1, True, True)(x))
+        params = f.init(0, x)
+        got = f.apply(params, x)
+        want = hk.without_apply_rng(hk.transform(lambda x: hk.LayerNorm(-1, True, True)(x)))
+        np.testing.assert_allclose(got, want.apply(want.init(None, x), x), **TOL)
+        np.testing.assert_allclose(
+            transform(lambda x: RMSNorm(-1)(x)).apply({RMS + "scale": jnp.ones(4)}, x),
+            x / jnp.sqrt(jnp.mean(x**2, -1, keepdims=True) + 1e-5),
+            **TOL,
+        )

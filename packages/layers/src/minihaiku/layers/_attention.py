@@ -170,6 +170,15 @@ class MultiHeadAttention(Module):
                     f"{attn_logits.shape}, [..., H, T', T]). Give the mask a head axis, "
                     "e.g. mask[..., None, :, :]."
                 )
+            try:
+                jnp.broadcast_shapes(mask.shape, attn_logits.shape)
+            except ValueError:
+                raise InvalidArgumentError(
+                    f"{where}: mask of shape {mask.shape} does not broadcast to the "
+                    f"attention logits' shape {attn_logits.shape} ([..., H, T', T] with "
+                    f"T'={query.shape[-2]} queries and T={key.shape[-2]} keys). Give the "
+                    "mask one entry per query and key (or 1 to broadcast)."
+                ) from None
             attn_logits = jnp.where(mask, attn_logits, -1e30)
         attn_weights = jax.nn.softmax(attn_logits)
         attn = jnp.einsum("...htT,...Thd->...thd", attn_weights, value_heads)

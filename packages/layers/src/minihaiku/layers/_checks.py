@@ -148,15 +148,14 @@ def channel_index(data_format: Any, where: str) -> int:
             f"{where}: data_format must be a string such as 'channels_last', "
             f"got {type(data_format).__name__} {data_format!r:.60}."
         )
-    if isinstance(data_format, str):
-        if data_format == "channels_first" or _CHANNELS_FIRST.match(data_format):
-            return 1
-        if (
-            data_format == "channels_last"
-            or _CHANNELS_LAST.match(data_format)
-            or _SEQUENTIAL.match(data_format)
-        ):
-            return -1
+    if data_format == "channels_first" or _CHANNELS_FIRST.match(data_format):
+        return 1
+    if (
+        data_format == "channels_last"
+        or _CHANNELS_LAST.match(data_format)
+        or _SEQUENTIAL.match(data_format)
+    ):
+        return -1
     raise InvalidArgumentError(
         f"{where}: unknown data_format {data_format!r:.60}. Pass a channels-last format "
         "such as 'NHWC' (or 'channels_last') or a channels-first one such as 'NCHW' "

@@ -9,6 +9,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from minihaiku.core import (
     InvalidArgumentError,
@@ -83,6 +84,13 @@ class ExponentialMovingAverage(Module, method_scopes=False):
                 f"{where}: zero debiasing does not make sense when warming up the "
                 "average to an initial value. Set zero_debias=False when setting "
                 f"warmup_length to a non-zero value (got warmup_length={warmup})."
+            )
+        if isinstance(decay, (int, float, np.integer, np.floating)) and not (
+            0.0 <= decay < 1.0 or (decay == 1.0 and not zero_debias)
+        ):
+            raise InvalidArgumentError(
+                f"{where}: decay must be in [0, 1), got {decay!r}. Values close to 1 "
+                "average over many steps (e.g. 0.99), values close to 0 over few."
             )
         self.decay = decay
         self.zero_debias = bool(zero_debias)

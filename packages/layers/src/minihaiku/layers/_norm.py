@@ -32,7 +32,12 @@ _AxesOrSlice = tuple[int, ...] | slice
 
 
 def to_axes_or_slice(axis: Any, what: str, where: str) -> _AxesOrSlice:
-    """An int, a sequence of ints or a slice, as a tuple of ints or the slice."""
+    """An int, a sequence of ints or a slice, as a tuple of ints or the slice.
+
+    Examples:
+      >>> to_axes_or_slice(-1, "axis", "LayerNorm"), to_axes_or_slice([1, 2], "axis", "LayerNorm")
+      ((-1,), (1, 2))
+    """
     if isinstance(axis, slice):
         return axis
     if isinstance(axis, (int, np.integer)) and not isinstance(axis, bool):
@@ -50,7 +55,12 @@ def to_axes_or_slice(axis: Any, what: str, where: str) -> _AxesOrSlice:
 
 
 def to_abs_axes(axis: _AxesOrSlice, ndim: int, what: str, where: str) -> tuple[int, ...]:
-    """Sorted, distinct, non-negative axes of an input of rank ``ndim``."""
+    """Sorted, distinct, non-negative axes of an input of rank ``ndim``.
+
+    Examples:
+      >>> to_abs_axes((-1, 1), 3, "axis", "LayerNorm"), to_abs_axes(slice(1, None), 3, "axis", "")
+      ((1, 2), (1, 2))
+    """
     if isinstance(axis, slice):
         return tuple(range(ndim)[axis])
     bad = [a for a in axis if not -ndim <= a < ndim]
