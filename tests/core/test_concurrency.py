@@ -76,4 +76,4 @@ def test_a_task_started_inside_a_transform_does_not_change_its_frame():
 
     params = transform(f).init(0, jnp.ones((1, 2)))
     assert sorted(params) == ["~/after/__call__/w0", "~/before/__call__/w0"]
-    assert seen["inner"] == ["z"]
+    assert seen["inner"] == ["~/z"]

@@ -43,9 +43,9 @@ def test_creation_order_does_not_matter():
 
     p1 = transform(ab).init(5)
     p2 = transform(ba).init(5)
-    for k in ("a", "b"):
+    for k in ("~/a", "~/b"):
         np.testing.assert_array_equal(p1[k], p2[k])
-    assert not np.array_equal(p1["a"], p1["b"])
+    assert not np.array_equal(p1["~/a"], p1["~/b"])
 
 
 def test_value_is_the_initializer_at_the_path_key():
@@ -53,13 +53,13 @@ def test_value_is_the_initializer_at_the_path_key():
         return jax.random.uniform(key, shape, dtype)
 
     params = transform(lambda: get_param("w", (3,), init=init)).init(9)
-    key = jax.random.fold_in(jax.random.PRNGKey(9), zlib.crc32(b"w"))
-    np.testing.assert_array_equal(params["w"], jax.random.uniform(key, (3,), jnp.float32))
+    key = jax.random.fold_in(jax.random.PRNGKey(9), zlib.crc32(b"~/w"))
+    np.testing.assert_array_equal(params["~/w"], jax.random.uniform(key, (3,), jnp.float32))
 
 
 def test_different_seeds_differ():
     f = transform(lambda: get_param("w", (8,)))
-    assert not np.array_equal(f.init(0)["w"], f.init(1)["w"])
+    assert not np.array_equal(f.init(0)["~/w"], f.init(1)["~/w"])
 
 
 @pytest.mark.parametrize("partitionable", [False, True])

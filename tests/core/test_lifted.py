@@ -99,11 +99,11 @@ def test_scan_threads_state_and_gives_each_step_its_own_key():
 
     t = transform_with_state(f, apply_rng=True)
     params, state = t.init(0, jnp.arange(5.0))
-    # init runs the function once, as without scan: 5 steps (the init pass
-    # that creates the params does not count).
-    assert params == {} and int(state["n"]) == 5
+    # init returns the initial state (dm-haiku's rule), not the state after
+    # init's own run of the 5 steps.
+    assert params == {} and int(state["~/n"]) == 0
     (c, draws), state = t.apply(params, state, jax.random.PRNGKey(3), jnp.arange(5.0))
-    assert float(c) == 10.0 and int(state["n"]) == 10
+    assert float(c) == 10.0 and int(state["~/n"]) == 5
     assert len(set(np.asarray(draws).tolist())) == 5
 
 
@@ -297,11 +297,11 @@ def test_layer_stack_layer_values_are_the_initializer_at_per_layer_keys():
         )(x)
 
     params = transform(lifted).init(jax.random.PRNGKey(4), jnp.ones(2))
-    key = jax.random.fold_in(jax.random.PRNGKey(4), zlib.crc32(b"s"))
+    key = jax.random.fold_in(jax.random.PRNGKey(4), zlib.crc32(b"~/s"))
     want = jnp.stack(
         [jax.nn.initializers.normal(1.0)(jax.random.fold_in(key, i), (2,)) for i in range(3)]
     )
-    close(params["s"], want, 1e-6)
+    close(params["~/s"], want, 1e-6)
 
 
 def test_layer_stack_with_shared_params_and_extra_arguments():
@@ -311,7 +311,7 @@ def test_layer_stack_with_shared_params_and_extra_arguments():
 
     t = transform(lifted)
     params = t.init(0, x, 2.0)
-    assert params["shared"].shape == ()
+    assert params["~/shared"].shape == ()
     assert params["~/Linear_0/__call__/w"].shape == (2, 3, 3)
     assert t.apply(params, x, 2.0).shape == (4, 3)
 

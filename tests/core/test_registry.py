@@ -154,13 +154,13 @@ def test_module_level_plugin_through_the_shared_registry():
     init = get_initializer("acme_seven", value=2.0)
     np.testing.assert_array_equal(init(None, (2,), jnp.float32), [2.0, 2.0])
     params = transform(lambda: get_param("w", (3,), init="acme_seven")).init(0)
-    np.testing.assert_array_equal(params["w"], [7.0, 7.0, 7.0])
+    np.testing.assert_array_equal(params["~/w"], [7.0, 7.0, 7.0])
     assert list_initializers()["acme_seven"].distribution == "acme-inits"
 
 
 def test_registered_initializers_work_as_init_names():
     params = transform(lambda: get_param("w", (64, 64), init="orthogonal")).init(0)
-    w = params["w"]
+    w = params["~/w"]
     np.testing.assert_allclose(w.T @ w, np.eye(64), atol=1e-5)
 
 

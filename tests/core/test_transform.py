@@ -183,9 +183,9 @@ def test_a_leaf_that_is_not_an_array(leaf):
         return get_param("w", (2,))
 
     with pytest.raises(InvalidParamsError) as e:
-        transform(f).apply({"w": leaf})
+        transform(f).apply({"~/w": leaf})
     assert str(e.value) == (
-        f"parameter 'w' is a {type(leaf).__name__}, not an array. Parameter values "
+        f"parameter '~/w' is a {type(leaf).__name__}, not an array. Parameter values "
         "must be jax or numpy arrays (what init returns); convert with jnp.asarray, "
         "or pass the flat path-to-array dict that init returned."
     )
@@ -222,8 +222,8 @@ def test_init_with_something_that_is_not_a_key(bad):
     with pytest.raises(RngError) as e:
         transform(net).init(bad, x)
     assert str(e.value).startswith(
-        "init expects a PRNG key (jax.random.key(0) or jax.random.PRNGKey(0)) or an "
-        f"int seed, got {type(bad).__name__}"
+        "init expects a single PRNG key (jax.random.key(0) or jax.random.PRNGKey(0)) or "
+        f"an int seed in [-2**31, 2**32), got {type(bad).__name__}"
     )
 
 
@@ -248,14 +248,15 @@ def test_next_rng_key_without_a_key_in_apply():
     assert str(e.value) == (
         "next_rng_key was called but apply was given no key. Transform with "
         "transform(f, apply_rng=True) and call apply(params, rng, ...) with rng = "
-        "jax.random.key(seed)."
+        "jax.random.key(seed), or draw inside `with with_rng(key):`; use "
+        "maybe_next_rng_key() where a key is optional."
     )
     with pytest.raises(RngError):
         transform(lambda: next_rng_key(), apply_rng=True).apply({}, None)
 
 
 def test_apply_rng_without_the_key_argument():
-    with pytest.raises(TypeError, match=r"needs a key after params"):
+    with pytest.raises(RngError, match=r"needs a key after params"):
         transform(lambda: 1, apply_rng=True).apply({})
 
 
@@ -273,7 +274,7 @@ def test_initializer_returning_the_wrong_shape_or_dtype():
     msg = str(e.value)
     assert msg.startswith("initializer ")
     assert msg.endswith(
-        "returned shape (3, 2) and dtype float32 for parameter 'w'; expected shape "
+        "returned shape (3, 2) and dtype float32 for parameter '~/w'; expected shape "
         "(2, 3) and dtype float32. An initializer must return an array of exactly the "
         "shape and dtype it is given."
     )
@@ -281,7 +282,7 @@ def test_initializer_returning_the_wrong_shape_or_dtype():
     def g():
         return get_param("w", (2,), init=lambda k, s, d: jnp.zeros(s, jnp.int32))
 
-    with pytest.raises(InitializerError, match="dtype int32 for parameter 'w'; expected"):
+    with pytest.raises(InitializerError, match="dtype int32 for parameter '~/w'; expected"):
         transform(g).init(0)
 
     def h():
@@ -295,21 +296,21 @@ def test_init_that_is_neither_callable_nor_a_name():
     with pytest.raises(NotCallableError) as e:
         transform(lambda: get_param("w", (1,), init=3.0)).init(0)
     assert str(e.value) == (
-        "init for 'w' must be a callable (key, shape, dtype) -> Array or a registered "
+        "init for '~/w' must be a callable (key, shape, dtype) -> Array or a registered "
         "initializer name, got float 3.0."
     )
 
 
 @pytest.mark.parametrize("shape", [(-1, 2), "ab", (1.5,), None])
 def test_bad_shapes(shape):
-    with pytest.raises(ParameterShapeError, match=r"^shape for 'w' (must be|has a negative)"):
+    with pytest.raises(ParameterShapeError, match=r"^shape for '~/w' (must be|has a negative)"):
         transform(lambda: get_param("w", shape)).init(0)
 
 
 def test_shape_may_be_a_list_or_numpy_ints():
     f = transform(lambda: get_param("w", [np.int64(2), 3]))
     params = f.init(0)
-    assert params["w"].shape == (2, 3)
+    assert params["~/w"].shape == (2, 3)
     assert f.apply(params).shape == (2, 3)
 
 
@@ -323,4 +324,7 @@ def test_a_dtype_that_is_not_a_dtype():
 
     with pytest.raises(InvalidArgumentTypeError) as e:
         transform(lambda: get_param("w", (2,), dtype="floaty")).init(0)
-    assert str(e.value) == "'floaty' is not a dtype; pass a dtype such as jnp.float32."
+    assert str(e.value) == (
+        "dtype for '~/w' is str 'floaty', which is not a dtype; pass a dtype such as "
+        "jnp.float32 or 'float32'."
+    )

@@ -18,7 +18,7 @@ def test_every_cell_runs_in_order(tmp_path, monkeypatch):
         with contextlib.redirect_stdout(out):
             exec(compile("".join(cell["source"]), f"{NOTEBOOK.name}[code {i}]", "exec"), namespace)
         printed.append(out.getvalue())
-    assert printed[1] == "{'b': (5,), 'w': (3, 5)}\n(2, 5)\n"
+    assert printed[1] == "{'~/b': (5,), '~/w': (3, 5)}\n(2, 5)\n"
     assert printed[2] == (
         "{'~/MLP_0/__call__/Linear_0/__call__/b': (3,), "
         "'~/MLP_0/__call__/Linear_0/__call__/w': (3, 3), "

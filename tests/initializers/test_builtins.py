@@ -172,7 +172,7 @@ def test_orthogonal_of_a_vector_names_the_parameter():
     assert str(e.value) == (
         "orthogonal cannot serve shape (5,): it needs at least two dimensions (rows and "
         "columns). Use 'normal' or 'variance_scaling' for vectors and scalars. (while "
-        "creating parameter 'v')"
+        "creating parameter '~/v')"
     )
 
 

@@ -98,7 +98,7 @@ def test_only_core(tmp_path, wheels):
         assert apply(params, jnp.full((2, 3), 2.0)).tolist() == [[2.0] * 3] * 2
 
         seven = transform(lambda: get_param("w", (2,), init="acme_seven")).init(0)
-        assert seven["w"].tolist() == [7.0, 7.0]
+        assert seven["~/w"].tolist() == [7.0, 7.0]
         assert sorted(mc.list_initializers()) == ["acme_seven"]
         try:
             transform(lambda: get_param("w", (2,))).init(0)
@@ -125,9 +125,9 @@ def test_core_and_initializers(tmp_path, wheels):
         from minihaiku.core import get_param, list_initializers, transform
         assert importlib.util.find_spec("minihaiku.layers") is None
         params = transform(lambda: get_param("w", (64, 64), init="orthogonal")).init(0)
-        w = params["w"]
+        w = params["~/w"]
         assert float(jnp.abs(w.T @ w - jnp.eye(64)).max()) < 1e-4
-        default = transform(lambda: get_param("v", (10000,))).init(0)["v"]
+        default = transform(lambda: get_param("v", (10000,))).init(0)["~/v"]
         assert abs(float(default.std()) - 1.0) < 0.05
         print(list_initializers()["he_normal"].distribution)
     """,
@@ -174,7 +174,7 @@ def test_the_example_plugin(tmp_path, wheels):
         from minihaiku.core import get_initializer, get_param, list_initializers, transform
         info = list_initializers()["acme_sinusoid"]
         print(info.plugin, info.distribution)
-        w = transform(lambda: get_param("w", (2, 2), init="acme_sinusoid")).init(0)["w"]
+        w = transform(lambda: get_param("w", (2, 2), init="acme_sinusoid")).init(0)["~/w"]
         assert jnp.allclose(w.ravel(), jnp.sin(jnp.arange(4.0)))
         big = get_initializer("acme_sinusoid", amplitude=2.0)(None, (3,), jnp.float32)
         assert jnp.allclose(big, 2 * jnp.sin(jnp.arange(3.0)))

@@ -51,10 +51,12 @@ def test_patch_bump_touches_only_that_package(repo):
     assert version(repo, "core") == '__version__ = "0.1.1"\n'
     assert all(version(repo, p) == before[p] for p in PACKAGES[1:])
     changelog = (repo / "packages" / "core" / "CHANGELOG.md").read_text()
+    # Everything under Unreleased (the new entry first) moves to the new version.
     assert changelog.startswith(
         "# Changelog: minihaiku-core\n\n## Unreleased\n\n## 0.1.1 (2026-11-26)\n\n"
-        "- Fixed a thing.\n\n## 0.1.0\n"
+        "- Fixed a thing.\n"
     )
+    assert changelog.count("## Unreleased") == 1 and "\n## 0.1.0\n" in changelog
 
 
 def test_a_bump_the_siblings_do_not_admit_is_refused(repo):

@@ -61,7 +61,8 @@ def test_cell_5_module_apply_reads_given_params():
         def apply(self, x):
             return get_param("w", ()) * x
 
-    params = dict(w=jnp.asarray(5.0))
+    # The seed's final create_param_path names a parameter outside any module '~/w'.
+    params = {"~/w": jnp.asarray(5.0)}
     assert transform(MyModule().apply).apply(params, 5) == 25
 
 
@@ -69,7 +70,7 @@ def test_cell_6_jit_of_apply():
     def linear(x):
         return x @ get_param("w", (3, 5)) + get_param("b", (5,))
 
-    params = dict(w=jnp.ones((3, 5)), b=jnp.ones((5,)))
+    params = {"~/w": jnp.ones((3, 5)), "~/b": jnp.ones((5,))}
     apply = transform(linear).apply
     out = jax.jit(apply)(params, jnp.ones((10, 3)))
     np.testing.assert_array_equal(out, np.full((10, 5), 4.0, np.float32))
@@ -88,10 +89,10 @@ def test_cell_9_plain_class_params_are_named_by_identifier(capsys):
     init, apply = transform(PlainLinear(4))
     params = init(jax.random.PRNGKey(0), data)
     print(parameter_shapes(params))
-    assert capsys.readouterr().out == "{'b': (4,), 'w': (3, 4)}\n"
+    assert capsys.readouterr().out == "{'~/b': (4,), '~/w': (3, 4)}\n"
     out = apply(params, data)
     assert out.shape == (2, 4)
-    np.testing.assert_allclose(out, data @ params["w"] + params["b"], rtol=1e-6)
+    np.testing.assert_allclose(out, data @ params["~/w"] + params["~/b"], rtol=1e-6)
 
 
 def test_cell_12_linear_in_a_lambda(capsys):

@@ -18,7 +18,8 @@ Examples:
   Array([[3., 3.]], dtype=float32)
 """
 
-from minihaiku.core._base import InitLike, get_param, get_state, next_rng_key, set_state
+from minihaiku.core._control_flow import cond, fori_loop, switch, while_loop
+from minihaiku.core._create import InitLike
 from minihaiku.core._errors import (
     DuplicateInitializerError,
     DuplicateNameError,
@@ -48,7 +49,24 @@ from minihaiku.core._intercept import (
     intercept_methods,
     intercept_params,
 )
-from minihaiku.core._module import Module, module_method
+from minihaiku.core._layer_stack import layer_stack
+from minihaiku.core._lifted import (
+    eval_shape,
+    grad,
+    map,
+    remat,
+    scan,
+    value_and_grad,
+    vmap,
+)
+from minihaiku.core._module import Module, module_method, transparent
+from minihaiku.core._multi_transform import (
+    MultiTransformed,
+    MultiTransformedWithState,
+    multi_transform,
+    multi_transform_with_state,
+)
+from minihaiku.core._params import get_param
 from minihaiku.core._registry import (
     AUTOLOAD_ENV,
     DEFAULT_INITIALIZER,
@@ -58,7 +76,9 @@ from minihaiku.core._registry import (
     InitializerFactory,
     InitializerInfo,
     PluginFailure,
+    PluginStatus,
     Registry,
+    RegistryReport,
     failed_plugins,
     get_initializer,
     hookimpl,
@@ -66,28 +86,26 @@ from minihaiku.core._registry import (
     list_initializers,
     load_plugins,
     register_plugin,
+    registry_report,
 )
+from minihaiku.core._rng import (
+    PRNGSequence,
+    maybe_next_rng_key,
+    next_rng_key,
+    next_rng_keys,
+    with_rng,
+)
+from minihaiku.core._state import get_state, set_state
 from minihaiku.core._transform import (
     Params,
     State,
     Transformed,
     TransformedWithState,
+    running_init,
     transform,
     transform_with_state,
-)
-from minihaiku.core._transforms import (
-    cond,
-    eval_shape,
-    fori_loop,
-    grad,
-    layer_stack,
-    map,
-    remat,
-    scan,
-    switch,
-    value_and_grad,
-    vmap,
-    while_loop,
+    with_empty_state,
+    without_state,
 )
 from minihaiku.core._tree import (
     PathFilter,
@@ -124,8 +142,11 @@ __all__ = [
     "MissingStateError",
     "Module",
     "ModuleConstructionError",
+    "MultiTransformed",
+    "MultiTransformedWithState",
     "NotCallableError",
     "NotInTransformError",
+    "PRNGSequence",
     "ParamInterceptor",
     "ParameterDtypeError",
     "ParameterShapeError",
@@ -134,7 +155,9 @@ __all__ = [
     "PluginFailure",
     "PluginLoadError",
     "PluginLoadWarning",
+    "PluginStatus",
     "Registry",
+    "RegistryReport",
     "RngError",
     "STRICT_ENV",
     "State",
@@ -163,12 +186,18 @@ __all__ = [
     "list_initializers",
     "load_plugins",
     "map",
+    "maybe_next_rng_key",
     "merge_params",
     "module_method",
+    "multi_transform",
+    "multi_transform_with_state",
     "next_rng_key",
+    "next_rng_keys",
     "partition_params",
     "register_plugin",
+    "registry_report",
     "remat",
+    "running_init",
     "scan",
     "set_state",
     "summary",
@@ -176,9 +205,13 @@ __all__ = [
     "to_nested",
     "transform",
     "transform_with_state",
+    "transparent",
     "tree_bytes",
     "tree_size",
     "value_and_grad",
     "vmap",
     "while_loop",
+    "with_empty_state",
+    "with_rng",
+    "without_state",
 ]

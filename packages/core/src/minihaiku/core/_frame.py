@@ -1,68 +1,74 @@
 """The frame: what one call of a transformed function is doing.
 
-A :class:`Frame` holds the params and state being built (``init``) or read
-(``apply``), the random keys, and the stack of module scopes. The current frame
-lives in a :class:`contextvars.ContextVar`, so threads and asyncio tasks never
-see each other's frames.
+An :class:`InitFrame` builds parameters and the initial state; an
+:class:`ApplyFrame` reads the caller's parameters (never writing them) and
+updates a copy of the state. The current frame lives in a
+:class:`contextvars.ContextVar`, so threads and asyncio tasks never see each
+other's frames.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
-from collections.abc import Mapping
-from typing import Any
-
-import jax
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
 
 from minihaiku.core._errors import NotInTransformError
-from minihaiku.core._naming import ScopeNames
+from minihaiku.core._keys import Keys
+from minihaiku.core._scope import ScopeStack
+from minihaiku.core._trace import trace_state
 
 __all__ = [
-    "ROOT",
+    "ApplyFrame",
     "Frame",
-    "copy_names",
+    "InitFrame",
+    "Stack",
     "current_frame",
     "frame_or_none",
-    "pop_frame",
-    "push_frame",
-    "trace_state",
+    "running",
 ]
 
-#: Path of the root scope: module paths start with it (``~/MLP_0``).
-ROOT = "~"
+#: ``(size, index)`` of one enclosing ``layer_stack`` / split-params ``vmap``;
+#: ``index`` is the traced layer index (``None`` during the init pass).
+Stack = tuple[int, Any]
 
 
 class Frame:
-    """State of one ``init`` or ``apply`` call of a transformed function.
+    """State of one ``init`` or ``apply`` call (or of one lifted pass inside it).
 
     Attributes:
-      params: the parameters, by path. Built up during ``init``; the caller's
-        mapping, read only, during ``apply``.
-      state: the state entries, by path (a fresh dict in both modes).
-      initializing: ``True`` during ``init``.
+      params: the parameters by path.
+      state: the state entries by path (the frame's own dict).
       allow_state: ``False`` under plain ``transform``.
-      rng: the key that parameters are derived from (``init``), or the key
-        given to ``apply`` (``None`` if none was).
-      scope_paths: the stack of scope paths; ``scope_paths[0]`` is the root.
-      scope_names: for each scope, the module names already used in it
-        (created lazily).
+      keys: where parameter keys and ``next_rng_key`` draws come from
+        (:class:`~minihaiku.core._keys.Keys`; its ``base`` is ``None`` when
+        ``apply`` got no key).
+      scopes: the scope stack.
+      stacks: the enclosing ``layer_stack`` / split-params ``vmap`` axes.
+      param_interceptors: parameter interceptors, outermost first.
+      method_interceptors: method interceptors, outermost first.
+      state_locked: why ``set_state`` is refused here (``None``: allowed).
+      in_init: whether this frame is part of an ``init`` call (lifted passes
+        inside ``init`` are apply frames, but still part of it).
+      trace: the JAX trace the frame runs in (see :mod:`minihaiku.core._trace`).
     """
+
+    initializing: ClassVar[bool]
+    params: Mapping[str, Any]
 
     __slots__ = (
         "allow_state",
-        "initializing",
-        "interceptors",
+        "in_init",
+        "keys",
         "method_interceptors",
+        "param_interceptors",
         "params",
-        "rng",
-        "rng_count",
-        "rng_host",
-        "scope_names",
-        "scope_paths",
+        "scopes",
         "stacks",
         "state",
-        "state_created",
-        "trace_state",
+        "state_locked",
+        "trace",
     )
 
     def __init__(
@@ -70,61 +76,76 @@ class Frame:
         params: Mapping[str, Any],
         state: dict[str, Any],
         *,
-        initializing: bool,
         allow_state: bool,
-        rng: jax.Array | None,
+        rng: Any,
+        scopes: ScopeStack | None = None,
     ) -> None:
         self.params = params
         self.state = state
-        self.initializing = initializing
         self.allow_state = allow_state
-        self.rng = rng
-        self.rng_count = 0
-        #: the host copy of ``rng`` for deriving parameter keys (computed lazily).
-        self.rng_host: Any = None
-        self.scope_paths: list[str] = [ROOT]
-        self.scope_names: list[ScopeNames | None] = [None]
-        #: (size, index) of each enclosing layer_stack / split-params vmap.
-        self.stacks: tuple[tuple[int, Any], ...] = ()
-        #: parameter interceptors, outermost first.
-        self.interceptors: tuple[Any, ...] = ()
-        #: method interceptors, outermost first.
+        self.keys = Keys(rng)
+        self.scopes = scopes if scopes is not None else ScopeStack()
+        self.stacks: tuple[Stack, ...] = ()
+        self.param_interceptors: tuple[Any, ...] = ()
         self.method_interceptors: tuple[Any, ...] = ()
-        #: the JAX trace this frame runs in (set by push_frame).
-        self.trace_state: Any = None
-        #: initial values of state entries created in this frame (lifted init passes).
-        self.state_created: dict[str, Any] | None = None
+        self.state_locked: str | None = None
+        self.trace: Any = None
+        self.in_init = self.initializing
 
-    def fork(
-        self,
-        state: dict[str, Any],
-        rng: jax.Array | None,
-        *,
-        initializing: bool,
-        names: list[ScopeNames | None] | None = None,
-    ) -> Frame:
-        """A frame for running part of the function inside a lifted transform.
+    @property
+    def rng(self) -> Any:
+        """The frame's key (``None`` when ``apply`` got none)."""
+        return self.keys.base
 
-        It shares the params mapping, starts from a copy of the scope stack
-        (with ``names`` as the module names taken so far, default a copy of
-        this frame's) and keeps the interceptors.
+    def inherit(self, outer: Frame, stack: Stack | None = None, locked: str | None = None) -> None:
+        """Takes over what a lifted pass keeps from the ``outer`` frame.
+
+        The interceptors, the enclosing stacks (plus ``stack``), the state lock
+        (or ``locked``), whether it is part of ``init``, and the outer key
+        sequence when both frames have the same key.
         """
-        f = Frame(
-            self.params, state, initializing=initializing, allow_state=self.allow_state, rng=rng
-        )
-        f.scope_paths = list(self.scope_paths)
-        f.scope_names = copy_names(self.scope_names if names is None else names)
-        if rng is self.rng:
-            f.rng_host = self.rng_host
-        f.stacks = self.stacks
-        f.interceptors = self.interceptors
-        f.method_interceptors = self.method_interceptors
-        return f
+        self.stacks = outer.stacks if stack is None else (*outer.stacks, stack)
+        self.param_interceptors = outer.param_interceptors
+        self.method_interceptors = outer.method_interceptors
+        self.state_locked = locked if locked is not None else outer.state_locked
+        self.in_init = outer.in_init
+        self.keys = outer.keys.child(self.keys.base)
 
 
-def copy_names(names: list[ScopeNames | None]) -> list[ScopeNames | None]:
-    """A deep copy of a stack of per-scope module names."""
-    return [None if n is None else n.copy() for n in names]
+class InitFrame(Frame):
+    """The frame of ``init``: creates parameters and records initial state.
+
+    Attributes:
+      initial_state: the first value of each state entry, in creation order
+        (what ``init`` returns: dm-haiku's rule).
+    """
+
+    initializing = True
+    params: dict[str, Any]
+
+    __slots__ = ("initial_state",)
+
+    def __init__(
+        self,
+        params: dict[str, Any],
+        state: dict[str, Any],
+        *,
+        allow_state: bool,
+        rng: Any,
+        scopes: ScopeStack | None = None,
+    ) -> None:
+        super().__init__(params, state, allow_state=allow_state, rng=rng, scopes=scopes)
+        self.initial_state: dict[str, Any] = {}
+
+
+class ApplyFrame(Frame):
+    """The frame of ``apply`` (and of every pass inside a lifted transform).
+
+    Parameters are read only: the mapping given to ``apply`` is never written.
+    """
+
+    initializing = False
+    __slots__ = ()
 
 
 _FRAME: contextvars.ContextVar[Frame | None] = contextvars.ContextVar(
@@ -133,24 +154,32 @@ _FRAME: contextvars.ContextVar[Frame | None] = contextvars.ContextVar(
 
 frame_or_none = _FRAME.get
 
-try:  # the public name since jax 0.6.1; jax 0.6.0 has it only privately
-    from jax.extend.core import get_opaque_trace_state as _trace_state_fn
-except ImportError:  # pragma: no cover - depends on the jax version
-    from jax._src.core import get_opaque_trace_state as _trace_state_fn
 
+@contextlib.contextmanager
+def running(frame: Frame) -> Iterator[Frame]:
+    """Makes ``frame`` the current frame for the ``with`` block.
 
-def trace_state() -> Any:
-    """An opaque token for the JAX trace the caller runs in (compare with ==)."""
-    return _trace_state_fn(convention="haiku")  # type: ignore[no-untyped-call]
+    Examples:
+      >>> with running(ApplyFrame({}, {}, allow_state=False, rng=None)) as f:
+      ...   current_frame("get_param") is f
+      True
+    """
+    frame.trace = trace_state()
+    token = _FRAME.set(frame)
+    try:
+        yield frame
+    finally:
+        _FRAME.reset(token)
 
 
 def current_frame(what: str) -> Frame:
     """Returns the current frame, or raises an error naming ``what`` was called.
 
     Examples:
-      >>> current_frame("get_param")  # doctest: +SKIP
+      >>> current_frame("get_param")
       Traceback (most recent call last):
-      NotInTransformError: get_param must be called inside a function ...
+      ...
+      minihaiku.core._errors.NotInTransformError: get_param must be called inside ...
     """
     frame = _FRAME.get()
     if frame is None:
@@ -161,14 +190,3 @@ def current_frame(what: str) -> Frame:
             "and use transform(f).init / transform(f).apply."
         )
     return frame
-
-
-def push_frame(frame: Frame) -> contextvars.Token[Frame | None]:
-    """Makes ``frame`` current; give the returned token to :func:`pop_frame`."""
-    frame.trace_state = trace_state()
-    return _FRAME.set(frame)
-
-
-def pop_frame(token: contextvars.Token[Frame | None]) -> None:
-    """Restores the frame that was current before :func:`push_frame`."""
-    _FRAME.reset(token)

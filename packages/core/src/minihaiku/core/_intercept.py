@@ -5,14 +5,11 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jax
 
 from minihaiku.core._frame import current_frame
-
-if TYPE_CHECKING:
-    from minihaiku.core._module import Module
 
 __all__ = ["MethodContext", "ParamInterceptor", "intercept_methods", "intercept_params"]
 
@@ -42,11 +39,27 @@ def intercept_params(interceptor: ParamInterceptor) -> Iterator[None]:
     never changed.
 
     Examples:
+      >>> # Mixed precision: params stay float32, the code computes in bfloat16.
+      >>> from minihaiku.core import Module, get_param, intercept_params, transform
+      >>> class Scale(Module):
+      ...   def __call__(self, x):
+      ...     return x * get_param("w", (), init=jax.nn.initializers.ones)
+      >>> def to_bf16(path, value):
+      ...   print("read", path, value.dtype)
+      ...   return value.astype(jnp.bfloat16)
       >>> def f(x):
-      ...   with intercept_params(lambda path, v: v.astype(jnp.bfloat16)):
-      ...     return Linear(2)(x.astype(jnp.bfloat16))
+      ...   with intercept_params(to_bf16):
+      ...     return Scale()(x.astype(jnp.bfloat16))
+      >>> init, apply = transform(f)
+      >>> params = init(0, jnp.ones(2))
+      read ~/Scale_0/__call__/w float32
+      >>> params
+      {'~/Scale_0/__call__/w': Array(1., dtype=float32)}
+      >>> apply(params, jnp.ones(2))
+      read ~/Scale_0/__call__/w float32
+      Array([1, 1], dtype=bfloat16)
     """
-    with _appended("interceptors", interceptor, "intercept_params"):
+    with _appended("param_interceptors", interceptor, "intercept_params"):
         yield
 
 
@@ -54,13 +67,35 @@ def intercept_params(interceptor: ParamInterceptor) -> Iterator[None]:
 class MethodContext:
     """What a method interceptor learns about the call it intercepts.
 
+    An interceptor of :func:`intercept_methods` gets one per call.
+
     Attributes:
-      module: the module whose method is called.
+      module: the module (a ``Module``) whose method is called; for
+        ``__init__`` the module being constructed.
       method_name: the method's name, e.g. ``"__call__"``.
       orig_method: the method, bound to the module, without interception.
+
+    Examples:
+      >>> from minihaiku.core import Module, intercept_methods, transform
+      >>> class Double(Module):
+      ...   def __call__(self, x):
+      ...     return 2 * x
+      >>> def show(next_fun, args, kwargs, context):
+      ...   print(type(context.module).__name__, context.method_name)
+      ...   print(context.orig_method(*args, **kwargs))  # bypasses later interceptors
+      ...   return next_fun(*args, **kwargs)
+      >>> def f(x):
+      ...   with intercept_methods(show):
+      ...     return Double()(x)
+      >>> transform(f).apply({}, 1.0)
+      Double __init__
+      None
+      Double __call__
+      2.0
+      2.0
     """
 
-    module: Module
+    module: Any
     method_name: str
     orig_method: Callable[..., Any]
 
@@ -78,16 +113,36 @@ def intercept_methods(interceptor: MethodInterceptor) -> Iterator[None]:
     ``interceptor(next_fun, args, kwargs, context)`` must call
     ``next_fun(*args, **kwargs)`` to run the method (or the next interceptor)
     and returns what the caller gets. It runs in the module's scope, so it may
-    read the module's parameters too.
+    read the module's parameters too. Every module's construction is
+    intercepted too, as ``__init__`` (its result is None).
 
     Examples:
+      >>> from minihaiku.core import Module, intercept_methods, transform
+      >>> class Scale(Module):
+      ...   def __init__(self, factor, name=None):
+      ...     super().__init__(name=name)
+      ...     self.factor = factor
+      ...   def __call__(self, x):
+      ...     return self.factor * x
+      >>> class Net(Module):
+      ...   def __call__(self, x):
+      ...     y = Scale(2.0)(x)
+      ...     return Scale(3.0)(y)
       >>> def log_shapes(next_fun, args, kwargs, context):
       ...   out = next_fun(*args, **kwargs)
-      ...   print(context.module.module_path, context.method_name, out.shape)
+      ...   print(context.module.module_path, context.method_name, getattr(out, "shape", out))
       ...   return out
       >>> def f(x):
       ...   with intercept_methods(log_shapes):
-      ...     return MLP([3, 1])(x)
+      ...     return Net()(x)
+      >>> transform(f).apply({}, jnp.ones(2))
+      ~/Net_0 __init__ None
+      ~/Net_0/__call__/Scale_0 __init__ None
+      ~/Net_0/__call__/Scale_0 __call__ (2,)
+      ~/Net_0/__call__/Scale_1 __init__ None
+      ~/Net_0/__call__/Scale_1 __call__ (2,)
+      ~/Net_0 __call__ (2,)
+      Array([6., 6.], dtype=float32)
     """
     with _appended("method_interceptors", interceptor, "intercept_methods"):
         yield
@@ -95,7 +150,7 @@ def intercept_methods(interceptor: MethodInterceptor) -> Iterator[None]:
 
 def run_intercepted(
     interceptors: tuple[MethodInterceptor, ...],
-    module: Module,
+    module: Any,
     method_name: str,
     f: Callable[..., Any],
     args: tuple[Any, ...],

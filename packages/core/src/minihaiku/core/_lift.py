@@ -1,105 +1,176 @@
-"""Running parts of a transformed function inside JAX transforms.
+"""The one helper that lifts a JAX transform over a transformed function.
 
 A lifted transform runs the user's function as a pure function of
-``(state, rng, *args)`` inside the JAX transform, reading parameters from the
-enclosing frame and returning the updated state, so nothing leaks out as a
-tracer. During ``init`` the function first runs once outside the JAX
-transform (the *init pass*) so that the parameters and state it creates
+``(state, rng, index, *args)`` inside the JAX transform, reading parameters
+from the enclosing frame and returning the updated state, so nothing leaks
+out as a tracer. During ``init`` each function first runs once outside the
+JAX transform (the *init pass*) so that the parameters and state it creates
 exist, with the same values as without the transform.
+
+Every lifted transform does the same four things, in :func:`lift`: init
+passes, pure functions that share one naming cursor, a fresh key, and on
+:meth:`Lifted.done` the state and module names handed back to the frame.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import jax
 
-from minihaiku.core._base import next_rng_key
-from minihaiku.core._frame import Frame, copy_names, pop_frame, push_frame
-from minihaiku.core._naming import ScopeNames
+from minihaiku.core._frame import ApplyFrame, Frame, InitFrame, current_frame, running
+from minihaiku.core._rng import maybe_next_rng_key
+from minihaiku.core._scope import ScopeStack
 
-__all__ = ["Cursor", "Pure", "init_pass", "lift_key"]
-
-Names = list[ScopeNames | None]
+__all__ = ["Lifted", "Pure", "lift"]
 
 
-class Cursor:
+class _Cursor:
     """The module names taken so far, carried from one pass to the next."""
 
-    def __init__(self, names: Names) -> None:
-        self.names = names
+    __slots__ = ("scopes",)
 
-    def commit(self, frame: Frame) -> None:
-        """Makes the names taken inside the lifted transform count in ``frame``."""
-        frame.scope_names[:] = copy_names(self.names)
+    def __init__(self, scopes: ScopeStack) -> None:
+        self.scopes = scopes
 
 
 class Pure:
     """``fn`` as a pure function ``(state, rng, index, *args) -> (out, state)``.
 
-    ``index`` is the layer index when ``stack_size`` is set (layer_stack or a
-    split-params vmap), else ``None``. The first call fixes where module
-    naming starts, so a re-trace names modules the same way; each call leaves
-    its final names in ``cursor`` for the next branch or for the caller.
+    ``index`` is the layer index when ``stack_size`` is set (``layer_stack``
+    or a split-params ``vmap``), else ``None``. The first call fixes where
+    module naming starts, so a re-trace names modules the same way; each call
+    leaves its final names in the shared cursor for the next function.
     """
 
+    __slots__ = ("cursor", "fn", "locked", "outer", "stack_size", "start")
+
     def __init__(
-        self, fn: Callable[..., Any], outer: Frame, cursor: Cursor, stack_size: int | None = None
+        self,
+        fn: Callable[..., Any],
+        outer: Frame,
+        cursor: _Cursor,
+        stack_size: int | None,
+        locked: str | None,
     ) -> None:
         self.fn = fn
         self.outer = outer
         self.cursor = cursor
         self.stack_size = stack_size
-        self.start: Names | None = None
+        self.locked = locked
+        self.start: ScopeStack | None = None
 
     def __call__(
         self, state: dict[str, Any], rng: Any, index: Any, *args: Any, **kwargs: Any
     ) -> tuple[Any, dict[str, Any]]:
         if self.start is None:
-            self.start = self.cursor.names
-        sub = self.outer.fork(dict(state), rng, initializing=False, names=self.start)
-        if self.stack_size is not None:
-            sub.stacks = (*self.outer.stacks, (self.stack_size, index))
-        token = push_frame(sub)
-        try:
+            self.start = self.cursor.scopes
+        outer = self.outer
+        sub = ApplyFrame(
+            outer.params,
+            dict(state),
+            allow_state=outer.allow_state,
+            rng=rng,
+            scopes=self.start.copy(),
+        )
+        stack = None if self.stack_size is None else (self.stack_size, index)
+        sub.inherit(outer, stack, self.locked)
+        with running(sub):
             out = self.fn(*args, **kwargs)
-        finally:
-            pop_frame(token)
-        self.cursor.names = sub.scope_names
+        self.cursor.scopes = sub.scopes
         return out, sub.state
 
 
-def init_pass(
-    frame: Frame,
+def _init_pass(
+    frame: InitFrame,
     fn: Callable[..., Any],
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
-    names: Names,
-    stack: tuple[int, Any] | None = None,
-) -> Names:
-    """During init, runs ``fn`` outside any JAX transform to create its params.
-
-    New parameters land in ``frame.params`` with the values they would have
-    without the lifted transform; new state entries get their initial values.
-    Returns the module names taken, for the next pass to start from.
-    """
-    sub = frame.fork(dict(frame.state), frame.rng, initializing=True, names=names)
-    if stack is not None:
-        sub.stacks = (*frame.stacks, stack)
-    sub.state_created = {}
-    token = push_frame(sub)
-    try:
+    scopes: ScopeStack,
+    stack_size: int | None,
+    locked: str | None,
+) -> ScopeStack:
+    """Runs ``fn`` outside any JAX transform to create its params; returns the names taken."""
+    sub = InitFrame(
+        frame.params, dict(frame.state), allow_state=frame.allow_state, rng=frame.rng,
+        scopes=scopes.copy(),
+    )  # fmt: skip
+    sub.inherit(frame, None if stack_size is None else (stack_size, 0), locked)
+    with running(sub):
         fn(*args, **kwargs)
-    finally:
-        pop_frame(token)
-    for path, value in sub.state_created.items():
+    for path, value in sub.initial_state.items():
         frame.state.setdefault(path, value)
-        if frame.state_created is not None:
-            frame.state_created.setdefault(path, value)
-    return sub.scope_names
+        frame.initial_state.setdefault(path, value)
+    return sub.scopes
 
 
-def lift_key(frame: Frame) -> jax.Array | None:
-    """A fresh key for the lifted function, or ``None`` when there is no key."""
-    return None if frame.rng is None else next_rng_key()
+class Lifted:
+    """One use of a lifted transform, made by :func:`lift`.
+
+    Attributes:
+      frame: the enclosing frame.
+      pures: one pure function per function given to :func:`lift`, in order
+        (a function given twice gets the same one).
+      state: a copy of the frame's state, to thread through the transform.
+      key: a fresh key for the transform, or ``None`` when there is no key.
+    """
+
+    __slots__ = ("_cursor", "frame", "key", "pures", "state")
+
+    def __init__(
+        self, frame: Frame, pures: list[Pure], state: dict[str, Any], key: Any, cursor: _Cursor
+    ) -> None:
+        self.frame = frame
+        self.pures = pures
+        self.state = state
+        self.key = key
+        self._cursor = cursor
+
+    def keys(self, n: int) -> Any:
+        """``n`` keys split from :attr:`key` (one per step), or ``None``."""
+        return None if self.key is None else jax.random.split(self.key, n)
+
+    def done(self, state: dict[str, Any] | None) -> None:
+        """Hands the transform's final state (``None``: discard it) and names to the frame."""
+        if state is not None:
+            self.frame.state.update(state)
+        self.frame.scopes.adopt(self._cursor.scopes)
+
+
+def lift(
+    what: str,
+    fns: Sequence[Callable[..., Any]],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any] | None = None,
+    *,
+    stack_size: int | None = None,
+    locked: Sequence[str | None] | None = None,
+) -> Lifted:
+    """Prepares ``fns`` to run inside a JAX transform named ``what``.
+
+    Args:
+      what: the lifted transform's name, for errors.
+      fns: the functions the transform will call (branches, body, ...).
+      args: sample arguments for the init pass (one step's worth).
+      kwargs: sample keyword arguments for the init pass.
+      stack_size: give each parameter created inside a leading axis of this
+        size (``layer_stack``, ``vmap(split_params=True)``).
+      locked: per function, why it may not call ``set_state`` (or ``None``).
+
+    Returns:
+      A :class:`Lifted`.
+    """
+    frame = current_frame(what)
+    locks = list(locked) if locked is not None else [None] * len(fns)
+    unique: dict[int, tuple[Callable[..., Any], str | None]] = {}
+    for fn, lock in zip(fns, locks, strict=True):
+        unique.setdefault(id(fn), (fn, lock))
+    if isinstance(frame, InitFrame):
+        scopes = frame.scopes
+        for fn, lock in unique.values():
+            scopes = _init_pass(frame, fn, args, kwargs or {}, scopes, stack_size, lock)
+    cursor = _Cursor(frame.scopes)
+    pure_of = {i: Pure(fn, frame, cursor, stack_size, lock) for i, (fn, lock) in unique.items()}
+    key = maybe_next_rng_key()
+    return Lifted(frame, [pure_of[id(fn)] for fn in fns], dict(frame.state), key, cursor)

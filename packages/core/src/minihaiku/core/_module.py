@@ -3,18 +3,19 @@
 Naming rule (also in the core README):
 
 * A module gets its name when it is constructed: ``ClassName_N`` with ``N``
-  counting modules of that class constructed so far in the same scope (the
-  same call of the enclosing module method, or the top level of the
-  transformed function), or the ``name=`` it was given.
+  counting modules of that class constructed so far in the same scope, or the
+  ``name=`` it was given.
 * Its path is the path of the scope it was constructed in, then its name:
   ``~/MLP_0/__call__/Linear_0``. The path never changes: wherever the same
   instance is called, even from another parent, it reads the same parameters.
-* While one of its methods runs, the scope is the module's path plus the
-  method's name (``~/MLP_0/__call__/Linear_0/__call__``); parameters created
-  there get that prefix. A method of a module calling another method of the
-  same module enters that method's scope, without repeating the module.
-* Submodules constructed in ``__init__`` (after ``super().__init__()``) live
-  under the module's own path (``~/Model_0/Linear_0``).
+* While one of its methods (or property getters) runs, the scope is the
+  module's path plus the method's name (``~/MLP_0/__call__/Linear_0/__call__``).
+  A method calling another method of the same module enters that method's
+  scope, without repeating the module. ``transparent`` methods add no
+  segment; a class made with ``method_scopes=False`` keeps every parameter at
+  module level (``~/Embed_0/embeddings``).
+* Submodules constructed in ``__init__`` live under the module's own path
+  (``~/Model_0/Linear_0``).
 * Calling a module method again starts its counters afresh, so submodules
   created inside the method get the same names, and parameters, each call.
 """
@@ -31,48 +32,106 @@ from minihaiku.core._errors import (
     NotInTransformError,
 )
 from minihaiku.core._frame import current_frame, frame_or_none
-from minihaiku.core._naming import ScopeNames, check_name
+from minihaiku.core._intercept import run_intercepted
+from minihaiku.core._naming import check_name
 
-__all__ = ["Module", "module_method"]
+__all__ = ["Module", "module_method", "transparent"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _WRAPPED = "_minihaiku_wrapped"
+_TRANSPARENT = "_minihaiku_transparent"
 
 
-def _wrap_method(method_name: str, f: Callable[..., Any]) -> Callable[..., Any]:
-    """Wraps ``f`` so that while it runs the scope is ``<module path>/<name>``."""
+def _not_in_transform(module: Any, method_name: str) -> NotInTransformError:
+    return NotInTransformError(
+        f"{type(module).__name__}.{method_name} was called outside a "
+        "transformed function. Modules are used inside the function "
+        "given to minihaiku.core.transform, while its init or apply runs."
+    )
+
+
+def _no_super_init(cls: type) -> ModuleConstructionError:
+    return ModuleConstructionError(
+        f"{cls.__qualname__}.__init__ did not call super().__init__(). Call "
+        "super().__init__(name=name) first thing in __init__ so that the "
+        "module gets its name and scope."
+    )
+
+
+def _wrap_method(method_name: str, f: Callable[..., Any], is_transparent: bool) -> Any:
+    """Wraps ``f`` so that while it runs the scope is the method's scope."""
 
     @functools.wraps(f)
     def wrapped(self: Module, *args: Any, **kwargs: Any) -> Any:
         frame = frame_or_none()
         if frame is None:
-            raise NotInTransformError(
-                f"{type(self).__name__}.{method_name} was called outside a "
-                "transformed function. Modules are used inside the function "
-                "given to minihaiku.core.transform, while its init or apply "
-                "runs."
-            )
+            raise _not_in_transform(self, method_name)
+        d = self.__dict__
         try:
-            path = self._minihaiku_path + "/" + method_name
-        except AttributeError:
+            module_path = d["_minihaiku_path"]
+        except KeyError:
             raise _no_super_init(type(self)) from None
-        paths = frame.scope_paths
-        if paths[-1] == path:  # re-entry, e.g. super().__call__(): same scope
+        scopes = frame.scopes
+        top = scopes.scopes[-1]
+        prefix = module_path + "/" + method_name
+        if is_transparent:
+            if top.owner is self:  # called by another method of this module
+                return f(self, *args, **kwargs)
+            path = module_path
+        else:
+            path = prefix if self._minihaiku_method_scopes else module_path
+        if top.owner is self and top.prefix == prefix:  # re-entry: super().__call__()
             return f(self, *args, **kwargs)
-        paths.append(path)
-        frame.scope_names.append(None)
+        # Parameters go to ``path``; modules constructed here under ``prefix``.
+        depth = scopes.enter(path, self, prefix)
         try:
             if frame.method_interceptors:
-                from minihaiku.core._intercept import run_intercepted
-
                 return run_intercepted(
                     frame.method_interceptors, self, method_name, f, args, kwargs
                 )
             return f(self, *args, **kwargs)
         finally:
-            paths.pop()
-            frame.scope_names.pop()
+            scopes.exit(depth)
+
+    setattr(wrapped, _WRAPPED, True)
+    return wrapped
+
+
+def _constructing(body: Callable[..., None], method_name: str) -> Callable[..., None]:
+    """Wraps ``__init__`` (or a dataclass ``__post_init__``) of a subclass.
+
+    While it runs, submodules it creates after ``super().__init__()`` nest
+    under the module, and method interceptors see the call as ``__init__``.
+    """
+
+    @functools.wraps(body)
+    def wrapped(self: Module, *args: Any, **kwargs: Any) -> None:
+        d = self.__dict__
+        if "_minihaiku_constructing" in d:  # an inner __init__ of the MRO
+            body(self, *args, **kwargs)
+            return
+        frame = current_frame(f"constructing {type(self).__name__}")
+        scopes = frame.scopes
+        depth = len(scopes.scopes)
+        d["_minihaiku_constructing"] = depth
+        try:
+            reported = method_name
+            if method_name == "__post_init__":  # a dataclass module: name it first
+                reported = "__init__"
+                if "_minihaiku_path" not in d:
+                    Module.__init__(self, name=d.get("name", d.get("_minihaiku_given_name")))
+                    if "name" in d:  # the dataclass field hides Module.name: show the unique one
+                        d["name"] = d["_minihaiku_name"]
+            if frame.method_interceptors:
+                run_intercepted(frame.method_interceptors, self, reported, body, args, kwargs)
+            else:
+                body(self, *args, **kwargs)
+        finally:
+            del d["_minihaiku_constructing"]
+            scopes.exit(depth)
+        if "_minihaiku_path" not in d:
+            raise _no_super_init(type(self))
 
     setattr(wrapped, _WRAPPED, True)
     return wrapped
@@ -85,47 +144,46 @@ def module_method(f: F) -> F:
     or to a method that ``Module`` wraps anyway, changes nothing.
 
     Examples:
+      >>> from minihaiku.core import Module, get_param, module_method, transform
       >>> class Scale(Module):
       ...   @module_method
       ...   def __call__(self, x):
-      ...     return x * get_param("s", [], init=jnp.ones)
+      ...     return x * get_param("s", [], init=jax.nn.initializers.ones)
+      >>> list(transform(lambda x: Scale()(x)).init(0, 2.0))
+      ['~/Scale_0/__call__/s']
     """
     if getattr(f, _WRAPPED, False):
         return f
-    return _wrap_method(f.__name__, f)  # type: ignore[return-value]
+    return _wrap_method(f.__name__, f, getattr(f, _TRANSPARENT, False))  # type: ignore[no-any-return]
 
 
-def _no_super_init(cls: type) -> ModuleConstructionError:
-    return ModuleConstructionError(
-        f"{cls.__qualname__}.__init__ did not call super().__init__(). Call "
-        "super().__init__(name=name) first thing in __init__ so that the "
-        "module gets its name and scope."
-    )
+def transparent(f: F) -> F:
+    """Marks a module method whose calls add no path segment (as ``hk.transparent``).
 
+    Called from another method of the same module, it creates and reads
+    parameters in that method's scope; called from outside, at module level
+    (``~/Model_0/w``). Use it for helpers that must share parameters with the
+    method that calls them.
 
-def _wrap_init(init: Callable[..., None]) -> Callable[..., None]:
-    """Wraps a subclass ``__init__`` so that submodules it creates nest under it."""
-
-    @functools.wraps(init)
-    def wrapped(self: Module, *args: Any, **kwargs: Any) -> None:
-        d = self.__dict__
-        if "_minihaiku_constructing" in d:  # an inner __init__ of the MRO
-            init(self, *args, **kwargs)
-            return
-        frame = current_frame(f"constructing {type(self).__name__}")
-        depth = len(frame.scope_paths)
-        d["_minihaiku_constructing"] = True
-        try:
-            init(self, *args, **kwargs)
-        finally:
-            del d["_minihaiku_constructing"]
-            del frame.scope_paths[depth:]
-            del frame.scope_names[depth:]
-        if "_minihaiku_path" not in d:
-            raise _no_super_init(type(self))
-
-    setattr(wrapped, _WRAPPED, True)
-    return wrapped
+    Examples:
+      >>> from minihaiku.core import Module, get_param, transform, transparent
+      >>> class Model(Module):
+      ...   @transparent
+      ...   def weight(self):
+      ...     return get_param("w", (), init=jax.nn.initializers.ones)
+      ...   def __call__(self, x):
+      ...     return x * self.weight()
+      >>> list(transform(lambda x: Model()(x)).init(0, 2.0))
+      ['~/Model_0/__call__/w']
+    """
+    if getattr(f, _WRAPPED, False):
+        raise ModuleConstructionError(
+            f"transparent must be applied to the plain function, got the already "
+            f"wrapped {getattr(f, '__qualname__', f)!r}: put @transparent below "
+            "@module_method (closest to def)."
+        )
+    setattr(f, _TRANSPARENT, True)
+    return f
 
 
 def _should_wrap(attr: str, value: Any) -> bool:
@@ -141,14 +199,23 @@ def _should_wrap(attr: str, value: Any) -> bool:
 class Module:
     """Base class for modules: objects whose methods create and read parameters.
 
-    Subclasses need no decorator: every method defined in a subclass (and
-    ``__call__``) is wrapped so that parameters it creates are named after the
-    module and the method. Construct modules only inside a transformed function.
+    Subclasses need no decorator: every method and property getter defined in
+    a subclass (and ``__call__``) is wrapped so that parameters it creates are
+    named after the module and the method. Construct modules only inside a
+    transformed function. Dataclass subclasses work as written (no
+    ``__post_init__`` needed; a ``name`` field is the module's name).
 
     Args:
       name: the module's name in its scope; defaults to ``ClassName_N``.
 
+    Class keywords:
+      method_scopes: ``False`` keeps every parameter of the module at module
+        level (``~/Embed_0/embeddings``), so that all its methods and
+        properties share them. Default ``True``: the method's name is part of
+        the path (the seed's scheme).
+
     Examples:
+      >>> from minihaiku.core import Module, get_param, transform
       >>> class Linear(Module):
       ...   def __init__(self, width, name=None):
       ...     super().__init__(name=name)
@@ -163,48 +230,63 @@ class Module:
 
     _minihaiku_path: str
     _minihaiku_name: str
+    _minihaiku_method_scopes: bool = True
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, *, method_scopes: bool | None = None, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if method_scopes is not None:
+            cls._minihaiku_method_scopes = bool(method_scopes)
         for attr, value in list(cls.__dict__.items()):
-            if attr == "__init__":
+            if attr in ("__init__", "__post_init__"):
                 if not getattr(value, _WRAPPED, False):
-                    setattr(cls, attr, _wrap_init(value))
+                    setattr(cls, attr, _constructing(value, attr))
+            elif isinstance(value, property):
+                fget = value.fget
+                if fget is not None and not getattr(fget, _WRAPPED, False):
+                    wrapped = _wrap_method(attr, fget, getattr(fget, _TRANSPARENT, False))
+                    setattr(cls, attr, value.getter(wrapped))
             elif _should_wrap(attr, value):
-                setattr(cls, attr, _wrap_method(attr, value))
+                setattr(cls, attr, _wrap_method(attr, value, getattr(value, _TRANSPARENT, False)))
 
     def __init__(self, name: str | None = None) -> None:
         cls = type(self)
         frame = current_frame(f"constructing {cls.__name__}")
-        scope = frame.scope_paths[-1]
-        names = frame.scope_names[-1]
-        if names is None:
-            names = frame.scope_names[-1] = ScopeNames()
+        scopes = frame.scopes
+        top = scopes.scopes[-1]
+        names = top.taken()
         if name is None:
             unique = names.auto(cls.__name__)
         else:
-            unique = check_name(name, "module", scope)
+            unique = check_name(name, "module", top.prefix)
             if unique in names.used:
                 raise DuplicateNameError(
                     f"a module named {unique!r} already exists in scope "
-                    f"{scope!r} (constructing {cls.__name__}). Give each module "
+                    f"{top.prefix!r} (constructing {cls.__name__}). Give each module "
                     "in one scope its own name, or call the existing instance "
                     "again to share its parameters."
                 )
             names.used.add(unique)
-        path = scope + "/" + unique
+        path = top.prefix + "/" + unique
         d = self.__dict__
         d["_minihaiku_name"] = unique
         d["_minihaiku_path"] = path
         if "_minihaiku_constructing" in d:
             # Submodules built in the rest of __init__ nest under this module.
-            frame.scope_paths.append(path)
-            frame.scope_names.append(None)
+            scopes.enter(path, self)
+
+    def __post_init__(self) -> None:
+        """Names a dataclass module (dataclass ``__init__`` calls this)."""
 
     @property
     def name(self) -> str:
         """The module's unique name in its scope, e.g. ``"Linear_0"``."""
         return self._minihaiku_name
+
+    @name.setter
+    def name(self, value: str | None) -> None:
+        # A dataclass ``name`` field without a default assigns here before
+        # the module is named; the value becomes the requested name.
+        self.__dict__["_minihaiku_given_name"] = value
 
     @property
     def module_path(self) -> str:
@@ -214,3 +296,10 @@ class Module:
     def __repr__(self) -> str:
         path = self.__dict__.get("_minihaiku_path", "<unnamed>")
         return f"{type(self).__name__}({path})"
+
+
+# Module's own __init__ is wrapped too, so that interceptors see the
+# construction of modules without an __init__ of their own; its own
+# __post_init__ names dataclass subclasses that define none.
+Module.__init__ = _constructing(Module.__init__, "__init__")  # type: ignore[method-assign]
+Module.__post_init__ = _constructing(Module.__post_init__, "__post_init__")  # type: ignore[method-assign]

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, overload
 
 import jax
 
-from minihaiku.core._errors import InvalidParamsError, NotCallableError
-from minihaiku.core._frame import Frame, pop_frame, push_frame
+from minihaiku.core._errors import (
+    InvalidArgumentTypeError,
+    InvalidParamsError,
+    NotCallableError,
+    RngError,
+    StateNotAllowedError,
+)
+from minihaiku.core._frame import ApplyFrame, InitFrame, current_frame, running
 from minihaiku.core._keys import as_key
 
 __all__ = [
@@ -16,8 +22,14 @@ __all__ = [
     "State",
     "Transformed",
     "TransformedWithState",
+    "check_callable",
+    "check_mapping",
+    "running_init",
+    "split_rng",
     "transform",
     "transform_with_state",
+    "with_empty_state",
+    "without_state",
 ]
 
 #: Parameters: a flat mapping from path to array.
@@ -33,6 +45,18 @@ class Transformed(NamedTuple):
       init: ``init(rng, *args, **kwargs) -> params``.
       apply: ``apply(params, *args, **kwargs) -> out``, or
         ``apply(params, rng, *args, **kwargs)`` with ``apply_rng=True``.
+
+    Examples:
+      >>> from minihaiku.core import Transformed, get_param, transform
+      >>> f = transform(lambda x: x * get_param("w", (), init=jax.nn.initializers.ones))
+      >>> isinstance(f, Transformed)
+      True
+      >>> params = f.init(0, 2.0)
+      >>> params
+      {'~/w': Array(1., dtype=float32)}
+      >>> f.apply(params, 3.0)
+      Array(3., dtype=float32)
+      >>> init, apply = f  # a NamedTuple: unpack it
     """
 
     init: Callable[..., dict[str, jax.Array]]
@@ -46,13 +70,32 @@ class TransformedWithState(NamedTuple):
       init: ``init(rng, *args, **kwargs) -> (params, state)``.
       apply: ``apply(params, state, *args, **kwargs) -> (out, state)``, or
         ``apply(params, state, rng, *args, **kwargs)`` with ``apply_rng=True``.
+
+    Examples:
+      >>> from minihaiku.core import TransformedWithState, get_state, set_state
+      >>> from minihaiku.core import transform_with_state
+      >>> def count():
+      ...   n = get_state("n", (), jnp.int32)
+      ...   set_state("n", n + 1)
+      ...   return n
+      >>> f = transform_with_state(count)
+      >>> isinstance(f, TransformedWithState)
+      True
+      >>> params, state = f.init(0)
+      >>> params, state
+      ({}, {'~/n': Array(0, dtype=int32)})
+      >>> out, state = f.apply(params, state)  # pass the new state to the next call
+      >>> out, state = f.apply(params, state)
+      >>> out, state
+      (Array(1, dtype=int32), {'~/n': Array(2, dtype=int32)})
     """
 
     init: Callable[..., tuple[dict[str, jax.Array], dict[str, jax.Array]]]
     apply: Callable[..., tuple[Any, dict[str, jax.Array]]]
 
 
-def _check_mapping(value: Any, what: str) -> Mapping[str, Any]:
+def check_mapping(value: Any, what: str) -> Mapping[str, Any]:
+    """Returns ``value`` if it is a mapping (params or state), else raises."""
     if type(value) is dict or isinstance(value, Mapping):
         return value
     raise InvalidParamsError(
@@ -62,7 +105,8 @@ def _check_mapping(value: Any, what: str) -> Mapping[str, Any]:
     )
 
 
-def _check_callable(f: Any, what: str) -> None:
+def check_callable(f: Any, what: str) -> None:
+    """Raises unless ``f`` is callable, naming the function ``what`` that got it."""
     if not callable(f):
         raise NotCallableError(
             f"{what} expects a function, got {type(f).__name__} {f!r:.60}. Pass "
@@ -71,19 +115,12 @@ def _check_callable(f: Any, what: str) -> None:
         )
 
 
-def _run(frame: Frame, f: Callable[..., Any], args: Any, kwargs: Any) -> Any:
-    token = push_frame(frame)
-    try:
-        return f(*args, **kwargs)
-    finally:
-        pop_frame(token)
-
-
-def _split_rng(apply_rng: bool, args: tuple[Any, ...]) -> tuple[Any, tuple[Any, ...]]:
+def split_rng(apply_rng: bool, args: tuple[Any, ...]) -> tuple[Any, tuple[Any, ...]]:
+    """Splits ``apply``'s key argument off ``args`` when ``apply_rng`` is set."""
     if not apply_rng:
         return None, args
     if not args:
-        raise TypeError(
+        raise RngError(
             "apply was made with apply_rng=True and needs a key after params "
             "(and state): apply(params, rng, *args)."
         )
@@ -91,8 +128,45 @@ def _split_rng(apply_rng: bool, args: tuple[Any, ...]) -> tuple[Any, tuple[Any, 
     return (None if rng is None else as_key(rng, "apply")), args[1:]
 
 
-def transform(f: Callable[..., Any], *, apply_rng: bool = False) -> Transformed:
+def _check_apply_rng(apply_rng: Any) -> None:
+    if not isinstance(apply_rng, bool):
+        raise InvalidArgumentTypeError(
+            f"apply_rng must be True or False, got {type(apply_rng).__name__} "
+            f"{apply_rng!r:.40}. Use transform(f, apply_rng=True), or "
+            "@transform(apply_rng=True) as a decorator."
+        )
+
+
+def _transform(f: Callable[..., Any], apply_rng: bool) -> Transformed:
+    check_callable(f, "transform")
+
+    def init(rng: Any, *args: Any, **kwargs: Any) -> dict[str, jax.Array]:
+        frame = InitFrame({}, {}, allow_state=False, rng=as_key(rng, "init"))
+        with running(frame):
+            f(*args, **kwargs)
+        return frame.params
+
+    def apply(params: Params, *args: Any, **kwargs: Any) -> Any:
+        rng, args = split_rng(apply_rng, args)
+        frame = ApplyFrame(check_mapping(params, "params"), {}, allow_state=False, rng=rng)
+        with running(frame):
+            return f(*args, **kwargs)
+
+    return Transformed(init, apply)
+
+
+@overload
+def transform(f: Callable[..., Any], *, apply_rng: bool = False) -> Transformed: ...
+@overload
+def transform(
+    f: None = None, *, apply_rng: bool = False
+) -> Callable[[Callable[..., Any]], Transformed]: ...
+def transform(
+    f: Callable[..., Any] | None = None, *, apply_rng: bool = False
+) -> Transformed | Callable[[Callable[..., Any]], Transformed]:
     """Turns ``f``, which uses ``get_param``/modules, into pure ``init`` and ``apply``.
+
+    Usable as a decorator too: ``@transform`` or ``@transform(apply_rng=True)``.
 
     Args:
       f: the function to transform.
@@ -106,69 +180,161 @@ def transform(f: Callable[..., Any], *, apply_rng: bool = False) -> Transformed:
       its output. ``apply`` never changes or adds parameters.
 
     Examples:
+      >>> from minihaiku.core import get_param, transform
       >>> def f(x):
-      ...   return x * get_param("scale", (), init=jnp.ones)
+      ...   return x * get_param("scale", (), init=jax.nn.initializers.ones)
       >>> init, apply = transform(f)
       >>> params = init(jax.random.key(0), 2.0)
       >>> apply(params, 2.0)
       Array(2., dtype=float32)
+      >>> @transform(apply_rng=True)
+      ... def noisy(x):
+      ...   return x
+      >>> noisy.apply({}, 0, 1.0)
+      1.0
     """
-    _check_callable(f, "transform")
-
-    def init(rng: Any, *args: Any, **kwargs: Any) -> dict[str, jax.Array]:
-        frame = Frame({}, {}, initializing=True, allow_state=False, rng=as_key(rng, "init"))
-        _run(frame, f, args, kwargs)
-        return frame.params  # type: ignore[return-value]
-
-    def apply(params: Params, *args: Any, **kwargs: Any) -> Any:
-        rng, args = _split_rng(apply_rng, args)
-        frame = Frame(
-            _check_mapping(params, "params"), {}, initializing=False, allow_state=False, rng=rng
-        )
-        return _run(frame, f, args, kwargs)
-
-    return Transformed(init, apply)
+    _check_apply_rng(apply_rng)
+    if f is None:
+        return lambda g: _transform(g, apply_rng)
+    return _transform(f, apply_rng)
 
 
-def transform_with_state(f: Callable[..., Any], *, apply_rng: bool = False) -> TransformedWithState:
+def _transform_with_state(f: Callable[..., Any], apply_rng: bool) -> TransformedWithState:
+    check_callable(f, "transform_with_state")
+
+    def init(
+        rng: Any, *args: Any, **kwargs: Any
+    ) -> tuple[dict[str, jax.Array], dict[str, jax.Array]]:
+        frame = InitFrame({}, {}, allow_state=True, rng=as_key(rng, "init"))
+        with running(frame):
+            f(*args, **kwargs)
+        return frame.params, frame.initial_state
+
+    def apply(
+        params: Params, state: State, *args: Any, **kwargs: Any
+    ) -> tuple[Any, dict[str, jax.Array]]:
+        rng, args = split_rng(apply_rng, args)
+        new_state = dict(check_mapping(state, "state"))
+        frame = ApplyFrame(check_mapping(params, "params"), new_state, allow_state=True, rng=rng)
+        with running(frame):
+            out = f(*args, **kwargs)
+        return out, new_state
+
+    return TransformedWithState(init, apply)
+
+
+@overload
+def transform_with_state(
+    f: Callable[..., Any], *, apply_rng: bool = False
+) -> TransformedWithState: ...
+@overload
+def transform_with_state(
+    f: None = None, *, apply_rng: bool = False
+) -> Callable[[Callable[..., Any]], TransformedWithState]: ...
+def transform_with_state(
+    f: Callable[..., Any] | None = None, *, apply_rng: bool = False
+) -> TransformedWithState | Callable[[Callable[..., Any]], TransformedWithState]:
     """Like :func:`transform`, for functions that also use ``get_state``/``set_state``.
 
     Returns:
       ``TransformedWithState(init, apply)``: ``init(rng, *args) -> (params,
-      state)`` and ``apply(params, state, *args) -> (out, new_state)``. The
-      given state is never mutated.
+      state)``, where ``state`` holds each entry's *initial* value (dm-haiku's
+      rule: not the value after one run), and ``apply(params, state, *args) ->
+      (out, new_state)``. The given state is never mutated.
 
     Examples:
+      >>> from minihaiku.core import get_state, set_state, transform_with_state
       >>> def f():
       ...   n = get_state("n", (), jnp.int32)
       ...   set_state("n", n + 1)
       ...   return n
       >>> init, apply = transform_with_state(f)
       >>> params, state = init(0)
+      >>> state
+      {'~/n': Array(0, dtype=int32)}
       >>> apply(params, state)
-      (Array(1, dtype=int32), {'n': Array(2, dtype=int32)})
+      (Array(0, dtype=int32), {'~/n': Array(1, dtype=int32)})
     """
-    _check_callable(f, "transform_with_state")
+    _check_apply_rng(apply_rng)
+    if f is None:
+        return lambda g: _transform_with_state(g, apply_rng)
+    return _transform_with_state(f, apply_rng)
 
-    def init(
-        rng: Any, *args: Any, **kwargs: Any
-    ) -> tuple[dict[str, jax.Array], dict[str, jax.Array]]:
-        frame = Frame({}, {}, initializing=True, allow_state=True, rng=as_key(rng, "init"))
-        _run(frame, f, args, kwargs)
-        return frame.params, frame.state  # type: ignore[return-value]
+
+def without_state(f: TransformedWithState) -> Transformed:
+    """A :class:`Transformed` from a stateful pair whose state is empty.
+
+    ``init`` returns only params and ``apply`` only the output; a function
+    that does create state is an error (use the stateful pair for it).
+
+    Examples:
+      >>> from minihaiku.core import transform, with_empty_state, without_state
+      >>> f = without_state(with_empty_state(transform(lambda x: x + 1)))
+      >>> f.apply(f.init(0, 1.0), 1.0)
+      2.0
+    """
+    if not isinstance(f, TransformedWithState):
+        raise InvalidArgumentTypeError(
+            f"without_state expects what transform_with_state returns, got "
+            f"{type(f).__name__}. Pass transform_with_state(f)."
+        )
+
+    def _empty(state: Mapping[str, Any], where: str) -> None:
+        if state:
+            raise StateNotAllowedError(
+                f"without_state: the function {where} state entries {sorted(state)[:3]}; "
+                "without_state is only for functions without state. Use the "
+                "transform_with_state pair itself."
+            )
+
+    def init(rng: Any, *args: Any, **kwargs: Any) -> dict[str, jax.Array]:
+        params, state = f.init(rng, *args, **kwargs)
+        _empty(state, "creates")
+        return params
+
+    def apply(params: Params, *args: Any, **kwargs: Any) -> Any:
+        out, state = f.apply(params, {}, *args, **kwargs)
+        _empty(state, "writes")
+        return out
+
+    return Transformed(init, apply)
+
+
+def with_empty_state(f: Transformed) -> TransformedWithState:
+    """A :class:`TransformedWithState` from a stateless pair (its state is always ``{}``).
+
+    Examples:
+      >>> from minihaiku.core import transform, with_empty_state
+      >>> f = with_empty_state(transform(lambda x: x * 2))
+      >>> f.init(0, 1.0)
+      ({}, {})
+      >>> f.apply({}, {}, 1.0)
+      (2.0, {})
+    """
+    if not isinstance(f, Transformed):
+        raise InvalidArgumentTypeError(
+            f"with_empty_state expects what transform returns, got "
+            f"{type(f).__name__}. Pass transform(f)."
+        )
+
+    def init(rng: Any, *args: Any, **kwargs: Any) -> tuple[dict[str, jax.Array], dict[str, Any]]:
+        return f.init(rng, *args, **kwargs), {}
 
     def apply(
         params: Params, state: State, *args: Any, **kwargs: Any
-    ) -> tuple[Any, dict[str, jax.Array]]:
-        rng, args = _split_rng(apply_rng, args)
-        new_state = dict(_check_mapping(state, "state"))
-        frame = Frame(
-            _check_mapping(params, "params"),
-            new_state,
-            initializing=False,
-            allow_state=True,
-            rng=rng,
-        )
-        return _run(frame, f, args, kwargs), new_state
+    ) -> tuple[Any, dict[str, Any]]:
+        return f.apply(params, *args, **kwargs), {}
 
     return TransformedWithState(init, apply)
+
+
+def running_init() -> bool:
+    """Whether the current call is part of ``init`` (dm-haiku's ``running_init``).
+
+    Examples:
+      >>> from minihaiku.core import running_init, transform
+      >>> f = transform(lambda: running_init())
+      >>> f.init(0), f.apply({})
+      ({}, False)
+    """
+    return current_frame("running_init").in_init

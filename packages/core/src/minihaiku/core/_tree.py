@@ -180,9 +180,11 @@ def init_shapes(transformed: Any, *args: Any, rng: Any = 0, **kwargs: Any) -> An
     """The params (and state) ``init`` would make, as ShapeDtypeStructs: no arrays.
 
     Examples:
-      >>> shapes = init_shapes(transform(lambda x: MLP([4096, 4096])(x)), jnp.ones((1, 8)))
-      >>> shapes["~/MLP_0/__call__/Linear_1/__call__/w"].shape
-      (4096, 4096)
+      >>> from minihaiku.core import get_param, init_shapes, transform
+      >>> big = transform(lambda x: x @ get_param("w", (x.shape[-1], 4096)))
+      >>> shapes = init_shapes(big, jnp.ones((1, 4096)))
+      >>> shapes["~/w"]
+      ShapeDtypeStruct(shape=(4096, 4096), dtype=float32)
     """
     from minihaiku.core._keys import as_key
 
@@ -204,13 +206,17 @@ def summary(params: Mapping[str, Any]) -> str:
     Works on params, state, or the ShapeDtypeStructs from :func:`init_shapes`.
 
     Examples:
-      >>> print(summary(init_shapes(transform(lambda x: MLP([2])(x)), jnp.ones((1, 3)))))
-      scope                               name  shape   dtype    size  bytes
-      ----------------------------------  ----  ------  -------  ----  -----
-      ~/MLP_0/__call__/Linear_0/__call__  b     (2,)    float32     2    8 B
-      ~/MLP_0/__call__/Linear_0/__call__  w     (3, 2)  float32     6   24 B
-      ----------------------------------  ----  ------  -------  ----  -----
-      total (2 arrays)                                              8   32 B
+      >>> from minihaiku.core import Module, get_param, init_shapes, summary, transform
+      >>> class Linear(Module):
+      ...   def __call__(self, x):
+      ...     return x @ get_param("w", (x.shape[-1], 2)) + get_param("b", (2,))
+      >>> print(summary(init_shapes(transform(lambda x: Linear()(x)), jnp.ones((1, 3)))))
+      scope                name  shape   dtype    size  bytes
+      -------------------  ----  ------  -------  ----  -----
+      ~/Linear_0/__call__  b     (2,)    float32     2    8 B
+      ~/Linear_0/__call__  w     (3, 2)  float32     6   24 B
+      -------------------  ----  ------  -------  ----  -----
+      total (2 arrays)                               8   32 B
     """
     rows = []
     for path, value in _mapping(params, "summary").items():

@@ -10,8 +10,27 @@ Examples:
   (4, 1)
 """
 
+from minihaiku.layers._attention import MultiHeadAttention
+from minihaiku.layers._batch_norm import BatchNorm
+from minihaiku.layers._embed import Embed, EmbedLookupStyle
 from minihaiku.layers._linear import Linear
 from minihaiku.layers._mlp import MLP
+from minihaiku.layers._moving_averages import ExponentialMovingAverage
+from minihaiku.layers._norm import GroupNorm, LayerNorm, RMSNorm
+from minihaiku.layers._spectral_norm import SpectralNorm
 from minihaiku.layers._version import __version__
 
-__all__ = ["MLP", "Linear", "__version__"]
+__all__ = [
+    "MLP",
+    "BatchNorm",
+    "Embed",
+    "EmbedLookupStyle",
+    "ExponentialMovingAverage",
+    "GroupNorm",
+    "LayerNorm",
+    "Linear",
+    "MultiHeadAttention",
+    "RMSNorm",
+    "SpectralNorm",
+    "__version__",
+]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -15,7 +16,13 @@ from minihaiku.core import (
     get_initializer,
 )
 
-__all__ = ["check_size", "resolve_init"]
+__all__ = [
+    "channel_index",
+    "check_init_needs_create",
+    "check_no_call_arg",
+    "check_size",
+    "resolve_init",
+]
 
 
 def check_size(value: Any, what: str, where: str) -> int:
@@ -61,3 +68,66 @@ def resolve_init(
             f"a registered initializer name, got {type(init).__name__} {init!r:.60}."
         )
     return init
+
+
+_CHANNELS_FIRST = re.compile("^NC[^C]*$")
+_CHANNELS_LAST = re.compile("^N[^C]*C$")
+_SEQUENTIAL = re.compile("^((BT)|(TB))[^D]*D$")
+
+
+def channel_index(data_format: Any, where: str) -> int:
+    """The channel axis (1 or -1) of ``data_format``, as dm-haiku's ``get_channel_index``.
+
+    Accepts ``"channels_first"``, ``"channels_last"``, spatial formats such as
+    ``"NCHW"`` / ``"NHWC"`` and sequential ones such as ``"BTHWD"``.
+
+    Examples:
+      >>> channel_index("NCHW", "Conv2D"), channel_index("channels_last", "Conv2D")
+      (1, -1)
+    """
+    if not isinstance(data_format, str):
+        raise InvalidArgumentTypeError(
+            f"{where}: data_format must be a string such as 'channels_last', "
+            f"got {type(data_format).__name__} {data_format!r:.60}."
+        )
+    if data_format == "channels_first" or _CHANNELS_FIRST.match(data_format):
+        return 1
+    if (
+        data_format == "channels_last"
+        or _CHANNELS_LAST.match(data_format)
+        or _SEQUENTIAL.match(data_format)
+    ):
+        return -1
+    raise InvalidArgumentError(
+        f"{where}: unknown data_format {data_format!r:.60}. Pass a channels-last format "
+        "such as 'NHWC' (or 'channels_last') or a channels-first one such as 'NCHW' "
+        "(or 'channels_first')."
+    )
+
+
+def check_init_needs_create(init: Any, create: bool, what: str, where: str) -> None:
+    """Refuses ``<what>_init`` when the parameter ``<what>`` is not created.
+
+    Examples:
+      >>> check_init_needs_create(None, False, "scale", "LayerNorm")
+    """
+    if not create and init is not None:
+        raise InvalidArgumentError(
+            f"{where}: cannot set {what}_init when create_{what}=False (no "
+            f"{what!r} parameter is created). Pass create_{what}=True, or drop "
+            f"{what}_init."
+        )
+
+
+def check_no_call_arg(value: Any, create: bool, what: str, where: str) -> None:
+    """Refuses a ``scale``/``offset`` call argument when the module owns that parameter.
+
+    Examples:
+      >>> check_no_call_arg(None, True, "scale", "LayerNorm")
+    """
+    if create and value is not None:
+        raise InvalidArgumentError(
+            f"{where}: cannot pass {what} at call time when the module was "
+            f"constructed with create_{what}=True (it owns the {what!r} "
+            f"parameter). Construct it with create_{what}=False to pass {what} in."
+        )

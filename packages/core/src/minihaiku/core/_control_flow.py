@@ -1,0 +1,145 @@
+"""Lifted control flow: ``cond``, ``switch``, ``fori_loop``, ``while_loop``.
+
+Like their ``jax.lax`` counterparts, and the branches / bodies may create and
+read parameters, use state and draw keys (see :mod:`minihaiku.core._lift`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+
+from minihaiku.core._errors import InvalidArgumentError
+from minihaiku.core._lift import Pure, lift
+
+__all__ = ["cond", "fori_loop", "switch", "while_loop"]
+
+_NO_OPERAND = object()
+
+
+def _branch(pure: Pure) -> Callable[..., Any]:
+    return lambda st, k, *ops: pure(st, k, None, *ops)
+
+
+def switch(index: Any, branches: Sequence[Callable[..., Any]], *operands: Any) -> Any:
+    """``jax.lax.switch`` whose branches may use parameters, state and keys.
+
+    Every branch's parameters are created during ``init``, whichever branch
+    ``index`` picks; modules in different branches get different names; a
+    function given as two branches runs (and names its modules) once.
+
+    Examples:
+      >>> from minihaiku.core import switch, transform
+      >>> f = transform(lambda i, x: switch(i, [lambda x: x + 1, lambda x: x * 10], x))
+      >>> f.apply({}, 1, 2.0)
+      Array(20., dtype=float32, weak_type=True)
+    """
+    branches = list(branches)
+    if not branches:
+        raise InvalidArgumentError("switch needs at least one branch.")
+    lifted = lift("switch", branches, operands)
+    out, state = jax.lax.switch(
+        index, [_branch(p) for p in lifted.pures], lifted.state, lifted.key, *operands
+    )
+    lifted.done(state)
+    return out
+
+
+def cond(
+    pred: Any,
+    true_fun: Callable[..., Any],
+    false_fun: Callable[..., Any],
+    *operands: Any,
+    operand: Any = _NO_OPERAND,
+) -> Any:
+    """``jax.lax.cond`` whose branches may use parameters, state and keys.
+
+    Both branches' parameters are created during ``init``; modules in
+    ``true_fun`` are named before those in ``false_fun``. As in JAX, one
+    operand may also be passed as ``operand=``.
+
+    Examples:
+      >>> from minihaiku.core import cond, transform
+      >>> f = transform(lambda p, x: cond(p, lambda x: x + 1, lambda x: x - 1, operand=x))
+      >>> f.apply({}, True, 1.0)
+      Array(2., dtype=float32, weak_type=True)
+    """
+    if operand is not _NO_OPERAND:
+        if operands:
+            raise InvalidArgumentError(
+                "cond: pass the operands either positionally or as operand=, not both."
+            )
+        operands = (operand,)
+    lifted = lift("cond", [true_fun, false_fun], operands)
+    t, f = lifted.pures
+    out, state = jax.lax.cond(pred, _branch(t), _branch(f), lifted.state, lifted.key, *operands)
+    lifted.done(state)
+    return out
+
+
+def _split_key(k: Any) -> tuple[Any, Any]:
+    """(carried key, this iteration's key), or (None, None) without a key."""
+    if k is None:
+        return None, None
+    k, sub = jax.random.split(k)
+    return k, sub
+
+
+def fori_loop(lower: int, upper: int, body_fun: Callable[[Any, Any], Any], init_val: Any) -> Any:
+    """``jax.lax.fori_loop`` whose body may use parameters, state and keys.
+
+    Examples:
+      >>> from minihaiku.core import fori_loop, transform
+      >>> transform(lambda: fori_loop(0, 3, lambda i, v: v + i, 0)).apply({})
+      Array(3, dtype=int32, weak_type=True)
+    """
+    lifted = lift("fori_loop", [body_fun], (lower, init_val))
+    (pure,) = lifted.pures
+
+    def body(i: Any, carry: Any) -> Any:
+        val, st, k = carry
+        k, sub = _split_key(k)
+        val, st = pure(st, sub, None, i, val)
+        return val, st, k
+
+    val, state, _ = jax.lax.fori_loop(lower, upper, body, (init_val, lifted.state, lifted.key))
+    lifted.done(state)
+    return val
+
+
+def while_loop(
+    cond_fun: Callable[[Any], Any], body_fun: Callable[[Any], Any], init_val: Any
+) -> Any:
+    """``jax.lax.while_loop`` whose condition and body may read parameters.
+
+    The body may also use state and keys; ``set_state`` in the condition is an
+    error (JAX cannot return a change made there).
+
+    Examples:
+      >>> from minihaiku.core import transform, while_loop
+      >>> transform(lambda: while_loop(lambda v: v < 5, lambda v: v * 2, 1)).apply({})
+      Array(8, dtype=int32, weak_type=True)
+    """
+    lifted = lift(
+        "while_loop",
+        [cond_fun, body_fun],
+        (init_val,),
+        locked=["while_loop's cond_fun", None],
+    )
+    cpure, bpure = lifted.pures
+
+    def c(carry: Any) -> Any:
+        val, st, k = carry
+        return cpure(st, k, None, val)[0]
+
+    def b(carry: Any) -> Any:
+        val, st, k = carry
+        k, sub = _split_key(k)
+        val, st = bpure(st, sub, None, val)
+        return val, st, k
+
+    val, state, _ = jax.lax.while_loop(c, b, (init_val, lifted.state, lifted.key))
+    lifted.done(state)
+    return val

@@ -1,0 +1,291 @@
+"""Lifted JAX transforms, usable inside transformed functions.
+
+Each behaves like its JAX counterpart, and also works when the function reads
+or creates parameters and state, or draws keys with ``next_rng_key``:
+parameters are shared by every step / branch / mapped element (see
+``layer_stack`` and ``vmap(split_params=True)`` for per-layer parameters),
+state is threaded through, and each step gets its own key. Each is a few
+lines on :func:`minihaiku.core._lift.lift`.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from minihaiku.core._errors import InvalidArgumentError, InvalidArgumentTypeError
+from minihaiku.core._frame import current_frame
+from minihaiku.core._lift import lift
+
+__all__ = ["eval_shape", "grad", "map", "remat", "scan", "value_and_grad", "vmap"]
+
+_axis_names = itertools.count()
+
+
+def _first(xs: Any, reverse: bool) -> Any:
+    """One step's slice of ``xs`` for the init pass (zeros when ``xs`` is empty)."""
+
+    def one(x: Any) -> Any:
+        if x.shape[0] == 0:
+            return jnp.zeros(x.shape[1:], x.dtype)
+        return x[-1 if reverse else 0]
+
+    return None if xs is None else jax.tree_util.tree_map(one, xs)
+
+
+def scan(
+    f: Callable[[Any, Any], tuple[Any, Any]],
+    init: Any,
+    xs: Any,
+    length: int | None = None,
+    reverse: bool = False,
+    unroll: int | bool = 1,
+) -> tuple[Any, Any]:
+    """``jax.lax.scan`` that may use parameters, state and keys inside ``f``.
+
+    All steps share one set of parameters; state is carried from step to
+    step; ``next_rng_key`` gives each step its own key. Zero-length inputs
+    work (the parameters are still created during ``init``).
+
+    Examples:
+      >>> from minihaiku.core import get_param, scan, transform
+      >>> def f(xs):
+      ...   def step(c, x):
+      ...     c = c * get_param("a", (), init=jax.nn.initializers.ones) + x
+      ...     return c, c
+      ...   return scan(step, 0.0, xs)[1]
+      >>> f = transform(f)
+      >>> f.apply(f.init(0, jnp.ones(3)), jnp.ones(3))
+      Array([1., 2., 3.], dtype=float32)
+    """
+    lifted = lift("scan", [f], (init, _first(xs, reverse)))
+    (pure,) = lifted.pures
+    n = length if length is not None else len(jax.tree_util.tree_leaves(xs)[0])
+
+    def body(carry: Any, inputs: Any) -> Any:
+        (c, st), (x, k) = carry, inputs
+        (c, y), st = pure(st, k, None, c, x)
+        return (c, st), y
+
+    (carry, state), ys = jax.lax.scan(
+        body, (init, lifted.state), (xs, lifted.keys(n)), length=length, reverse=reverse,
+        unroll=unroll,
+    )  # fmt: skip
+    lifted.done(state)
+    return carry, ys
+
+
+def map(f: Callable[[Any], Any], xs: Any) -> Any:
+    """``jax.lax.map`` that may use parameters, state and keys inside ``f``.
+
+    Examples:
+      >>> from minihaiku.core import map, transform
+      >>> transform(lambda xs: map(lambda x: x * 2, xs)).apply({}, jnp.arange(3))
+      Array([0, 2, 4], dtype=int32)
+    """
+    return scan(lambda _, x: (None, f(x)), None, xs)[1]
+
+
+def _slice0(arg: Any, axis: Any) -> Any:
+    """The first element of ``arg`` along ``axis`` (a vmap in_axes entry)."""
+    if axis is None:
+        return arg
+    if isinstance(axis, int):
+        return jax.tree_util.tree_map(lambda x: jnp.take(x, 0, axis=axis), arg)
+    try:
+        return jax.tree_util.tree_map(
+            lambda a, x: x if a is None else jnp.take(x, 0, axis=a),
+            axis,
+            arg,
+            is_leaf=lambda a: a is None,
+        )
+    except ValueError:
+        raise InvalidArgumentTypeError(
+            f"vmap in_axes entry {axis!r} is neither an int, None, nor a tree of "
+            "ints/None with the structure of its argument."
+        ) from None
+
+
+def _mapped_size(axes: Sequence[Any], args: tuple[Any, ...], axis_size: int | None) -> int:
+    if axis_size is not None:
+        return axis_size
+    for a, x in zip(axes, args, strict=True):
+        if isinstance(a, int):
+            return int(jax.tree_util.tree_leaves(x)[0].shape[a])
+    raise InvalidArgumentError(
+        "vmap: no argument is mapped (every in_axes entry is None); pass "
+        "axis_size= to say how many elements to map over."
+    )
+
+
+def vmap(
+    fn: Callable[..., Any],
+    in_axes: Any = 0,
+    out_axes: Any = 0,
+    axis_size: int | None = None,
+    split_rng: bool = False,
+    split_params: bool = False,
+) -> Callable[..., Any]:
+    """``jax.vmap`` that may use parameters, state and keys inside ``fn``.
+
+    Args:
+      fn: the function to map.
+      in_axes: as in ``jax.vmap``, for the positional arguments.
+      out_axes: as in ``jax.vmap``.
+      axis_size: the mapped size, when no argument is mapped.
+      split_rng: give each element its own key (default: all share one).
+      split_params: give each element its own parameters (an ensemble): the
+        parameters created inside get a leading axis of the mapped size.
+        Default: parameters are shared across the mapped axis.
+
+    Examples:
+      >>> from minihaiku.core import get_param, transform, vmap
+      >>> def f(xs):
+      ...   scale = lambda x: x * get_param("s", (), init=jax.nn.initializers.ones)
+      ...   return vmap(scale)(xs)
+      >>> f = transform(f)
+      >>> f.apply(f.init(0, jnp.ones(2)), jnp.arange(2.0))
+      Array([0., 1.], dtype=float32)
+    """
+
+    @functools.wraps(fn)
+    def mapped(*args: Any) -> Any:
+        axes = in_axes if isinstance(in_axes, (tuple, list)) else (in_axes,) * len(args)
+        if len(axes) != len(args):
+            raise InvalidArgumentError(
+                f"vmap in_axes has {len(axes)} entries but the function got "
+                f"{len(args)} positional arguments; give one entry per argument."
+            )
+        size = _mapped_size(axes, args, axis_size)
+        sample = tuple(_slice0(x, a) for a, x in zip(axes, args, strict=True))
+        lifted = lift("vmap", [fn], sample, stack_size=size if split_params else None)
+        (pure,) = lifted.pures
+        key, rng_axis = lifted.key, None
+        if key is not None and split_rng:
+            key, rng_axis = lifted.keys(size), 0
+        name = f"_minihaiku_vmap_{next(_axis_names)}"
+
+        def inner(st: Any, k: Any, *a: Any) -> Any:
+            return pure(st, k, jax.lax.axis_index(name) if split_params else None, *a)
+
+        out, state = jax.vmap(
+            inner, in_axes=(None, rng_axis, *axes), out_axes=(out_axes, None),
+            axis_size=axis_size, axis_name=name,
+        )(lifted.state, key, *args)  # fmt: skip
+        lifted.done(state)
+        return out
+
+    return mapped
+
+
+def remat(fn: Callable[..., Any], **checkpoint_kwargs: Any) -> Callable[..., Any]:
+    """``jax.checkpoint`` (remat) that may use parameters, state and keys.
+
+    During ``init`` the function simply runs; in ``apply`` its activations are
+    recomputed in the backward pass instead of stored.
+
+    Examples:
+      >>> from minihaiku.core import remat, transform
+      >>> transform(remat(lambda x: jnp.sin(x))).apply({}, 0.0)
+      Array(0., dtype=float32, weak_type=True)
+    """
+
+    @functools.wraps(fn)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if current_frame("remat").initializing:
+            return fn(*args, **kwargs)
+        lifted = lift("remat", [fn], args, kwargs)
+        (pure,) = lifted.pures
+        out, state = jax.checkpoint(
+            lambda st, k, *a: pure(st, k, None, *a, **kwargs), **checkpoint_kwargs
+        )(lifted.state, lifted.key, *args)
+        lifted.done(state)
+        return out
+
+    return wrapped
+
+
+def value_and_grad(
+    fn: Callable[..., Any],
+    argnums: int | Sequence[int] = 0,
+    has_aux: bool = False,
+    **grad_kwargs: Any,
+) -> Callable[..., Any]:
+    """``jax.value_and_grad`` of a function that may read parameters.
+
+    Gradients are taken with respect to ``fn``'s arguments; parameters read
+    inside are constants here (the gradient of the whole ``apply`` with
+    respect to params still flows through them).
+
+    Examples:
+      >>> from minihaiku.core import transform, value_and_grad
+      >>> transform(lambda x: value_and_grad(lambda y: y**2)(x)).apply({}, 3.0)
+      (Array(9., dtype=float32, weak_type=True), Array(6., dtype=float32, weak_type=True))
+    """
+
+    @functools.wraps(fn)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        lifted = lift("value_and_grad", [fn], args, kwargs)
+        (pure,) = lifted.pures
+
+        def f(*a: Any) -> Any:
+            out, st = pure(lifted.state, lifted.key, None, *a, **kwargs)
+            return (out[0], (out[1], st)) if has_aux else (out, (None, st))
+
+        (value, (aux, st)), grads = jax.value_and_grad(
+            f, argnums=argnums, has_aux=True, **grad_kwargs
+        )(*args)
+        lifted.done(st)
+        return ((value, aux), grads) if has_aux else (value, grads)
+
+    return wrapped
+
+
+def grad(
+    fn: Callable[..., Any],
+    argnums: int | Sequence[int] = 0,
+    has_aux: bool = False,
+    **grad_kwargs: Any,
+) -> Callable[..., Any]:
+    """``jax.grad`` of a function that may read parameters (see :func:`value_and_grad`).
+
+    Examples:
+      >>> from minihaiku.core import grad, transform
+      >>> transform(lambda x: grad(lambda y: y**2)(x)).apply({}, 3.0)
+      Array(6., dtype=float32, weak_type=True)
+    """
+    vg = value_and_grad(fn, argnums, has_aux, **grad_kwargs)
+
+    @functools.wraps(fn)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if has_aux:
+            (_, aux), g = vg(*args, **kwargs)
+            return g, aux
+        return vg(*args, **kwargs)[1]
+
+    return wrapped
+
+
+def eval_shape(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """``jax.eval_shape`` of a function that may use parameters: shapes, no compute.
+
+    During ``init`` the parameters ``fn`` creates are created (so ``apply``
+    finds them); state changes inside are discarded.
+
+    Examples:
+      >>> from minihaiku.core import eval_shape, transform
+      >>> transform(lambda x: eval_shape(lambda y: y @ y.T, x)).apply({}, jnp.ones((2, 3)))
+      ShapeDtypeStruct(shape=(2, 2), dtype=float32)
+    """
+    lifted = lift("eval_shape", [fn], args, kwargs)
+    (pure,) = lifted.pures
+    out, _ = jax.eval_shape(
+        lambda st, k, *a: pure(st, k, None, *a, **kwargs), lifted.state, lifted.key, *args
+    )
+    lifted.done(None)
+    return out
