@@ -1,0 +1,98 @@
+"""Checks and resolves :func:`train`'s arguments: the loss, the state, the evaluation."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import numpy as np
+
+from minihaiku.core import (
+    InvalidArgumentError,
+    InvalidArgumentTypeError,
+    NotCallableError,
+    Transformed,
+    TransformedWithState,
+)
+from minihaiku.training._losses import Loss, mse_loss
+
+__all__ = ["check_evaluate", "check_steps", "resolve_loss"]
+
+
+def check_steps(value: Any, what: str, minimum: int) -> int:
+    """``value`` as an int >= ``minimum``, else a clear error."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise InvalidArgumentTypeError(f"{what} must be an int, got {type(value).__name__}.")
+    if value < minimum:
+        raise InvalidArgumentError(f"{what} must be >= {minimum}, got {value}.")
+    return int(value)
+
+
+def resolve_loss(loss: Any, rng: bool | None, state: Any, has_aux: bool | None) -> Loss:
+    """The :class:`Loss` to train, checked against ``state``."""
+    if isinstance(loss, (Transformed, TransformedWithState)):
+        loss = mse_loss(loss, rng=bool(rng))
+    elif isinstance(loss, Loss):
+        changes = {k: v for k, v in (("rng", rng), ("has_aux", has_aux)) if v is not None}
+        loss = dataclasses.replace(loss, **changes)
+    elif callable(loss):
+        loss = Loss(loss, rng=bool(rng), state=state is not None, has_aux=bool(has_aux))
+    else:
+        raise NotCallableError(
+            f"loss must be a function loss(params, data) -> scalar or a transformed "
+            f"model, got {type(loss).__name__}."
+        )
+    if loss.state and state is None:
+        raise InvalidArgumentError(
+            "the loss is for a model with state (made by transform_with_state) but no "
+            "state was given. Pass the state init returned: "
+            "params, state = model.init(...); train(..., state=state)."
+        )
+    if state is not None and not loss.state:
+        raise InvalidArgumentError(
+            "state= was given but the loss takes no state. Use a model made by "
+            "transform_with_state, or a Loss(fn, state=True) whose fn is "
+            "fn(params, state, batch) -> (loss, new_state)."
+        )
+    if state is not None and not isinstance(state, Mapping):
+        raise InvalidArgumentTypeError(
+            f"state must be the mapping init returned, got {type(state).__name__}."
+        )
+    return loss
+
+
+def check_evaluate(
+    evaluate: Callable[..., Any] | None,
+    eval_data: Any,
+    eval_every: int | None,
+    with_state: bool,
+    params: Any,
+    state: Any,
+) -> Callable[..., Any] | None:
+    """The jitted ``evaluate(params, state, batch) -> dict of scalars``, traced once."""
+    if evaluate is None:
+        if eval_data is not None or eval_every is not None:
+            raise InvalidArgumentError(
+                "eval_data / eval_every need evaluate=, the function to run on them, "
+                "e.g. evaluate=accuracy(model)."
+            )
+        return None
+    if not callable(evaluate):
+        raise NotCallableError(
+            f"evaluate must be a function evaluate(params, batch) -> dict of scalars, "
+            f"got {type(evaluate).__name__}."
+        )
+    if eval_data is None:
+        raise InvalidArgumentError("evaluate= needs eval_data=, the batch to evaluate on.")
+
+    def run(p: Any, s: Any, batch: Any) -> Any:
+        return evaluate(p, s, batch) if with_state else evaluate(p, batch)
+
+    out = jax.eval_shape(run, params, state, eval_data)
+    if not isinstance(out, Mapping) or any(getattr(v, "shape", None) != () for v in out.values()):
+        raise InvalidArgumentError(
+            f"evaluate must return a dict of scalars, got {jax.tree_util.tree_map(lambda v: v.shape, out)}."
+        )
+    return jax.jit(run)
