@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -45,25 +46,62 @@ def _losses_digest(losses: list[float]) -> str:
     return tree_digest(np.asarray(losses, np.float64))
 
 
+def _in_orbax(code: Any) -> bool:
+    parts = code.co_filename.split(os.sep)
+    return "orbax" in parts or "tensorstore" in parts
+
+
 def _is_closed_loop_noise(unraisable: Any) -> bool:
-    """Whether an unraisable error is orbax's closed event loop after a failed read.
+    """Whether an unraisable error comes from orbax's reads abandoned after a failure.
 
     When one read of a restore fails, orbax closes its event loop while
-    tensorstore still completes the other reads; their callbacks then hit the
-    closed loop, and Python prints each as a stray "Event loop is closed"
-    traceback after the real error has been raised.
+    tensorstore still completes the other reads: their callbacks hit the
+    closed loop, and their coroutines are closed when collected. Python
+    prints each as a stray traceback ("Event loop is closed", "Exception
+    ignored in: <coroutine ...>") after the real error has been raised.
     """
     exc = unraisable.exc_value
-    if not isinstance(exc, RuntimeError) or str(exc) != "Event loop is closed":
-        return False
     tb = unraisable.exc_traceback
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    return tb is not None and tb.tb_frame.f_code.co_name == "_check_closed"
+    last = tb
+    while last is not None and last.tb_next is not None:
+        last = last.tb_next
+    if (
+        isinstance(exc, RuntimeError)
+        and str(exc) == "Event loop is closed"
+        and last is not None
+        and last.tb_frame.f_code.co_name == "_check_closed"
+    ):
+        return True
+    code = getattr(unraisable.object, "cr_code", None)
+    return code is not None and _in_orbax(code)
+
+
+class _OrbaxTaskNoise(logging.Filter):
+    """Drops asyncio's "... exception was never retrieved" for orbax's reads.
+
+    The same early close leaves orbax's other reads (tasks and tensorstore
+    futures) failed and unawaited; asyncio logs each when it is collected.
+    The restore's CheckpointError already carries the first failure.
+    """
+
+    _PREFIXES = ("Task exception was never retrieved", "Future exception was never retrieved")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if not message.startswith(self._PREFIXES):
+            return True
+        if "tensorstore" in message:
+            return False
+        tb = record.exc_info[2] if record.exc_info else None
+        while tb is not None:
+            if _in_orbax(tb.tb_frame.f_code):
+                return False
+            tb = tb.tb_next
+        return True
 
 
 def _silence_closed_loop_noise() -> None:
-    """Installs (once) an unraisable hook that drops only that noise."""
+    """Installs (once) an unraisable hook and a log filter that drop only that noise."""
     previous = sys.unraisablehook
     if getattr(previous, "_minihaiku", False):
         return
@@ -74,20 +112,23 @@ def _silence_closed_loop_noise() -> None:
 
     hook._minihaiku = True  # type: ignore[attr-defined]
     sys.unraisablehook = hook
+    logging.getLogger("asyncio").addFilter(_OrbaxTaskNoise())
 
 
 @contextlib.contextmanager
-def _quiet_absl() -> Iterator[None]:
-    # orbax logs a damaged file as an ERROR before raising; the CheckpointError
-    # raised here already carries that cause, so one message is enough.
+def _quiet_orbax() -> Iterator[None]:
+    """Keeps a failing orbax read to one error: the CheckpointError raised after it.
+
+    orbax logs a damaged file as an ERROR before raising, and the reads it
+    abandons print stray tracebacks later (see above); the hook and filter go
+    in before the read, since that noise can come before the error is caught.
+    """
+    _silence_closed_loop_noise()
     logger = logging.getLogger("absl")
     level = logger.level
     logger.setLevel(logging.CRITICAL)
     try:
         yield
-    except Exception:
-        _silence_closed_loop_noise()
-        raise
     finally:
         logger.setLevel(level)
 
@@ -218,7 +259,7 @@ class Checkpointer:
             self._check_params(where, meta.get("params", {}), _describe(targets["params"]))
         ocp = self._ocp
         try:
-            with _quiet_absl():
+            with _quiet_orbax():
                 state = self._manager.restore(
                     step,
                     args=ocp.args.Composite(state=ocp.args.StandardRestore(dict(targets))),
@@ -251,7 +292,7 @@ class Checkpointer:
     def _read_meta(self, step: int, where: str, todo: str) -> dict[str, Any]:
         ocp = self._ocp
         try:
-            with _quiet_absl():
+            with _quiet_orbax():
                 meta = self._manager.restore(
                     step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())
                 )["meta"]

@@ -51,6 +51,7 @@ class DirectoryLock:
     def __init__(self, directory: str | Path) -> None:
         self.directory = Path(directory).absolute()
         self.path = self.directory / LOCK_NAME
+        self._key = self.directory.resolve()  # one entry per directory, symlinks or not
         self._held = False
 
     def owner(self) -> dict[str, Any]:
@@ -66,7 +67,7 @@ class DirectoryLock:
         if self._held:
             return self
         with _GUARD:
-            held = _HELD.get(self.directory)
+            held = _HELD.get(self._key)
             if held is not None:
                 held[1] += 1
                 self._held = True
@@ -98,7 +99,7 @@ class DirectoryLock:
             }
             os.ftruncate(fd, 0)
             os.pwrite(fd, (json.dumps(record) + "\n").encode(), 0)
-            _HELD[self.directory] = [fd, 1]
+            _HELD[self._key] = [fd, 1]
             self._held = True
         return self
 
@@ -108,10 +109,10 @@ class DirectoryLock:
             return
         self._held = False
         with _GUARD:
-            held = _HELD[self.directory]
+            held = _HELD[self._key]
             held[1] -= 1
             if held[1] == 0:
-                del _HELD[self.directory]
+                del _HELD[self._key]
                 os.close(held[0])  # closing the descriptor drops the flock
 
     def __enter__(self) -> DirectoryLock:

@@ -31,12 +31,12 @@ from minihaiku.training._freeze import (
 )
 from minihaiku.training._losses import Loss
 from minihaiku.training._parallel import DataParallel
-from minihaiku.training._plan import _plan, _plan_lengths
+from minihaiku.training._plan import plan_chunks
 from minihaiku.training._records import Pending, check_finite, host, record
 from minihaiku.training._setup import check_evaluate, check_steps, resolve_loss
 from minihaiku.training._step import check_outputs, make_chunk, normalize
 
-__all__ = ["TrainResult", "_plan", "_plan_lengths", "train"]
+__all__ = ["TrainResult", "train"]
 
 LossFn = Callable[..., Any]
 
@@ -316,7 +316,7 @@ def train(
             bar = tqdm(total=steps, initial=start, unit="step", dynamic_ncols=True)
         step = start
         run_seconds = 0.0
-        plan = _plan(start, steps, steps_per_dispatch, every)
+        plan = plan_chunks(start, steps, steps_per_dispatch, every)
         dry: _Dry | None = None
 
         def fetch(at: int, n: int | None) -> Any:

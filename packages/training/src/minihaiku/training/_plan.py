@@ -1,13 +1,13 @@
-"""The chunk plan: how many steps each dispatch runs, ending at every boundary."""
+"""The chunk plan of a run: how many steps each compiled dispatch takes."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-__all__ = ["_plan", "_plan_lengths"]
+__all__ = ["chunk_lengths", "plan_chunks"]
 
 
-def _plan(start: int, stop: int, per_dispatch: int, every: int | None) -> Iterator[int]:
+def plan_chunks(start: int, stop: int, per_dispatch: int, every: int | None) -> Iterator[int]:
     """Chunk lengths from ``start`` to ``stop``, ending at each checkpoint step.
 
     A generator: a plan of 10**12 steps starts at once.
@@ -22,8 +22,8 @@ def _plan(start: int, stop: int, per_dispatch: int, every: int | None) -> Iterat
         step += n
 
 
-def _plan_lengths(start: int, stop: int, per_dispatch: int, every: int | None) -> set[int]:
-    """The distinct lengths :func:`_plan` yields (one compilation each), by arithmetic."""
+def chunk_lengths(start: int, stop: int, per_dispatch: int, every: int | None) -> set[int]:
+    """The distinct lengths :func:`plan_chunks` yields (one compilation each), by arithmetic."""
     if stop <= start:
         return set()
 
