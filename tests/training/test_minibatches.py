@@ -8,7 +8,13 @@ import numpy as np
 import optax
 import pytest
 
-from minihaiku.core import InvalidArgumentError, get_state, set_state, transform, transform_with_state
+from minihaiku.core import (
+    InvalidArgumentError,
+    get_state,
+    set_state,
+    transform,
+    transform_with_state,
+)
 from minihaiku.layers import MLP
 from minihaiku.training import (
     DataError,
@@ -51,8 +57,10 @@ def shuffled_batches(data, batch_size, seed, steps):
     out = []
     for step in range(steps):
         epoch, i = divmod(step, per_epoch)
-        idx = np.random.default_rng((seed, epoch)).permutation(n)[i * batch_size : (i + 1) * batch_size]
-        out.append(jax.tree_util.tree_map(lambda x: np.asarray(x)[idx], data))
+        idx = np.random.default_rng((seed, epoch)).permutation(n)[
+            i * batch_size : (i + 1) * batch_size
+        ]
+        out.append(jax.tree_util.tree_map(lambda x, idx=idx: np.asarray(x)[idx], data))
     return out
 
 
@@ -66,8 +74,17 @@ def test_batch_size_matches_a_hand_written_loop_over_the_same_shuffled_batches()
     # 128 examples, batch 48: 2 batches per epoch (the last 32 dropped), 7 steps = 4 epochs.
     batches = shuffled_batches((xs, ys), 48, 3, 7)
     want, history = hand_loop(loss, params0, batches, optax.adam(1e-2))
-    r = train(model, params0, (xs, ys), optax.adam(1e-2), 7, batch_size=48, seed=3,
-              steps_per_dispatch=3, progress=False)
+    r = train(
+        model,
+        params0,
+        (xs, ys),
+        optax.adam(1e-2),
+        7,
+        batch_size=48,
+        seed=3,
+        steps_per_dispatch=3,
+        progress=False,
+    )
     assert_params_close(r.params, want)
     np.testing.assert_allclose(r.losses, history, rtol=1e-6)
     assert r.final_loss == pytest.approx(float(loss(want, batches[-1])), rel=1e-6)
@@ -78,11 +95,14 @@ def test_each_epoch_is_a_new_permutation_and_the_partial_batch_is_dropped():
     seen = []
 
     def record(p, batch):
-        jax.debug.callback(lambda b: seen.append(np.asarray(b).ravel().tolist()), batch, ordered=True)
+        jax.debug.callback(
+            lambda b: seen.append(np.asarray(b).ravel().tolist()), batch, ordered=True
+        )
         return jnp.sum(p["~/w"] * batch)
 
-    train(record, {"~/w": jnp.ones(())}, data, optax.sgd(0.0), 6, batch_size=4, seed=1,
-          progress=False)
+    train(
+        record, {"~/w": jnp.ones(())}, data, optax.sgd(0.0), 6, batch_size=4, seed=1, progress=False
+    )
     epochs = [seen[0] + seen[1], seen[2] + seen[3], seen[4] + seen[5]]
     for e, got in enumerate(epochs):
         assert got == np.random.default_rng((1, e)).permutation(10)[:8].tolist()
@@ -92,8 +112,9 @@ def test_each_epoch_is_a_new_permutation_and_the_partial_batch_is_dropped():
 def test_an_iterator_of_batches_matches_a_hand_written_loop():
     batches = shuffled_batches((xs, ys), 32, 0, 9)
     want, history = hand_loop(loss, params0, batches, optax.sgd(0.01))
-    r = train(model, params0, iter(batches), optax.sgd(0.01), 9, steps_per_dispatch=4,
-              progress=False)
+    r = train(
+        model, params0, iter(batches), optax.sgd(0.01), 9, steps_per_dispatch=4, progress=False
+    )
     assert_params_close(r.params, want)
     np.testing.assert_allclose(r.losses, history, rtol=1e-6)
 
@@ -102,8 +123,9 @@ def test_a_resumed_shuffled_run_is_bit_identical(tmp_path):
     kw = dict(batch_size=24, seed=5, steps_per_dispatch=4, progress=False)
     whole = train(model, params0, (xs, ys), optax.adam(1e-2), 20, **kw)
     train(model, params0, (xs, ys), optax.adam(1e-2), 10, checkpoint_dir=tmp_path, **kw)
-    resumed = train(model, params0, (xs, ys), optax.adam(1e-2), 20, checkpoint_dir=tmp_path,
-                    resume=True, **kw)
+    resumed = train(
+        model, params0, (xs, ys), optax.adam(1e-2), 20, checkpoint_dir=tmp_path, resume=True, **kw
+    )
     assert resumed.resumed_from == 10
     np.testing.assert_array_equal(resumed.losses, whole.losses)
     for k in whole.params:
@@ -115,8 +137,16 @@ def test_a_resumed_iterator_run_skips_the_consumed_batches(tmp_path):
     kw = dict(steps_per_dispatch=5, progress=False)
     whole = train(model, params0, iter(batches), optax.adam(1e-2), 12, **kw)
     train(model, params0, iter(batches), optax.adam(1e-2), 7, checkpoint_dir=tmp_path, **kw)
-    resumed = train(model, params0, iter(batches), optax.adam(1e-2), 12,
-                    checkpoint_dir=tmp_path, resume=True, **kw)
+    resumed = train(
+        model,
+        params0,
+        iter(batches),
+        optax.adam(1e-2),
+        12,
+        checkpoint_dir=tmp_path,
+        resume=True,
+        **kw,
+    )
     np.testing.assert_array_equal(resumed.losses, whole.losses)
     for k in whole.params:
         np.testing.assert_array_equal(resumed.params[k], whole.params[k])
@@ -137,14 +167,32 @@ def test_each_step_gets_fold_in_of_the_seed_key_and_resume_is_bit_identical(tmp_
     d_loss = mse_loss(dropped, rng=True)
     keys = [jax.random.fold_in(jax.random.key(7), i) for i in range(8)]
     want, history = hand_loop(d_loss, p, [(xs, ys)] * 8, optax.sgd(0.05), keys)
-    r = train(d_loss, p, (xs, ys), optax.sgd(0.05), 8, seed=7, steps_per_dispatch=3,
-              progress=False)
+    r = train(d_loss, p, (xs, ys), optax.sgd(0.05), 8, seed=7, steps_per_dispatch=3, progress=False)
     assert_params_close(r.params, want)
     np.testing.assert_allclose(r.losses, history, rtol=1e-6)
-    train(d_loss, p, (xs, ys), optax.sgd(0.05), 4, seed=7, steps_per_dispatch=3,
-          checkpoint_dir=tmp_path, progress=False)
-    resumed = train(d_loss, p, (xs, ys), optax.sgd(0.05), 8, seed=7, steps_per_dispatch=3,
-                    checkpoint_dir=tmp_path, resume=True, progress=False)
+    train(
+        d_loss,
+        p,
+        (xs, ys),
+        optax.sgd(0.05),
+        4,
+        seed=7,
+        steps_per_dispatch=3,
+        checkpoint_dir=tmp_path,
+        progress=False,
+    )
+    resumed = train(
+        d_loss,
+        p,
+        (xs, ys),
+        optax.sgd(0.05),
+        8,
+        seed=7,
+        steps_per_dispatch=3,
+        checkpoint_dir=tmp_path,
+        resume=True,
+        progress=False,
+    )
     np.testing.assert_array_equal(resumed.losses, r.losses)
 
 
@@ -159,29 +207,63 @@ stateful = transform_with_state(counting)
 
 def test_state_is_carried_through_the_steps_checkpointed_and_restored(tmp_path):
     p, s = stateful.init(0, xs)
-    r = train(stateful, p, (xs, ys), optax.adam(1e-2), 9, state=s, steps_per_dispatch=4,
-              checkpoint_dir=tmp_path / "a", checkpoint_every=5, progress=False)
+    r = train(
+        stateful,
+        p,
+        (xs, ys),
+        optax.adam(1e-2),
+        9,
+        state=s,
+        steps_per_dispatch=4,
+        checkpoint_dir=tmp_path / "a",
+        checkpoint_every=5,
+        progress=False,
+    )
     assert int(r.state["~/n"]) == 9
     # The same MLP without the counter trains the same.
     twin = transform(lambda x: MLP([8, 1])(x))
     plain = train(twin, p, (xs, ys), optax.adam(1e-2), 9, steps_per_dispatch=4, progress=False)
     np.testing.assert_array_equal(r.losses, plain.losses)
-    train(stateful, p, (xs, ys), optax.adam(1e-2), 5, state=s, checkpoint_dir=tmp_path / "b",
-          progress=False)
-    resumed = train(stateful, p, (xs, ys), optax.adam(1e-2), 9, state=s, resume=True,
-                    steps_per_dispatch=4, checkpoint_dir=tmp_path / "b", progress=False)
+    train(
+        stateful,
+        p,
+        (xs, ys),
+        optax.adam(1e-2),
+        5,
+        state=s,
+        checkpoint_dir=tmp_path / "b",
+        progress=False,
+    )
+    resumed = train(
+        stateful,
+        p,
+        (xs, ys),
+        optax.adam(1e-2),
+        9,
+        state=s,
+        resume=True,
+        steps_per_dispatch=4,
+        checkpoint_dir=tmp_path / "b",
+        progress=False,
+    )
     assert int(resumed.state["~/n"]) == 9
     np.testing.assert_array_equal(resumed.losses, r.losses)
 
 
 def test_a_state_model_without_state_is_an_error():
     p, _ = stateful.init(0, xs)
-    with pytest.raises(InvalidArgumentError, match=r"^the loss is for a model with state \(made by transform_with_state\) but no state was given\. Pass the state init returned"):
+    with pytest.raises(
+        InvalidArgumentError,
+        match=r"^the loss is for a model with state \(made by transform_with_state\) but no "
+        r"state was given\. Pass the state init returned",
+    ):
         train(stateful, p, (xs, ys), optax.sgd(0.1), 3, progress=False)
 
 
 def test_state_for_a_loss_without_state_is_an_error():
-    with pytest.raises(InvalidArgumentError, match=r"^state= was given but the loss takes no state"):
+    with pytest.raises(
+        InvalidArgumentError, match=r"^state= was given but the loss takes no state"
+    ):
         train(model, params0, (xs, ys), optax.sgd(0.1), 3, state={}, progress=False)
 
 
@@ -193,8 +275,19 @@ cy = (cx[:, 0] > 0).astype(np.int32) + (cx[:, 1] > 1).astype(np.int32)
 def test_softmax_cross_entropy_logs_accuracy_per_step_and_evaluates():
     p = classifier.init(0, cx)
     ce = softmax_cross_entropy(classifier)
-    r = train(ce, p, (cx, cy), optax.adam(1e-2), 6, batch_size=20, steps_per_dispatch=4,
-              evaluate=accuracy(classifier), eval_data=(cx, cy), eval_every=3, progress=False)
+    r = train(
+        ce,
+        p,
+        (cx, cy),
+        optax.adam(1e-2),
+        6,
+        batch_size=20,
+        steps_per_dispatch=4,
+        evaluate=accuracy(classifier),
+        eval_data=(cx, cy),
+        eval_every=3,
+        progress=False,
+    )
     batches = shuffled_batches((cx, cy), 20, 0, 6)
 
     def plain(q, batch):
@@ -220,9 +313,19 @@ def test_softmax_cross_entropy_logs_accuracy_per_step_and_evaluates():
 
 def test_the_progress_bar_shows_the_latest_metric_and_evaluation(capsys):
     p = classifier.init(0, cx)
-    train(softmax_cross_entropy(classifier), p, (cx, cy), optax.adam(1e-2), 6, batch_size=20,
-          steps_per_dispatch=2, evaluate=accuracy(classifier), eval_data=(cx, cy),
-          eval_every=2, progress=True)
+    train(
+        softmax_cross_entropy(classifier),
+        p,
+        (cx, cy),
+        optax.adam(1e-2),
+        6,
+        batch_size=20,
+        steps_per_dispatch=2,
+        evaluate=accuracy(classifier),
+        eval_data=(cx, cy),
+        eval_every=2,
+        progress=True,
+    )
     err = capsys.readouterr().err
     assert "accuracy=" in err and "eval_accuracy=" in err and "6/6" in err
 
@@ -230,8 +333,15 @@ def test_the_progress_bar_shows_the_latest_metric_and_evaluation(capsys):
 def test_continuing_with_opt_state_equals_one_run():
     whole = train(model, params0, (xs, ys), optax.adam(1e-2), 10, progress=False)
     first = train(model, params0, (xs, ys), optax.adam(1e-2), 5, progress=False)
-    second = train(model, first.params, (xs, ys), optax.adam(1e-2), 5,
-                   opt_state=first.opt_state, progress=False)
+    second = train(
+        model,
+        first.params,
+        (xs, ys),
+        optax.adam(1e-2),
+        5,
+        opt_state=first.opt_state,
+        progress=False,
+    )
     np.testing.assert_array_equal(np.concatenate([first.losses, second.losses]), whole.losses)
     for k in whole.params:
         np.testing.assert_array_equal(second.params[k], whole.params[k])
@@ -257,8 +367,16 @@ def test_an_iterator_that_runs_dry_says_how_many_steps_were_done_and_keeps_a_che
 ):
     batches = shuffled_batches((xs, ys), 32, 0, 7)
     with pytest.raises(DataError) as e:
-        train(model, params0, iter(batches), optax.sgd(0.01), 10, steps_per_dispatch=3,
-              checkpoint_dir=tmp_path, progress=False)
+        train(
+            model,
+            params0,
+            iter(batches),
+            optax.sgd(0.01),
+            10,
+            steps_per_dispatch=3,
+            checkpoint_dir=tmp_path,
+            progress=False,
+        )
     assert str(e.value) == (
         f"the data iterator ran dry at step 7: 6 of the 10 steps were done (the 1 "
         f"batches of the unfinished chunk were not used). A checkpoint at step 6 is in "
@@ -266,15 +384,30 @@ def test_an_iterator_that_runs_dry_says_how_many_steps_were_done_and_keeps_a_che
         "itertools.cycle over epochs), or fewer steps."
     )
     more = itertools.chain(batches, shuffled_batches((xs, ys), 32, 1, 4))
-    r = train(model, params0, more, optax.sgd(0.01), 10, steps_per_dispatch=3,
-              checkpoint_dir=tmp_path, resume=True, progress=False)
+    r = train(
+        model,
+        params0,
+        more,
+        optax.sgd(0.01),
+        10,
+        steps_per_dispatch=3,
+        checkpoint_dir=tmp_path,
+        resume=True,
+        progress=False,
+    )
     assert r.resumed_from == 6 and r.step == 10
 
 
 def test_a_loss_that_is_not_a_scalar_is_an_error():
     with pytest.raises(InvalidArgumentError) as e:
-        train(lambda p, b: (model.apply(p, b[0]) - b[1]) ** 2, params0, (xs, ys),
-              optax.sgd(0.01), 3, progress=False)
+        train(
+            lambda p, b: (model.apply(p, b[0]) - b[1]) ** 2,
+            params0,
+            (xs, ys),
+            optax.sgd(0.01),
+            3,
+            progress=False,
+        )
     assert str(e.value) == (
         "the loss must return a float scalar, got shape (128, 1) float32. Reduce it "
         "(e.g. jnp.mean) over the batch; with has_aux=True return (loss, metrics)."
@@ -295,19 +428,34 @@ def test_metrics_that_are_not_scalars_are_an_error():
 
 
 def test_a_has_aux_loss_that_returns_no_pair_is_an_error():
-    with pytest.raises(InvalidArgumentError, match=r"^the loss must return a pair \(loss, metrics\), got ArrayImpl|^the loss must return a pair \(loss, metrics\), got"):
+    with pytest.raises(
+        InvalidArgumentError,
+        match=r"^the loss must return a pair \(loss, metrics\), got an array of shape \(\)\. ",
+    ):
         train(loss, params0, (xs, ys), optax.sgd(0.01), 3, has_aux=True, progress=False)
 
 
 def test_float_labels_are_an_error_for_softmax_cross_entropy():
     p = classifier.init(0, cx)
-    with pytest.raises(Exception, match=r"^softmax_cross_entropy expects integer class labels \(the y of the batch\), got dtype float32"):
-        train(softmax_cross_entropy(classifier), p, (cx, cy.astype(np.float32)),
-              optax.sgd(0.01), 3, progress=False)
+    with pytest.raises(
+        Exception,
+        match=r"^softmax_cross_entropy expects integer class labels \(the y of the batch\), "
+        r"got dtype float32",
+    ):
+        train(
+            softmax_cross_entropy(classifier),
+            p,
+            (cx, cy.astype(np.float32)),
+            optax.sgd(0.01),
+            3,
+            progress=False,
+        )
 
 
 def test_batch_size_larger_than_the_data_is_an_error():
-    with pytest.raises(InvalidArgumentError, match=r"^batch_size=500 is larger than the 128 examples in data"):
+    with pytest.raises(
+        InvalidArgumentError, match=r"^batch_size=500 is larger than the 128 examples in data"
+    ):
         train(model, params0, (xs, ys), optax.sgd(0.01), 3, batch_size=500, progress=False)
 
 

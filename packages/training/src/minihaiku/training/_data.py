@@ -87,14 +87,14 @@ class IterBatches:
         while len(batches) < n:
             batch = next(self._it, _END)
             if batch is _END:
-                raise _Dry(step, len(batches))
+                raise _DryError(step, len(batches))
             batches.append(batch)
         for i, batch in enumerate(batches):
             self._check(batch, step + i)
         return jax.tree_util.tree_map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *batches)
 
 
-class _Dry(Exception):
+class _DryError(Exception):
     """The iterator ended ``got`` batches into the chunk starting at ``step``."""
 
     def __init__(self, step: int, got: int) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from minihaiku.core import (
     TransformedWithState,
 )
 from minihaiku.training._checkpoint import Checkpointer
-from minihaiku.training._data import _Dry, make_source
+from minihaiku.training._data import _DryError, make_source
 from minihaiku.training._errors import CheckpointError, DataError, NonFiniteLossError
 from minihaiku.training._freeze import (
     FrozenSpec,
@@ -234,7 +234,10 @@ def train(
         return f"The last good checkpoint is step {good} in {ckpt.directory}; resume it."
 
     def trees() -> dict[str, Any]:
-        out = {"params": {**host(trainable, dp), **host(fixed, dp)}, "opt_state": host(opt_state, dp)}
+        out = {
+            "params": {**host(trainable, dp), **host(fixed, dp)},
+            "opt_state": host(opt_state, dp),
+        }
         if state is not None:
             out["state"] = host(state, dp)
         return out
@@ -317,7 +320,7 @@ def train(
         step = start
         run_seconds = 0.0
         plan = plan_chunks(start, steps, steps_per_dispatch, every)
-        dry: _Dry | None = None
+        dry: _DryError | None = None
 
         def fetch(at: int, n: int | None) -> Any:
             nonlocal dry
@@ -325,7 +328,7 @@ def train(
                 return fixed_data
             try:
                 return place_stack(source.take(at, n))  # type: ignore[union-attr]
-            except _Dry as e:
+            except _DryError as e:
                 dry = e
                 return None
 
@@ -380,7 +383,9 @@ def train(
             )
         final_key = None if key is None else jax.random.fold_in(key, step)
         final = jax.jit(lambda t, fr, s, k, b: f({**t, **fr}, s, k, b)[0])
-        final_loss = float(np.asarray(host(final(trainable, fixed, state, final_key, final_batch), dp)))
+        final_loss = float(
+            np.asarray(host(final(trainable, fixed, state, final_key, final_batch), dp))
+        )
         if not math.isfinite(final_loss):
             raise NonFiniteLossError(
                 f"the loss is {final_loss} after the last update (step {step}); the "
@@ -409,9 +414,7 @@ def train(
         compile_seconds=compile_seconds,
         resumed_from=resumed_from,
         checkpoints=saved,
-        state=None
-        if state is None
-        else jax.tree_util.tree_map(jnp.asarray, result_trees["state"]),
+        state=None if state is None else jax.tree_util.tree_map(jnp.asarray, result_trees["state"]),
         metrics={k: np.asarray(v, np.float32) for k, v in metrics.items()},
         evals=evals,
     )

@@ -30,19 +30,23 @@ def check_steps(value: Any, what: str, minimum: int) -> int:
     return int(value)
 
 
-def resolve_loss(loss: Any, rng: bool | None, state: Any, has_aux: bool | None) -> Loss:
+def resolve_loss(given: Any, rng: bool | None, state: Any, has_aux: bool | None) -> Loss:
     """The :class:`Loss` to train, checked against ``state``."""
-    if isinstance(loss, (Transformed, TransformedWithState)):
-        loss = mse_loss(loss, rng=bool(rng))
-    elif isinstance(loss, Loss):
-        changes = {k: v for k, v in (("rng", rng), ("has_aux", has_aux)) if v is not None}
-        loss = dataclasses.replace(loss, **changes)
-    elif callable(loss):
-        loss = Loss(loss, rng=bool(rng), state=state is not None, has_aux=bool(has_aux))
+    loss: Loss
+    if isinstance(given, (Transformed, TransformedWithState)):
+        loss = mse_loss(given, rng=bool(rng))
+    elif isinstance(given, Loss):
+        loss = dataclasses.replace(
+            given,
+            rng=given.rng if rng is None else rng,
+            has_aux=given.has_aux if has_aux is None else has_aux,
+        )
+    elif callable(given):
+        loss = Loss(given, rng=bool(rng), state=state is not None, has_aux=bool(has_aux))
     else:
         raise NotCallableError(
             f"loss must be a function loss(params, data) -> scalar or a transformed "
-            f"model, got {type(loss).__name__}."
+            f"model, got {type(given).__name__}."
         )
     if loss.state and state is None:
         raise InvalidArgumentError(
@@ -92,7 +96,6 @@ def check_evaluate(
 
     out = jax.eval_shape(run, params, state, eval_data)
     if not isinstance(out, Mapping) or any(getattr(v, "shape", None) != () for v in out.values()):
-        raise InvalidArgumentError(
-            f"evaluate must return a dict of scalars, got {jax.tree_util.tree_map(lambda v: v.shape, out)}."
-        )
+        shapes = jax.tree_util.tree_map(lambda v: v.shape, out)
+        raise InvalidArgumentError(f"evaluate must return a dict of scalars, got {shapes}.")
     return jax.jit(run)

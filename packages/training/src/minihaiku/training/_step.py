@@ -40,8 +40,9 @@ def normalize(loss: Loss) -> Normalized:
 
 def _pair(out: Any, what: str) -> tuple[Any, Any]:
     if not isinstance(out, (tuple, list)) or len(out) != 2:
+        got = f"an array of shape {out.shape}" if hasattr(out, "shape") else type(out).__name__
         raise InvalidArgumentError(
-            f"the loss must return a pair {what}, got {type(out).__name__}. Return the "
+            f"the loss must return a pair {what}, got {got}. Return the "
             "pair, or train without state= / has_aux=."
         )
     return out[0], out[1]
@@ -50,8 +51,14 @@ def _pair(out: Any, what: str) -> tuple[Any, Any]:
 def check_outputs(f: Normalized, params: Any, state: Any, key: Any, batch: Any) -> list[str]:
     """Traces the loss once (no compute) and checks what it returns; gives the metric names."""
     value, (new_state, metrics) = jax.eval_shape(f, params, state, key, batch)
-    if not (hasattr(value, "shape") and value.shape == () and jnp.issubdtype(value.dtype, jnp.floating)):
-        got = f"shape {value.shape} {value.dtype}" if hasattr(value, "shape") else type(value).__name__
+    if not (
+        hasattr(value, "shape") and value.shape == () and jnp.issubdtype(value.dtype, jnp.floating)
+    ):
+        got = (
+            f"shape {value.shape} {value.dtype}"
+            if hasattr(value, "shape")
+            else type(value).__name__
+        )
         raise InvalidArgumentError(
             f"the loss must return a float scalar, got {got}. Reduce it (e.g. jnp.mean) "
             "over the batch; with has_aux=True return (loss, metrics)."
@@ -62,14 +69,18 @@ def check_outputs(f: Normalized, params: Any, state: Any, key: Any, batch: Any) 
         )
     bad = [k for k, v in metrics.items() if getattr(v, "shape", None) != ()]
     if bad:
-        shapes = ", ".join(f"{k!r} {getattr(metrics[k], 'shape', type(metrics[k]).__name__)}" for k in bad)
+        shapes = ", ".join(
+            f"{k!r} {getattr(metrics[k], 'shape', type(metrics[k]).__name__)}" for k in bad
+        )
         raise InvalidArgumentError(
             f"the loss's metrics must be scalars, got {shapes}. Reduce each metric "
             "over the batch (e.g. jnp.mean)."
         )
-    if jax.tree_util.tree_structure(new_state) != jax.tree_util.tree_structure(state) or any(
+    if jax.tree_util.tree_structure(new_state) != jax.tree_util.tree_structure(state) or any(  # type: ignore[operator]
         a.shape != jnp.shape(b)
-        for a, b in zip(jax.tree_util.tree_leaves(new_state), jax.tree_util.tree_leaves(state), strict=True)
+        for a, b in zip(
+            jax.tree_util.tree_leaves(new_state), jax.tree_util.tree_leaves(state), strict=True
+        )
     ):
         raise InvalidArgumentError(
             "the loss returned a state of another structure or shapes than the state "
