@@ -173,7 +173,7 @@ def train(
       >>> model = quadratic_model()
       >>> result = train(model, model.init(0, xs), (xs, ys), optax.adam(1e-2), 300,
       ...                batch_size=32, progress=False)
-      >>> result.step, result.final_loss < result.losses[0]
+      >>> result.step, bool(result.final_loss < result.losses[0])
       (300, True)
     """
     the_loss = resolve_loss(loss, rng, state, has_aux)
