@@ -115,9 +115,13 @@ def make_chunk(
             updates, o = optimizer.update(grads, o, p)
             return (optax.apply_updates(p, updates), o, s), (value, metrics)
 
-        index = step0 + jnp.arange(length, dtype=jnp.uint32)
+        # Without a key the step index is not needed: the scan then is exactly
+        # the plain full-batch one (no index array carried).
+        index = None if key is None else step0 + jnp.arange(length, dtype=jnp.uint32)
         xs = (index, data) if stacked else index
-        (p, o, s), (losses, metrics) = jax.lax.scan(step, (trainable, opt_state, state), xs)
+        (p, o, s), (losses, metrics) = jax.lax.scan(
+            step, (trainable, opt_state, state), xs, length=length
+        )
         return p, o, s, losses, metrics
 
     return chunk
