@@ -463,3 +463,38 @@ def test_a_loss_object_works_like_a_plain_function():
     a = train(Loss(loss), params0, (xs, ys), optax.sgd(0.01), 4, progress=False)
     b = train(loss, params0, (xs, ys), optax.sgd(0.01), 4, progress=False)
     np.testing.assert_array_equal(a.losses, b.losses)
+
+
+def test_the_history_is_written_as_json_lines_next_to_the_checkpoints(tmp_path):
+    import json
+
+    p = classifier.init(0, cx)
+    kw = dict(
+        batch_size=20,
+        steps_per_dispatch=2,
+        evaluate=accuracy(classifier),
+        eval_data=(cx, cy),
+        eval_every=4,
+        progress=False,
+        checkpoint_dir=tmp_path,
+    )
+    train(
+        softmax_cross_entropy(classifier),
+        p,
+        (cx, cy),
+        optax.adam(1e-2),
+        4,
+        checkpoint_every=4,
+        **kw,
+    )
+    r = train(
+        softmax_cross_entropy(classifier), p, (cx, cy), optax.adam(1e-2), 6, resume=True, **kw
+    )
+    lines = [json.loads(line) for line in (tmp_path / "history.jsonl").read_text().splitlines()]
+    steps = [line for line in lines if "eval" not in line]
+    assert [line["step"] for line in steps] == list(range(6))
+    assert [line["loss"] for line in steps] == pytest.approx(r.losses.tolist())
+    assert [line["accuracy"] for line in steps[4:]] == pytest.approx(r.metrics["accuracy"].tolist())
+    evals = [(line["step"], line["eval"]) for line in lines if "eval" in line]
+    assert [s for s, _ in evals] == [4, 6]
+    assert evals[-1][1] == pytest.approx(r.evals[-1][1])

@@ -29,6 +29,7 @@ from minihaiku.training._freeze import (
     frozen_predicate,
     partition,
 )
+from minihaiku.training._history import History
 from minihaiku.training._losses import Loss
 from minihaiku.training._parallel import DataParallel
 from minihaiku.training._plan import plan_chunks
@@ -244,6 +245,8 @@ def train(
 
     def save(at: int) -> None:
         assert ckpt is not None
+        if history is not None:
+            history.steps(start, losses, metrics, at)
         got = trees()
         check_finite(at, got["params"], got["opt_state"], last_good)
         ckpt.save_trees(at, got, losses)
@@ -253,8 +256,12 @@ def train(
         assert eval_fn is not None
         out = host(eval_fn({**trainable, **fixed}, state, eval_batch), dp)
         evals.append((at, {k: float(v) for k, v in out.items()}))
+        if history is not None:
+            history.steps(start, losses, metrics, at)
+            history.evaluation(at, evals[-1][1])
 
     dp: DataParallel | None = None
+    history: History | None = None
     try:
         start, losses = 0, []
         if checkpoint_dir is not None:
@@ -283,8 +290,10 @@ def train(
                     "another directory, or delete the old checkpoints first."
                 )
         source = make_source(data, batch_size, seed, start)
-        check_outputs(f, params, state, key, source.example())
+        names = check_outputs(f, params, state, key, source.example())
         eval_fn = check_evaluate(evaluate, eval_data, eval_every, the_loss.state, params, state)
+        if ckpt is not None and (names or eval_fn is not None):
+            history = History(ckpt.directory, start)
 
         if data_parallel is None:
             data_parallel = jax.device_count() > 1
@@ -398,6 +407,8 @@ def train(
         result_trees = trees()
         if ckpt is not None and step not in saved and step != resumed_from:
             save(step)
+        if history is not None:
+            history.steps(start, losses, metrics, step)
     finally:
         if bar is not None:
             bar.close()
