@@ -498,3 +498,47 @@ def test_the_history_is_written_as_json_lines_next_to_the_checkpoints(tmp_path):
     evals = [(line["step"], line["eval"]) for line in lines if "eval" in line]
     assert [s for s, _ in evals] == [4, 6]
     assert evals[-1][1] == pytest.approx(r.evals[-1][1])
+
+
+def test_resume_from_a_result_continues_the_shuffling_and_the_keys_bit_for_bit():
+    kw = dict(batch_size=24, seed=5, steps_per_dispatch=4, progress=False)
+    whole = train(model, params0, (xs, ys), optax.adam(1e-2), 14, **kw)
+    first = train(model, params0, (xs, ys), optax.adam(1e-2), 6, **kw)
+    more = train(model, first.params, (xs, ys), optax.adam(1e-2), 14, resume_from=first, **kw)
+    assert more.step == 14
+    np.testing.assert_array_equal(more.losses, whole.losses)
+    for k in whole.params:
+        np.testing.assert_array_equal(more.params[k], whole.params[k])
+
+
+def test_resume_from_an_iterator_reads_on_where_it_is():
+    batches = shuffled_batches((xs, ys), 32, 0, 9)
+    whole = train(model, params0, iter(batches), optax.sgd(0.01), 9, progress=False)
+    stream = iter(batches)
+    first = train(model, params0, stream, optax.sgd(0.01), 4, progress=False)
+    more = train(model, first.params, stream, optax.sgd(0.01), 9, resume_from=first, progress=False)
+    np.testing.assert_array_equal(more.losses, whole.losses)
+
+
+def test_resume_from_errors():
+    first = train(model, params0, (xs, ys), optax.sgd(0.01), 6, progress=False)
+    with pytest.raises(InvalidArgumentError) as e:
+        train(model, params0, (xs, ys), optax.sgd(0.01), 4, resume_from=first, progress=False)
+    assert str(e.value) == (
+        "steps=4 is below the step of resume_from (6); steps counts from step 0, so "
+        "pass steps >= 6."
+    )
+    with pytest.raises(InvalidArgumentError, match=r"^resume=True continues from a checkpoint"):
+        train(
+            model,
+            params0,
+            (xs, ys),
+            optax.sgd(0.01),
+            8,
+            resume_from=first,
+            resume=True,
+            checkpoint_dir="unused",
+            progress=False,
+        )
+    with pytest.raises(Exception, match=r"^resume_from must be the TrainResult of an earlier"):
+        train(model, params0, (xs, ys), optax.sgd(0.01), 8, resume_from={}, progress=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -38,7 +39,7 @@ class IterBatches:
 
     stacked = True
 
-    def __init__(self, data: Iterable[Any], start: int) -> None:
+    def __init__(self, data: Iterable[Any], start: int, step: int | None = None) -> None:
         self._it: Iterator[Any] = iter(data)
         for i in range(start):
             if next(self._it, _END) is _END:
@@ -51,7 +52,8 @@ class IterBatches:
         first = next(self._it, _END)
         if first is _END:
             raise DataError(
-                f"the data iterator gave no batch for step {start}. Pass an iterator "
+                f"the data iterator gave no batch for step {start if step is None else step}. "
+                "Pass an iterator "
                 "that yields at least one batch per step."
             )
         self._first = first
@@ -101,6 +103,16 @@ class _DryError(Exception):
         super().__init__(step, got)
         self.step = step
         self.got = got
+
+    def error(self, done: int, steps: int, directory: Path | None) -> DataError:
+        """The error for the user: ``done`` steps done, a checkpoint in ``directory``."""
+        kept = f"A checkpoint at step {done} is in {directory}." if directory else ""
+        return DataError(
+            f"the data iterator ran dry at step {self.step + self.got}: {done} of the "
+            f"{steps} steps were done (the {self.got} batches of the unfinished chunk "
+            f"were not used). {kept} Pass an iterator with at least one batch per "
+            "step (e.g. itertools.cycle over epochs), or fewer steps."
+        )
 
 
 _END = object()
@@ -169,8 +181,8 @@ def _is_stream(data: Any) -> bool:
     )
 
 
-def make_source(data: Any, batch_size: int | None, seed: int, start: int) -> Source:
-    """Picks the source for ``data`` (see :func:`train`)."""
+def make_source(data: Any, batch_size: int | None, seed: int, start: int, skip: int) -> Source:
+    """Picks the source for ``data`` (see :func:`train`); an iterator first skips ``skip``."""
     if batch_size is not None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
             raise InvalidArgumentTypeError(
@@ -185,5 +197,5 @@ def make_source(data: Any, batch_size: int | None, seed: int, start: int) -> Sou
             )
         return ArrayBatches(data, int(batch_size), seed)
     if _is_stream(data):
-        return IterBatches(data, start)
+        return IterBatches(data, skip, start)
     return FullBatch(data)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ from minihaiku.core import (
 )
 from minihaiku.training._checkpoint import Checkpointer
 from minihaiku.training._data import _DryError, make_source
-from minihaiku.training._errors import CheckpointError, DataError, NonFiniteLossError
+from minihaiku.training._errors import CheckpointError, NonFiniteLossError
 from minihaiku.training._freeze import (
     FrozenSpec,
     check_frozen_matches,
@@ -34,47 +33,19 @@ from minihaiku.training._losses import Loss
 from minihaiku.training._parallel import DataParallel
 from minihaiku.training._plan import plan_chunks
 from minihaiku.training._records import Pending, check_finite, host, record
-from minihaiku.training._setup import check_evaluate, check_steps, resolve_loss
+from minihaiku.training._result import TrainResult
+from minihaiku.training._setup import (
+    check_evaluate,
+    check_resume_from,
+    check_steps,
+    default_per_dispatch,
+    resolve_loss,
+)
 from minihaiku.training._step import check_outputs, make_chunk, normalize
 
 __all__ = ["TrainResult", "train"]
 
 LossFn = Callable[..., Any]
-
-
-@dataclass
-class TrainResult:
-    """What :func:`train` returns.
-
-    Attributes:
-      params: the trained params (frozen ones unchanged).
-      opt_state: the optimizer state, for continuing (``train(..., opt_state=)``).
-      losses: the loss before each step, from step 0 (restored steps included).
-      step: the number of steps done in all.
-      final_loss: the loss at the final params (on the full batch, or on the
-        last minibatch).
-      steps_per_second: steps done in this call per second of running them,
-        compilation and checkpoint writing excluded.
-      compile_seconds: time spent compiling.
-      resumed_from: the step of the checkpoint resumed, if any.
-      checkpoints: the steps saved in this call.
-      state: the model state (``transform_with_state`` models), else ``None``.
-      metrics: the loss's metrics (``has_aux``) at each step of this call.
-      evals: ``(step, metrics)`` of each evaluation (``evaluate=``).
-    """
-
-    params: dict[str, jax.Array]
-    opt_state: Any
-    losses: np.ndarray
-    step: int
-    final_loss: float
-    steps_per_second: float
-    compile_seconds: float
-    resumed_from: int | None = None
-    checkpoints: list[int] = field(default_factory=list)
-    state: Any = None
-    metrics: dict[str, np.ndarray] = field(default_factory=dict)
-    evals: list[tuple[int, dict[str, float]]] = field(default_factory=list)
 
 
 def train(
@@ -101,6 +72,7 @@ def train(
     evaluate: Callable[..., Any] | None = None,
     eval_data: Any = None,
     eval_every: int | None = None,
+    resume_from: TrainResult | None = None,
 ) -> TrainResult:
     """Trains ``params`` for ``steps`` steps on a full batch or on minibatches.
 
@@ -110,10 +82,9 @@ def train(
     and ``report`` get the latest loss and metrics.
 
     Args:
-      loss: ``loss(params, batch) -> scalar`` (see :class:`Loss` for the forms
-        with state, a key and metrics), a ready-made loss such as
-        :func:`softmax_cross_entropy`, or a model, trained with :func:`mse_loss`
-        on ``batch = (x, y)``.
+      loss: ``loss(params, batch) -> scalar``, a :class:`Loss` (forms with
+        state, a key, metrics), e.g. :func:`softmax_cross_entropy`, or a model
+        (then :func:`mse_loss` on ``batch = (x, y)``).
       params: the initial params (flat path -> array mapping).
       data: one batch used at every step (any pytree of arrays); or an
         iterator of batches of equal shapes (one per step; a resumed run skips
@@ -132,10 +103,9 @@ def train(
       report: called as ``report(step, loss)`` after each dispatch.
       data_parallel: replicate params and split the batch over all devices;
         default: when there is more than one device.
-      batch_size: split ``data`` into minibatches of this size, shuffled per
-        epoch (epoch ``e``'s order is
-        ``np.random.default_rng((seed, e)).permutation(n)``); the last partial
-        batch of each epoch is dropped.
+      batch_size: minibatches of this size, shuffled per epoch (epoch ``e``:
+        ``np.random.default_rng((seed, e)).permutation(n)``), the last partial
+        batch of each epoch dropped.
       seed: the shuffling seed, and the key ``key(seed)`` of the losses that
         take one: step ``i`` gets ``jax.random.fold_in(key(seed), i)``.
       rng: the loss takes a key (a model made with ``apply_rng=True``).
@@ -149,6 +119,10 @@ def train(
         the end, e.g. :func:`accuracy`.
       eval_data: the batch ``evaluate`` gets.
       eval_every: evaluate every this many steps (default: only at the end).
+      resume_from: a :class:`TrainResult` to continue without a checkpoint:
+        its params, optimizer and model state, losses and step count (the
+        shuffling and keys continue; ``steps`` counts from step 0). An
+        iterator ``data`` is read on from where it is.
 
     Returns:
       A :class:`TrainResult`.
@@ -162,10 +136,9 @@ def train(
         written, or another process holds it.
       DataError: a batch's shapes differ from the first one's, or the
         iterator ran dry before ``steps`` (the steps done are checkpointed).
-      InvalidArgumentError: a bad argument, a ``frozen`` pattern or predicate
-        that matches no parameter, ``steps`` below the resumed step, a loss
-        that does not return a float scalar, metrics that are not scalars, a
-        state model without ``state=``.
+      InvalidArgumentError: a bad argument, a ``frozen`` spec that matches no
+        parameter, ``steps`` below the resumed step, a loss that is not a float
+        scalar, metrics that are not scalars, a state model without ``state=``.
 
     Examples:
       >>> import optax
@@ -177,6 +150,10 @@ def train(
       >>> result.step, bool(result.final_loss < result.losses[0])
       (300, True)
     """
+    if resume_from is not None:
+        check_resume_from(resume_from, resume, steps)
+        params, opt_state = resume_from.params, resume_from.opt_state
+        state = resume_from.state if state is None else state
     the_loss = resolve_loss(loss, rng, state, has_aux)
     f = normalize(the_loss)
     if not isinstance(params, Mapping):
@@ -200,12 +177,7 @@ def train(
         raise InvalidArgumentError("resume needs the checkpoint_dir of the run to continue.")
     every = math.gcd(checkpoint_every or 0, eval_every or 0) or None
     if steps_per_dispatch is None:
-        # About 20 dispatches for long runs (so the bar moves), few for short
-        # ones (so dispatch overhead stays small), at most 1000 steps each.
-        chunks = max(1, min(20, steps // 200))
-        steps_per_dispatch = max(1, min(1000, math.ceil(steps / chunks)))
-        if every:
-            steps_per_dispatch = min(steps_per_dispatch, every)
+        steps_per_dispatch = default_per_dispatch(steps, every)
     steps_per_dispatch = check_steps(steps_per_dispatch, "steps_per_dispatch", 1)
 
     is_frozen = frozen_predicate(frozen)
@@ -264,6 +236,8 @@ def train(
     history: History | None = None
     try:
         start, losses = 0, []
+        if resume_from is not None:
+            start, losses = resume_from.step, resume_from.losses.tolist()
         if checkpoint_dir is not None:
             ckpt = Checkpointer(checkpoint_dir)
             latest = ckpt.latest_step()
@@ -289,7 +263,8 @@ def train(
                     "Resume it (resume=True, --resume), or start the new run in "
                     "another directory, or delete the old checkpoints first."
                 )
-        source = make_source(data, batch_size, seed, start)
+        skip = 0 if resume_from is not None else start
+        source = make_source(data, batch_size, seed, start, skip)
         names = check_outputs(f, params, state, key, source.example())
         eval_fn = check_evaluate(evaluate, eval_data, eval_every, the_loss.state, params, state)
         if ckpt is not None and (names or eval_fn is not None):
@@ -343,7 +318,7 @@ def train(
 
         n = next(plan, None)
         batch = fetch(step, n)
-        last_batch = batch
+        last_batch = batch if n is not None else fetch(step, 1)
         pending: Pending | None = None
         t_run = time.perf_counter()
         while n is not None and batch is not None:
@@ -376,20 +351,10 @@ def train(
         if dry is not None:
             if ckpt is not None and step not in saved and step != resumed_from:
                 save(step)
-            kept = f"A checkpoint at step {step} is in {ckpt.directory}." if ckpt else ""
-            raise DataError(
-                f"the data iterator ran dry at step {dry.step + dry.got}: {step} of the "
-                f"{steps} steps were done (the {dry.got} batches of the unfinished chunk "
-                f"were not used). {kept} Pass an iterator with at least one batch per "
-                "step (e.g. itertools.cycle over epochs), or fewer steps."
-            )
-        final_batch = last_batch if source.stacked else fixed_data
-        if source.stacked:
-            final_batch = (
-                place(source.example())
-                if final_batch is None
-                else jax.tree_util.tree_map(lambda x: x[-1], final_batch)
-            )
+            raise dry.error(step, steps, ckpt.directory if ckpt else None)
+        final_batch = fixed_data
+        if source.stacked:  # the last minibatch
+            final_batch = jax.tree_util.tree_map(lambda x: x[-1], last_batch)
         final_key = None if key is None else jax.random.fold_in(key, step)
         final = jax.jit(lambda t, fr, s, k, b: f({**t, **fr}, s, k, b)[0])
         final_loss = float(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -17,8 +18,15 @@ from minihaiku.core import (
     TransformedWithState,
 )
 from minihaiku.training._losses import Loss, mse_loss
+from minihaiku.training._result import TrainResult
 
-__all__ = ["check_evaluate", "check_steps", "resolve_loss"]
+__all__ = [
+    "check_evaluate",
+    "check_resume_from",
+    "check_steps",
+    "default_per_dispatch",
+    "resolve_loss",
+]
 
 
 def check_steps(value: Any, what: str, minimum: int) -> int:
@@ -99,3 +107,33 @@ def check_evaluate(
         shapes = jax.tree_util.tree_map(lambda v: v.shape, out)
         raise InvalidArgumentError(f"evaluate must return a dict of scalars, got {shapes}.")
     return jax.jit(run)
+
+
+def default_per_dispatch(steps: int, every: int | None) -> int:
+    """About 20 dispatches for long runs (so the bar moves), few for short ones.
+
+    So that dispatch overhead stays small; at most 1000 steps each, and no
+    more than ``every`` (the checkpoint / evaluation period).
+    """
+    chunks = max(1, min(20, steps // 200))
+    n = max(1, min(1000, math.ceil(steps / chunks)))
+    return min(n, every) if every else n
+
+
+def check_resume_from(resume_from: Any, resume: bool, steps: int) -> None:
+    """Checks ``train(..., resume_from=)`` against ``resume`` and ``steps``."""
+    if not isinstance(resume_from, TrainResult):
+        raise InvalidArgumentTypeError(
+            f"resume_from must be the TrainResult of an earlier train call, got "
+            f"{type(resume_from).__name__}."
+        )
+    if resume:
+        raise InvalidArgumentError(
+            "resume=True continues from a checkpoint and resume_from= from a "
+            "result; pass one of them."
+        )
+    if steps < resume_from.step:
+        raise InvalidArgumentError(
+            f"steps={steps} is below the step of resume_from ({resume_from.step}); "
+            f"steps counts from step 0, so pass steps >= {resume_from.step}."
+        )
