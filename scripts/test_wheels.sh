@@ -16,7 +16,7 @@ py="$work/venv/bin/python"
 training=$(ls "$work"/dist/minihaiku_training-*.whl)
 uv pip install -q --python "$py" "$work"/dist/*.whl "minihaiku-training[plot] @ file://$training" \
   ./tests/plugins/acme_inits ./tests/plugins/broken_inits \
-  "pytest>=8" "hypothesis>=6.100" "dm-haiku>=0.0.13" "pytest-xdist>=3.5" "uv>=0.5"
+  "pytest>=8" "hypothesis>=6.100" "dm-haiku>=0.0.13" "scikit-learn>=1.3" "pytest-xdist>=3.5" "uv>=0.5"
 # Prove that the wheels, not the sources, are what gets imported.
 "$py" -c "
 import minihaiku.core, minihaiku.initializers, minihaiku.layers, minihaiku.training as t
