@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from minihaiku.core import (
@@ -20,7 +20,10 @@ __all__ = [
     "channel_index",
     "check_init_needs_create",
     "check_no_call_arg",
+    "check_positive_int",
     "check_size",
+    "positive_ints",
+    "replicate",
     "resolve_init",
 ]
 
@@ -68,6 +71,61 @@ def resolve_init(
             f"a registered initializer name, got {type(init).__name__} {init!r:.60}."
         )
     return init
+
+
+def check_positive_int(value: Any, what: str, where: str) -> int:
+    """Returns ``value`` if it is a positive int (not a bool), else raises.
+
+    Examples:
+      >>> check_positive_int(2, "stride", "Conv2D ~/Conv2D_0")
+      2
+    """
+    if not isinstance(value, bool):
+        try:
+            size = operator.index(value)
+        except TypeError:
+            pass
+        else:
+            if size > 0:
+                return size
+    raise InvalidArgumentError(
+        f"{where}: {what} must be a positive int, got {type(value).__name__} {value!r:.60}."
+    )
+
+
+def replicate(value: Any, n: int, what: str, where: str) -> tuple[Any, ...]:
+    """``value`` as an ``n``-tuple: a scalar or a length-1 sequence is repeated.
+
+    As dm-haiku's ``utils.replicate``; any other length is an error naming
+    ``what`` and ``where``.
+
+    Examples:
+      >>> replicate(3, 2, "kernel_shape", "Conv2D")
+      (3, 3)
+      >>> replicate([1, 2], 2, "stride", "Conv2D")
+      (1, 2)
+    """
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        return (value,) * n
+    if len(value) == 1:
+        return tuple(value) * n
+    if len(value) == n:
+        return tuple(value)
+    raise InvalidArgumentTypeError(
+        f"{where}: {what} must be an int or a sequence of length 1 or {n} (one per "
+        f"spatial dimension), got {value!r:.60} of length {len(value)}. Pass e.g. "
+        f"{what}={tuple(value[:1]) * n!r}."
+    )
+
+
+def positive_ints(value: Any, n: int, what: str, where: str) -> tuple[int, ...]:
+    """``replicate`` then ``check_positive_int`` on every entry.
+
+    Examples:
+      >>> positive_ints(3, 3, "kernel_shape", "Conv3D")
+      (3, 3, 3)
+    """
+    return tuple(check_positive_int(v, what, where) for v in replicate(value, n, what, where))
 
 
 _CHANNELS_FIRST = re.compile("^NC[^C]*$")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 from minihaiku.core import InitLike, InvalidArgumentError, Module, get_param
 from minihaiku.initializers import lecun_normal, zeros
@@ -27,8 +28,8 @@ class Linear(Module):
       with_bias: add the bias ``b``.
       w_init: initializer of ``w``: a callable ``(key, shape, dtype)`` or a
         registered name. Default: ``lecun_normal`` (truncated normal with
-        variance 1/fan_in), as in dm-haiku and Flax. Pass ``"normal"`` for the
-        seed's stddev-1 normal.
+        variance 1/fan_in), as Flax (dm-haiku's truncated normal is not rescaled:
+        variance 0.77/fan_in). Pass ``"normal"`` for the seed's stddev-1 normal.
       b_init: initializer of ``b``. Default: zeros.
       name: the module's name; default ``Linear_N``.
 
@@ -52,12 +53,25 @@ class Linear(Module):
         super().__init__(name=name)
         where = f"Linear {self.module_path}"
         self.output_size = check_size(output_size, "output_size", where)
+        self.input_size: int | None = None
         self.with_bias = bool(with_bias)
         self.w_init = resolve_init(w_init, DEFAULT_W_INIT, "w_init", where)
         self.b_init = resolve_init(b_init, DEFAULT_B_INIT, "b_init", where)
 
-    def __call__(self, x: jax.Array | np.ndarray) -> jax.Array:
-        """Applies the layer to ``x`` of shape ``(..., features)`` (a jax or numpy array)."""
+    def __call__(
+        self, inputs: jax.Array | np.ndarray, *, precision: lax.Precision | None = None
+    ) -> jax.Array:
+        """Applies the layer to ``inputs`` of shape ``(..., features)`` (jax or numpy).
+
+        Args:
+          inputs: the input array.
+          precision: passed to :func:`jax.numpy.matmul` (e.g.
+            ``jax.lax.Precision.HIGHEST``), as dm-haiku's ``precision``.
+
+        Returns:
+          An array of shape ``(..., output_size)``.
+        """
+        x = inputs
         shape = getattr(x, "shape", None)
         if not shape:
             raise InvalidArgumentError(
@@ -69,8 +83,9 @@ class Linear(Module):
         dtype = x.dtype
         if not isinstance(x, jax.Array):  # numpy float64 input with x64 off
             dtype = jax.dtypes.canonicalize_dtype(dtype)
+        self.input_size = int(shape[-1])
         w = get_param("w", (shape[-1], self.output_size), dtype, self.w_init)
-        out = jnp.matmul(x, w)
+        out = jnp.matmul(x, w, precision=precision)
         if self.with_bias:
             out = out + get_param("b", (self.output_size,), dtype, self.b_init)
         return out

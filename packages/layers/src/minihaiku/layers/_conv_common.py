@@ -1,0 +1,139 @@
+"""What the convolutions and transposed convolutions share: layouts, padding, checks."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any, TypeAlias
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from minihaiku.core import InvalidArgumentError, InvalidArgumentTypeError, get_param
+from minihaiku.initializers import truncated_normal
+from minihaiku.layers import pad as pad_lib
+from minihaiku.layers._checks import replicate
+
+__all__ = [
+    "PADDING_STRINGS",
+    "Padding",
+    "add_bias",
+    "check_mask",
+    "fan_in_init",
+    "input_for",
+    "padding_pairs",
+    "padding_string",
+    "resolve_padding",
+    "to_dimension_numbers",
+]
+
+Padding: TypeAlias = str | Sequence[tuple[int, int]] | pad_lib.PadFn | Sequence[pad_lib.PadFn]
+PADDING_STRINGS = ("SAME", "VALID", "SAME_LOWER")
+
+
+def to_dimension_numbers(
+    num_spatial_dims: int, channels_last: bool, transpose: bool
+) -> lax.ConvDimensionNumbers:
+    """The ``lax.ConvDimensionNumbers`` of dm-haiku's convolutions."""
+    num_dims = num_spatial_dims + 2
+    if channels_last:
+        image = (0, num_dims - 1, *range(1, num_dims - 1))
+    else:
+        image = (0, 1, *range(2, num_dims))
+    if transpose:
+        kernel = (num_dims - 2, num_dims - 1, *range(num_dims - 2))
+    else:
+        kernel = (num_dims - 1, num_dims - 2, *range(num_dims - 2))
+    return lax.ConvDimensionNumbers(lhs_spec=image, rhs_spec=kernel, out_spec=image)
+
+
+def padding_string(padding: str, where: str) -> str:
+    """``padding`` upper-cased, if it is one that ``lax`` knows."""
+    upper = padding.upper()
+    if upper not in PADDING_STRINGS:
+        raise InvalidArgumentError(
+            f"{where}: unknown padding {padding!r}. Pass 'SAME' or 'VALID', a sequence "
+            "of (low, high) pairs, or a padding function such as "
+            "minihaiku.layers.pad.causal."
+        )
+    return upper
+
+
+def padding_pairs(value: Any, n: int, where: str) -> tuple[tuple[int, int], ...]:
+    """``n`` ``(low, high)`` int pairs from one pair or a sequence of 1 or ``n``."""
+    if isinstance(value, Sequence) and len(value) == 2 and isinstance(value[0], (int, np.integer)):
+        value = [value]
+    pairs = replicate(value, n, "padding", where)
+    for pair in pairs:
+        if (
+            isinstance(pair, str)
+            or not isinstance(pair, Sequence)
+            or len(pair) != 2
+            or not all(isinstance(p, (int, np.integer)) for p in pair)
+        ):
+            raise InvalidArgumentTypeError(
+                f"{where}: padding must be a string, a padding function or (low, high) "
+                f"int pairs, got {value!r:.80}. Pass e.g. padding=[(1, 1)] * {n}."
+            )
+    return tuple((int(lo), int(hi)) for lo, hi in pairs)
+
+
+def resolve_padding(
+    padding: Any, kernel: tuple[int, ...], rate: tuple[int, ...], where: str
+) -> str | tuple[tuple[int, int], ...]:
+    """A conv's ``padding`` argument as a ``lax`` padding string or pairs."""
+    n = len(kernel)
+    if isinstance(padding, str):
+        return padding_string(padding, where)
+    if pad_lib.is_padfn(padding):
+        fns = replicate(padding, n, "padding", where)
+        if not all(callable(fn) for fn in fns):
+            raise InvalidArgumentTypeError(
+                f"{where}: padding mixes padding functions and other values: "
+                f"{padding!r:.80}. Pass one function, or one per spatial dimension."
+            )
+        pairs = [fn((k - 1) * r + 1) for fn, k, r in zip(fns, kernel, rate, strict=True)]
+        return padding_pairs(pairs, n, where)
+    return padding_pairs(padding, n, where)
+
+
+def input_for(layer: Any, inputs: Any, what: str) -> tuple[jax.Array, bool]:
+    """``inputs`` as a batched array (and whether it was unbatched), rank checked."""
+    inputs = jnp.asarray(inputs)
+    rank = layer.num_spatial_dims + 1
+    if inputs.ndim not in (rank, rank + 1):
+        raise InvalidArgumentError(
+            f"{layer._where} needs an input of rank {rank} (unbatched, "
+            f"{what}) or {rank + 1} (batched), got shape {inputs.shape}. Use "
+            f"data_format={layer.data_format!r}, or the layer for your number of "
+            "spatial dimensions."
+        )
+    unbatched = inputs.ndim == rank
+    return (inputs[None] if unbatched else inputs), unbatched
+
+
+def check_mask(layer: Any, w_shape: tuple[int, ...]) -> None:
+    """Raises unless the layer's mask has the weights' shape."""
+    if layer.mask is not None and tuple(np.shape(layer.mask)) != w_shape:
+        raise InvalidArgumentError(
+            f"{layer._where}: mask has shape {tuple(np.shape(layer.mask))} but the "
+            f"weights w have shape {w_shape} (kernel_shape + (input channels / groups, "
+            "output channels)); give mask the shape of w."
+        )
+
+
+def add_bias(layer: Any, out: jax.Array, dtype: Any) -> jax.Array:
+    """``out`` plus the bias ``b`` when the layer has one."""
+    if not layer.with_bias:
+        return out
+    shape = (layer.output_channels,)
+    if layer.channel_index == 1:
+        shape += (1,) * layer.num_spatial_dims
+    return out + get_param("b", shape, dtype, layer.b_init)
+
+
+def fan_in_init(fan_in: int) -> Any:
+    """dm-haiku's default conv kernel init: truncated normal, stddev 1/sqrt(fan_in)."""
+    return truncated_normal(stddev=1.0 / math.sqrt(fan_in))

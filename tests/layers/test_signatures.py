@@ -1,0 +1,52 @@
+"""Drop-in: constructor and call signatures are dm-haiku's (names, order, kinds, defaults)."""
+
+import inspect
+
+import pytest
+
+from minihaiku import layers
+
+hk = pytest.importorskip("haiku")
+
+PAIRS = [
+    (layers.ConvND, hk.ConvND),
+    (layers.Conv1D, hk.Conv1D),
+    (layers.Conv2D, hk.Conv2D),
+    (layers.Conv3D, hk.Conv3D),
+    (layers.ConvNDTranspose, hk.ConvNDTranspose),
+    (layers.Conv1DTranspose, hk.Conv1DTranspose),
+    (layers.Conv2DTranspose, hk.Conv2DTranspose),
+    (layers.Conv3DTranspose, hk.Conv3DTranspose),
+    (layers.MaxPool, hk.MaxPool),
+    (layers.AvgPool, hk.AvgPool),
+    (layers.Sequential, hk.Sequential),
+    (layers.Reshape, hk.Reshape),
+    (layers.Flatten, hk.Flatten),
+    (layers.BatchApply, hk.BatchApply),
+    (layers.MLP, hk.nets.MLP),
+    (layers.Linear, hk.Linear),
+]
+FUNCTIONS = [
+    (layers.max_pool, hk.max_pool),
+    (layers.avg_pool, hk.avg_pool),
+    (layers.dropout, hk.dropout),
+]
+
+
+def shape_of(fn):
+    return [(p.name, p.kind, p.default) for p in inspect.signature(fn).parameters.values()]
+
+
+@pytest.mark.parametrize(("ours", "theirs"), PAIRS, ids=lambda c: c.__name__)
+def test_constructor_and_call_signatures_are_dm_haikus(ours, theirs):
+    assert shape_of(ours.__init__) == shape_of(theirs.__init__)
+    assert shape_of(ours.__call__) == shape_of(theirs.__call__)
+
+
+@pytest.mark.parametrize(("ours", "theirs"), FUNCTIONS, ids=lambda f: f.__name__)
+def test_function_signatures_are_dm_haikus(ours, theirs):
+    assert shape_of(ours) == shape_of(theirs)
+
+
+def test_mlp_reverse_signature_is_dm_haikus():
+    assert shape_of(layers.MLP.reverse) == shape_of(hk.nets.MLP.reverse)
