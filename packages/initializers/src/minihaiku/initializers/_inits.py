@@ -173,6 +173,12 @@ _DISTRIBUTIONS = ("truncated_normal", "normal", "uniform")
 
 
 def _fans(shape: tuple[int, ...], in_axis: int, out_axis: int) -> tuple[int, int]:
+    """dm-haiku's ``_compute_fans``, with JAX's choice of axes for rank >= 2.
+
+    Rank 0: both fans 1; rank 1: both ``shape[0]``; rank 2 and more:
+    ``shape[in_axis]`` and ``shape[out_axis]`` times the receptive field (the
+    product of the other dimensions).
+    """
     if len(shape) == 0:
         return 1, 1
     if len(shape) == 1:
@@ -193,14 +199,23 @@ def variance_scaling(
     """Draws with variance ``scale / n``, n the fan given by ``mode``.
 
     ``distribution`` is ``"truncated_normal"`` (truncated at 2 stddev and
-    rescaled to the exact variance), ``"normal"`` or ``"uniform"``. Fans of a
-    shape ``(..., in, out)``: fan_in = in * receptive field, fan_out = out *
-    receptive field.
+    rescaled to the exact variance), ``"normal"`` or ``"uniform"``. Fans, as in
+    dm-haiku: a scalar has fan_in = fan_out = 1, a vector ``(n,)`` has
+    fan_in = fan_out = n, and a shape ``(..., in, out)`` has fan_in = in *
+    receptive field and fan_out = out * receptive field (the receptive field
+    is the product of the other dimensions); ``fan_avg`` is their mean.
+
+    Raises:
+      InitializerError: (when called) the fan that ``mode`` uses is 0, as for
+        the shape ``(0, 3)``.
 
     Examples:
       >>> w = variance_scaling(2.0, "fan_in", "normal")(jax.random.key(0), (256, 256), jnp.float32)
       >>> round(float(w.var() * 256), 1)
       2.0
+      >>> b = variance_scaling(1.0, "fan_in", "uniform")(jax.random.key(0), (10000,), jnp.float32)
+      >>> round(float(b.var() * 10000), 1)
+      1.0
     """
     check_positive("scale", scale, "variance_scaling")
     check_one_of("mode", mode, _MODES, "variance_scaling")
@@ -217,14 +232,32 @@ def variance_scaling(
         shape = tuple(shape)
         check_float_dtype(dtype, "variance_scaling")
         fan_in, fan_out = _fans(shape, in_axis, out_axis)
-        fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": fan_in + fan_out}[mode]
-        if fan == 0:
+        zero = {
+            "fan_in": ["fan_in"] if fan_in == 0 else [],
+            "fan_out": ["fan_out"] if fan_out == 0 else [],
+            "fan_avg": ["fan_in", "fan_out"] if fan_in == fan_out == 0 else [],
+        }[mode]
+        if zero:
+            which = " and ".join(zero)
             raise InitializerError(
                 f"variance_scaling ({mode}) cannot serve shape {shape}: its "
-                f"{mode} is 0. Give the parameter non-empty dimensions, or use "
-                "'zeros' for empty parameters."
+                f"{which} {'is' if len(zero) == 1 else 'are'} 0. Give the parameter "
+                "non-empty dimensions, or use 'zeros' for empty parameters."
             )
-        return inner(key, shape, dtype)
+        if 0 in shape:  # an empty array (JAX would divide by the empty dimension)
+            return jnp.zeros(shape, dtype)
+        if len(shape) >= 2:
+            return inner(key, shape, dtype)
+        # JAX refuses vectors and scalars; dm-haiku serves them with the fans
+        # above. Draw them as a (1, n) matrix, whose fan_in is 1, at variance
+        # scale / fan.
+        fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
+        flat = jax.nn.initializers.variance_scaling(
+            scale / fan,
+            "fan_in",
+            distribution,  # type: ignore[arg-type]  # checked above
+        )
+        return flat(key, (1, math.prod(shape)), dtype).reshape(shape)
 
     return init
 

@@ -12,8 +12,23 @@ Examples:
 """
 
 from minihaiku.training._checkpoint import Checkpointer, Restored
-from minihaiku.training._errors import CheckpointError, NonFiniteLossError, TrainingError
-from minihaiku.training._freeze import FrozenSpec, frozen_predicate, partition
+from minihaiku.training._digest import tree_digest
+from minihaiku.training._dirs import ensure_writable_dir
+from minihaiku.training._errors import (
+    CheckpointError,
+    NonFiniteLossError,
+    OutputDirectoryError,
+    ParamsFileError,
+    TrainingError,
+)
+from minihaiku.training._export import load_params, save_params
+from minihaiku.training._freeze import (
+    FrozenSpec,
+    check_frozen_matches,
+    frozen_predicate,
+    partition,
+)
+from minihaiku.training._lock import DirectoryLock
 from minihaiku.training._loop import TrainResult, mse_loss, train
 from minihaiku.training._parallel import DataParallel
 from minihaiku.training._plot import plot_fit
@@ -29,19 +44,27 @@ __all__ = [
     "CheckpointError",
     "Checkpointer",
     "DataParallel",
+    "DirectoryLock",
     "FrozenSpec",
     "NonFiniteLossError",
+    "OutputDirectoryError",
+    "ParamsFileError",
     "QuadraticFit",
     "Restored",
     "TrainResult",
     "TrainingError",
     "__version__",
+    "check_frozen_matches",
+    "ensure_writable_dir",
     "frozen_predicate",
+    "load_params",
     "mse_loss",
     "partition",
     "plot_fit",
     "quadratic_data",
     "quadratic_model",
     "run_quadratic_fit",
+    "save_params",
     "train",
+    "tree_digest",
 ]

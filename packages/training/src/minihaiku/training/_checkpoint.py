@@ -1,8 +1,13 @@
-"""Checkpoints with orbax-checkpoint: atomic saves, exact resume, clear errors."""
+"""Checkpoints with orbax-checkpoint: atomic, verified, locked saves; exact resume."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
+import os
+import sys
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,11 +15,17 @@ from typing import Any
 import jax
 import numpy as np
 
+from minihaiku.training._digest import tree_digest
+from minihaiku.training._dirs import ensure_writable_dir
 from minihaiku.training._errors import CheckpointError
+from minihaiku.training._lock import DirectoryLock
 
 __all__ = ["Checkpointer", "Restored"]
 
-_FORMAT = 1
+# 2: with sha256 digests of every saved tree; 1: minihaiku-training 0.1.0,
+# without digests (still restored, unverified).
+_FORMAT = 2
+_FORMATS = (1, 2)
 
 
 @dataclass
@@ -28,18 +39,117 @@ class Restored:
 
 
 def _describe(params: Any) -> dict[str, list[Any]]:
-    return {k: [list(v.shape), str(v.dtype)] for k, v in params.items()}
+    return {k: [list(np.shape(v)), str(v.dtype)] for k, v in params.items()}
+
+
+def _losses_digest(losses: list[float]) -> str:
+    return tree_digest(np.asarray(losses, np.float64))
+
+
+def _in_orbax(code: Any) -> bool:
+    parts = code.co_filename.split(os.sep)
+    return "orbax" in parts or "tensorstore" in parts
+
+
+def _is_closed_loop_noise(unraisable: Any) -> bool:
+    """Whether an unraisable error comes from orbax's reads abandoned after a failure.
+
+    When one read of a restore fails, orbax closes its event loop while
+    tensorstore still completes the other reads: their callbacks hit the
+    closed loop, and their coroutines are closed when collected. Python
+    prints each as a stray traceback ("Event loop is closed", "Exception
+    ignored in: <coroutine ...>") after the real error has been raised.
+    """
+    exc = unraisable.exc_value
+    tb = unraisable.exc_traceback
+    last = tb
+    while last is not None and last.tb_next is not None:
+        last = last.tb_next
+    if (
+        isinstance(exc, RuntimeError)
+        and str(exc) == "Event loop is closed"
+        and last is not None
+        and last.tb_frame.f_code.co_name == "_check_closed"
+    ):
+        return True
+    code = getattr(unraisable.object, "cr_code", None)
+    return code is not None and _in_orbax(code)
+
+
+class _OrbaxTaskNoise(logging.Filter):
+    """Drops asyncio's "... exception was never retrieved" for orbax's reads.
+
+    The same early close leaves orbax's other reads (tasks and tensorstore
+    futures) failed and unawaited; asyncio logs each when it is collected.
+    The restore's CheckpointError already carries the first failure.
+    """
+
+    _PREFIXES = ("Task exception was never retrieved", "Future exception was never retrieved")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if not message.startswith(self._PREFIXES):
+            return True
+        if "tensorstore" in message:
+            return False
+        tb = record.exc_info[2] if record.exc_info else None
+        while tb is not None:
+            if _in_orbax(tb.tb_frame.f_code):
+                return False
+            tb = tb.tb_next
+        return True
+
+
+def _silence_closed_loop_noise() -> None:
+    """Installs (once) an unraisable hook and a log filter that drop only that noise."""
+    previous = sys.unraisablehook
+    if getattr(previous, "_minihaiku", False):
+        return
+
+    def hook(unraisable: Any) -> None:
+        if not _is_closed_loop_noise(unraisable):
+            previous(unraisable)
+
+    hook._minihaiku = True  # type: ignore[attr-defined]
+    sys.unraisablehook = hook
+    logging.getLogger("asyncio").addFilter(_OrbaxTaskNoise())
+
+
+@contextlib.contextmanager
+def _quiet_orbax() -> Iterator[None]:
+    """Keeps a failing orbax read to one error: the CheckpointError raised after it.
+
+    orbax logs a damaged file as an ERROR before raising, and the reads it
+    abandons print stray tracebacks later (see above); the hook and filter go
+    in before the read, since that noise can come before the error is caught.
+    """
+    _silence_closed_loop_noise()
+    logger = logging.getLogger("absl")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 class Checkpointer:
     """Saves and restores training state in a directory, one folder per step.
 
     Saves are atomic (orbax writes a temporary folder and renames it), so a
-    crash mid-save leaves the previous checkpoints intact.
+    crash mid-save leaves the previous checkpoints intact. Each save records a
+    sha256 digest of every tree it holds, checked on restore, so a damaged
+    checkpoint is an error, never silently different numbers. The directory is
+    checked for writability at once and locked (see :class:`DirectoryLock`)
+    until :meth:`close`, so two runs never write into one directory.
 
     Args:
       directory: where the checkpoints live (created if missing).
       max_to_keep: how many recent checkpoints to keep.
+
+    Raises:
+      CheckpointError: the directory cannot be written, or another process
+        holds it.
 
     Examples:
       >>> ckpt = Checkpointer("/tmp/run/checkpoints")  # doctest: +SKIP
@@ -50,12 +160,23 @@ class Checkpointer:
         import orbax.checkpoint as ocp
 
         self._ocp = ocp
-        self.directory = Path(directory).absolute()
-        self._manager = ocp.CheckpointManager(
-            self.directory,
-            options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True),
-            item_names=("state", "meta"),
-        )
+        self.directory = ensure_writable_dir(directory, "the checkpoint directory", CheckpointError)
+        # One lock per run: across hosts every process opens the directory,
+        # the first one holds it.
+        self._lock = DirectoryLock(self.directory) if jax.process_index() == 0 else None
+        if self._lock is not None:
+            self._lock.acquire()
+        try:
+            self._manager = ocp.CheckpointManager(
+                self.directory,
+                options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True),
+                item_names=("state", "meta"),
+            )
+        except Exception as e:
+            self._release()
+            raise CheckpointError(
+                f"cannot open the checkpoint directory {self.directory} ({type(e).__name__}: {e})."
+            ) from e
 
     def latest_step(self) -> int | None:
         """The step of the newest checkpoint, or ``None`` if there is none."""
@@ -63,22 +184,38 @@ class Checkpointer:
 
     def save(self, step: int, params: Any, opt_state: Any, losses: list[float]) -> None:
         """Saves the state at ``step`` and waits until it is on disk."""
+        self.save_trees(step, {"params": params, "opt_state": opt_state}, losses)
+
+    def save_trees(self, step: int, trees: Mapping[str, Any], losses: list[float]) -> None:
+        """Saves named pytrees (params, opt_state, model state, ...) at ``step``.
+
+        Each tree's digest goes into the checkpoint's JSON metadata.
+        """
         ocp = self._ocp
-        meta = {
+        meta: dict[str, Any] = {
             "format": _FORMAT,
             "step": int(step),
             "losses": [float(x) for x in losses],
-            "params": _describe(params),
+            "digests": {name: tree_digest(tree) for name, tree in trees.items()},
         }
-        self._manager.save(
-            int(step),
-            args=ocp.args.Composite(
-                state=ocp.args.StandardSave({"params": params, "opt_state": opt_state}),
-                meta=ocp.args.JsonSave(meta),
-            ),
-            force=True,
-        )
-        self._manager.wait_until_finished()
+        meta["digests"]["losses"] = _losses_digest(meta["losses"])
+        if "params" in trees:
+            meta["params"] = _describe(trees["params"])
+        try:
+            self._manager.save(
+                int(step),
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardSave(dict(trees)), meta=ocp.args.JsonSave(meta)
+                ),
+                force=True,
+            )
+            self._manager.wait_until_finished()
+        except Exception as e:
+            raise CheckpointError(
+                f"saving the checkpoint at step {step} into {self.directory} failed "
+                f"({type(e).__name__}: {e}). Check the disk space and permissions; "
+                "the checkpoints saved before are kept."
+            ) from e
 
     def restore(self, params: Any, opt_state: Any, step: int | None = None) -> Restored:
         """Restores the newest (or the given) checkpoint into the given structures.
@@ -91,10 +228,19 @@ class Checkpointer:
           step: which checkpoint; default the newest.
 
         Raises:
-          CheckpointError: there is no checkpoint, it cannot be read, or it
-            does not match ``params`` / ``opt_state``.
+          CheckpointError: there is no checkpoint, it cannot be read, it is
+            corrupt (its digest does not match), or it does not match
+            ``params`` / ``opt_state``.
         """
-        ocp = self._ocp
+        trees, meta = self.restore_trees({"params": params, "opt_state": opt_state}, step)
+        return Restored(
+            dict(trees["params"]), trees["opt_state"], int(meta["step"]), meta["losses"]
+        )
+
+    def restore_trees(
+        self, targets: Mapping[str, Any], step: int | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Restores named pytrees into ``targets``' structures; returns them and the metadata."""
         if step is None:
             step = self.latest_step()
         if step is None:
@@ -104,41 +250,68 @@ class Checkpointer:
                 "an earlier run."
             )
         where = f"checkpoint at step {step} in {self.directory}"
+        todo = (
+            f"Resume an earlier checkpoint (delete {self.directory / str(step)} to fall "
+            "back to the one before), or start afresh in another directory."
+        )
+        meta = self._read_meta(step, where, todo)
+        if "params" in targets:
+            self._check_params(where, meta.get("params", {}), _describe(targets["params"]))
+        ocp = self._ocp
         try:
-            meta = self._manager.restore(
-                step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())
-            )["meta"]
-        except Exception as e:
-            raise CheckpointError(
-                f"{where} cannot be read ({type(e).__name__}: {e}). It is corrupt "
-                "or was not written by minihaiku.training; delete it to fall back "
-                "to an older checkpoint, or start a new run in another directory."
-            ) from e
-        if not isinstance(meta, dict) or meta.get("format") != _FORMAT:
-            raise CheckpointError(
-                f"{where} has no minihaiku metadata (format {_FORMAT}); it was not "
-                "written by minihaiku.training or is corrupt."
-            )
-        self._check_params(where, meta.get("params", {}), _describe(params))
-        try:
-            state = self._manager.restore(
-                step,
-                args=ocp.args.Composite(
-                    state=ocp.args.StandardRestore({"params": params, "opt_state": opt_state})
-                ),
-            )["state"]
+            with _quiet_orbax():
+                state = self._manager.restore(
+                    step,
+                    args=ocp.args.Composite(state=ocp.args.StandardRestore(dict(targets))),
+                )["state"]
         except Exception as e:
             raise CheckpointError(
                 f"{where} cannot be restored into this model and optimizer "
-                f"({type(e).__name__}: {e}). Was it written with another "
-                "optimizer? Resume with the same settings, or start a new run in "
-                "another directory."
+                f"({type(e).__name__}: {e}). It is corrupt, or it was written with "
+                "another model or optimizer: resume with the settings that wrote it. " + todo
             ) from e
-        self._check_tree(where, state["opt_state"], opt_state)
+        trees = {name: state[name] for name in targets}
+        for name in targets:
+            if name != "params":
+                self._check_tree(where, name, trees[name], targets[name])
         losses = meta.get("losses", [])
+        if meta["format"] >= 2:
+            digests = meta.get("digests", {})
+            got = {name: tree_digest(tree) for name, tree in trees.items()}
+            got["losses"] = _losses_digest(losses)
+            for name, digest in got.items():
+                if digests.get(name) != digest:
+                    raise CheckpointError(
+                        f"{where} is corrupt: its {name} read back differ from what "
+                        f"was saved (sha256 digest mismatch). {todo}"
+                    )
         if not all(math.isfinite(x) for x in losses[-1:]):
-            raise CheckpointError(f"{where} records a non-finite loss; it is not usable.")
-        return Restored(dict(state["params"]), state["opt_state"], int(meta["step"]), losses)
+            raise CheckpointError(f"{where} records a non-finite loss; it is not usable. {todo}")
+        return trees, meta
+
+    def _read_meta(self, step: int, where: str, todo: str) -> dict[str, Any]:
+        ocp = self._ocp
+        try:
+            with _quiet_orbax():
+                meta = self._manager.restore(
+                    step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())
+                )["meta"]
+        except Exception as e:
+            raise CheckpointError(
+                f"{where} cannot be read ({type(e).__name__}: {e}). It is corrupt "
+                f"or was not written by minihaiku.training. {todo}"
+            ) from e
+        if (
+            not isinstance(meta, dict)
+            or meta.get("format") not in _FORMATS
+            or not isinstance(meta.get("step"), int)
+            or not isinstance(meta.get("losses"), list)
+        ):
+            raise CheckpointError(
+                f"{where} has no minihaiku metadata (format {_FORMAT}); it was not "
+                f"written by minihaiku.training or is corrupt. {todo}"
+            )
+        return meta
 
     @staticmethod
     def _check_params(where: str, saved: dict[str, Any], want: dict[str, Any]) -> None:
@@ -160,19 +333,28 @@ class Checkpointer:
         )
 
     @staticmethod
-    def _check_tree(where: str, got: Any, want: Any) -> None:
+    def _check_tree(where: str, name: str, got: Any, want: Any) -> None:
         got_leaves, got_def = jax.tree_util.tree_flatten(got)
         want_leaves, want_def = jax.tree_util.tree_flatten(want)
         same = got_def == want_def and all(  # type: ignore[operator]
             np.shape(a) == np.shape(b) for a, b in zip(got_leaves, want_leaves, strict=True)
         )
         if not same:
+            what = "an optimizer state" if name == "opt_state" else f"a {name}"
             raise CheckpointError(
-                f"{where} holds an optimizer state of another structure than this "
-                "optimizer's. Resume with the optimizer that wrote it."
+                f"{where} holds {what} of another structure than this run's. "
+                "Resume with the optimizer and model that wrote it."
             )
 
+    def _release(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
     def close(self) -> None:
-        """Waits for pending saves and releases the manager."""
-        self._manager.wait_until_finished()
-        self._manager.close()
+        """Waits for pending saves, releases the manager and the directory lock."""
+        try:
+            self._manager.wait_until_finished()
+            self._manager.close()
+        finally:
+            self._release()

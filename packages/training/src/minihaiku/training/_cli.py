@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import shutil
 import sys
 from collections.abc import Sequence
@@ -25,11 +26,19 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _int(text: str) -> int:
+# JAX keeps 32 bits of a seed (2**32 gives the key of 0), so core's init
+# accepts seeds below 2**32 only.
+_SEED_LIMIT = 2**32
+
+
+def _seed(text: str) -> int:
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 0 <= value < _SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"the seed must be an integer in [0, 2**32), got {value}")
+    return value
 
 
 def _learning_rate(text: str) -> float:
@@ -67,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--lr", type=_learning_rate, default=0.003, help="SGD learning rate (default 0.003)"
     )
-    p.add_argument("--seed", type=_int, default=0, help="init seed (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="init seed, 0 <= seed < 2**32 (default 0)")
     p.add_argument(
         "--sizes",
         type=_sizes,
@@ -86,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--overwrite",
         action="store_true",
-        help="delete checkpoints already in --out and start afresh",
+        help="delete the checkpoints already in --out and start afresh (refused if "
+        "checkpoints/ holds files minihaiku did not write)",
     )
     p.add_argument(
         "--checkpoint-every",
@@ -96,11 +106,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--no-plot", action="store_true", help="do not write fit.png")
+    p.add_argument(
+        "--no-export",
+        action="store_true",
+        help="do not write the trained params to params.safetensors",
+    )
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Runs the fit; returns the process exit code."""
+    """Runs the fit; returns the process exit code.
+
+    Bad options exit with 2 (argparse); every other error of minihaiku (a
+    ``MinihaikuError``) prints one line ``minihaiku-fit: error: ...`` and exits
+    with 1.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.sizes[-1] != 1:
@@ -110,15 +130,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     out: Path = args.out
     if out.exists() and not out.is_dir():
         parser.error(f"--out {out} exists and is not a directory")
-    ckpt_dir = out / "checkpoints"
-    if args.overwrite and ckpt_dir.exists():
-        shutil.rmtree(ckpt_dir)
-    out.mkdir(parents=True, exist_ok=True)
 
-    from minihaiku.training._errors import TrainingError
-    from minihaiku.training._quadratic import run_quadratic_fit
+    from minihaiku.core import MinihaikuError
 
     try:
+        return _run(args)
+    except MinihaikuError as e:
+        message = " ".join(str(e).split())
+        print(f"minihaiku-fit: error: {message}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    from minihaiku.training._dirs import ensure_writable_dir
+    from minihaiku.training._errors import OutputDirectoryError
+    from minihaiku.training._lock import DirectoryLock
+    from minihaiku.training._quadratic import run_quadratic_fit
+    from minihaiku.training._sizes import check_sizes
+
+    check_sizes(args.sizes, rows=128)
+    out = ensure_writable_dir(args.out, "--out", OutputDirectoryError)
+    ckpt_dir = out / "checkpoints"
+    lock = None
+    try:
+        if args.overwrite and ckpt_dir.exists():
+            ensure_writable_dir(ckpt_dir, "the checkpoint directory", OutputDirectoryError)
+            # Held through the run, so no other process starts in between.
+            lock = DirectoryLock(ckpt_dir).acquire()
+            clear_checkpoints(ckpt_dir)
         fit = run_quadratic_fit(
             args.steps,
             args.lr,
@@ -129,9 +168,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             resume=args.resume,
             progress=not args.no_progress,
         )
-    except TrainingError as e:
-        print(f"minihaiku-fit: error: {e}", file=sys.stderr)
-        return 1
+    finally:
+        if lock is not None:
+            lock.release()
     r = fit.result
     metrics = {
         "final_loss": r.final_loss,
@@ -146,21 +185,57 @@ def main(argv: Sequence[str] | None = None) -> int:
         "checkpoint_dir": str(ckpt_dir),
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    if not args.no_export:
+        from minihaiku.training._export import save_params
+
+        save_params(out / "params.safetensors", r.params)
     if not args.no_plot:
         from minihaiku.training._plot import plot_fit
 
         prediction = np.asarray(fit.model.apply(r.params, fit.xs))
-        try:
-            plot_fit(fit.xs, fit.ys, prediction, out / "fit.png", r.losses)
-        except TrainingError as e:
-            print(f"minihaiku-fit: error: {e}", file=sys.stderr)
-            return 1
+        plot_fit(fit.xs, fit.ys, prediction, out / "fit.png", r.losses)
     print(
         f"final loss {r.final_loss:.6f} after {r.step} steps "
         f"({r.steps_per_second:,.0f} steps/s, compile {r.compile_seconds:.2f} s); "
         f"wrote {out}"
     )
     return 0
+
+
+_STEP = re.compile(r"^[0-9]+$")
+_TMP = re.compile(r"^[0-9]+\.orbax-checkpoint-tmp-[0-9]+$")
+
+
+def clear_checkpoints(directory: Path) -> None:
+    """Deletes the checkpoints in ``directory``; refuses if it holds anything else.
+
+    Known: step folders (``100/`` with a ``meta/`` item), orbax's temporary
+    folders (``100.orbax-checkpoint-tmp-...``) and the lock file, which stays.
+    """
+    from minihaiku.training._errors import OutputDirectoryError
+    from minihaiku.training._lock import LOCK_NAME
+
+    known, unknown = [], []
+    for entry in sorted(directory.iterdir()):
+        if entry.name == LOCK_NAME:
+            continue
+        is_dir = entry.is_dir() and not entry.is_symlink()
+        if is_dir and (
+            (_STEP.match(entry.name) and (entry / "meta").is_dir()) or _TMP.match(entry.name)
+        ):
+            known.append(entry)
+        else:
+            unknown.append(entry.name)
+    if unknown:
+        shown = ", ".join(unknown[:5]) + (
+            f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+        )
+        raise OutputDirectoryError(
+            f"--overwrite refuses to clear {directory}: it holds files minihaiku did "
+            f"not write ({shown}). Move them away, or choose another --out."
+        )
+    for entry in known:
+        shutil.rmtree(entry)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from minihaiku.core import MinihaikuError
 
-__all__ = ["CheckpointError", "NonFiniteLossError", "TrainingError"]
+__all__ = [
+    "CheckpointError",
+    "NonFiniteLossError",
+    "OutputDirectoryError",
+    "ParamsFileError",
+    "TrainingError",
+]
 
 
 class TrainingError(MinihaikuError):
@@ -21,3 +27,11 @@ class NonFiniteLossError(TrainingError, FloatingPointError):
 
 class CheckpointError(TrainingError, ValueError):
     """A checkpoint is missing, corrupt, or does not match the model."""
+
+
+class ParamsFileError(TrainingError, ValueError):
+    """A params file (safetensors) cannot be written or read, or does not match."""
+
+
+class OutputDirectoryError(TrainingError, OSError):
+    """An output directory cannot be created or written, or holds foreign files."""

@@ -6,9 +6,9 @@ import fnmatch
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from minihaiku.core import InvalidArgumentTypeError
+from minihaiku.core import InvalidArgumentError, InvalidArgumentTypeError
 
-__all__ = ["FrozenSpec", "frozen_predicate", "partition"]
+__all__ = ["FrozenSpec", "check_frozen_matches", "frozen_predicate", "partition"]
 
 #: What ``frozen=`` accepts: a predicate on the path, a glob pattern
 #: (``"~/MLP_0/__call__/Linear_0/*"``), or several patterns.
@@ -54,3 +54,38 @@ def partition(
     for path, value in params.items():
         (frozen if is_frozen(path) else trainable)[path] = value
     return trainable, frozen
+
+
+def check_frozen_matches(spec: FrozenSpec, paths: Iterable[str]) -> None:
+    """Raises if ``spec`` (or one of its patterns) matches none of ``paths``.
+
+    A pattern with a typo would otherwise freeze nothing, silently.
+
+    Examples:
+      >>> from minihaiku.core import InvalidArgumentError
+      >>> try:
+      ...     check_frozen_matches("*/b", ["~/Linear_0/__call__/w"])
+      ... except InvalidArgumentError as e:
+      ...     print(str(e).split(".")[0])
+      frozen pattern '*/b' matches no parameter
+    """
+    if spec is None:
+        return
+    paths = sorted(paths)
+    some = ", ".join(repr(p) for p in paths[:3]) + (", ..." if len(paths) > 3 else "")
+    if callable(spec) and not isinstance(spec, str):
+        if not any(spec(p) for p in paths):
+            raise InvalidArgumentError(
+                f"the frozen predicate {getattr(spec, '__name__', spec)!r} matches no "
+                f"parameter. The parameter paths look like {some}; fix the predicate "
+                "or pass frozen=None."
+            )
+        return
+    patterns = [spec] if isinstance(spec, str) else list(spec)
+    for pattern in patterns:
+        if not any(fnmatch.fnmatchcase(p, pattern) for p in paths):
+            raise InvalidArgumentError(
+                f"frozen pattern {pattern!r} matches no parameter. The parameter "
+                f"paths look like {some}; fix the pattern (a glob such as "
+                "'~/MLP_0/__call__/Linear_0/*') or leave it out."
+            )

@@ -22,8 +22,14 @@ from minihaiku.core import (
 )
 from minihaiku.training._checkpoint import Checkpointer
 from minihaiku.training._errors import CheckpointError, NonFiniteLossError
-from minihaiku.training._freeze import FrozenSpec, frozen_predicate, partition
+from minihaiku.training._freeze import (
+    FrozenSpec,
+    check_frozen_matches,
+    frozen_predicate,
+    partition,
+)
 from minihaiku.training._parallel import DataParallel
+from minihaiku.training._plan import chunk_lengths, plan_chunks
 
 __all__ = ["TrainResult", "mse_loss", "train"]
 
@@ -99,20 +105,6 @@ def _make_chunk(
     return chunk
 
 
-def _plan(start: int, stop: int, per_dispatch: int, every: int | None) -> list[int]:
-    """Chunk lengths from ``start`` to ``stop``, ending at each checkpoint step."""
-    sizes = []
-    step = start
-    while step < stop:
-        boundary = stop
-        if every:
-            boundary = min(stop, (step // every + 1) * every)
-        n = min(per_dispatch, boundary - step)
-        sizes.append(n)
-        step += n
-    return sizes
-
-
 def train(
     loss: LossFn | Transformed,
     params: Mapping[str, jax.Array],
@@ -158,10 +150,14 @@ def train(
       A :class:`TrainResult`.
 
     Raises:
-      NonFiniteLossError: the loss became NaN or infinite (the error names the
-        step; checkpoints saved before stay as they are).
-      CheckpointError: resume found no usable checkpoint, or a fresh run would
-        overwrite one.
+      NonFiniteLossError: the loss, or before a save the params or optimizer
+        state, became NaN or infinite (the error names the step and the last
+        good checkpoint; a non-finite state is never saved).
+      CheckpointError: resume found no usable checkpoint (missing, corrupt,
+        mismatched), a fresh run would overwrite one, the directory cannot be
+        written, or another process holds it.
+      InvalidArgumentError: a bad argument, a ``frozen`` pattern or predicate
+        that matches no parameter, or ``steps`` below the resumed step.
 
     Examples:
       >>> result = train(model, params, (xs, ys), optax.sgd(0.003), 5000)  # doctest: +SKIP
@@ -201,6 +197,7 @@ def train(
     steps_per_dispatch = _check_steps(steps_per_dispatch, "steps_per_dispatch", 1)
 
     is_frozen = frozen_predicate(frozen)
+    check_frozen_matches(frozen, params)
     trainable, fixed = partition(params, is_frozen)
     if not trainable:
         raise InvalidArgumentError(
@@ -208,14 +205,33 @@ def train(
             "would train. Loosen the pattern or predicate."
         )
     opt_state = optimizer.init(trainable)
-    ckpt = Checkpointer(checkpoint_dir) if checkpoint_dir is not None else None
+    ckpt: Checkpointer | None = None
     bar = None
+    saved: list[int] = []
+    resumed_from: int | None = None
+
+    def last_good() -> str:
+        good = saved[-1] if saved else resumed_from
+        if ckpt is None:
+            return "No checkpoint is saved (no checkpoint_dir)."
+        if good is None:
+            return f"There is no good checkpoint in {ckpt.directory}; start afresh."
+        return f"The last good checkpoint is step {good} in {ckpt.directory}; resume it."
+
     try:
-        start, losses, resumed_from = 0, [], None
-        if ckpt is not None:
+        start, losses = 0, []
+        if checkpoint_dir is not None:
+            ckpt = Checkpointer(checkpoint_dir)
             latest = ckpt.latest_step()
             if resume:
                 restored = ckpt.restore(dict(params), opt_state)
+                if steps < restored.step:
+                    raise InvalidArgumentError(
+                        f"steps={steps} is below the step of the checkpoint to resume "
+                        f"({restored.step} in {ckpt.directory}); steps counts from step 0, "
+                        f"so pass steps >= {restored.step}, or start afresh in another "
+                        "directory."
+                    )
                 trainable, fixed = partition(restored.params, is_frozen)
                 opt_state, start, losses = restored.opt_state, restored.step, restored.losses
                 resumed_from = start
@@ -235,13 +251,12 @@ def train(
         else:
             trainable, fixed, opt_state, data = jax.device_put((trainable, fixed, opt_state, data))
 
-        sizes = _plan(start, steps, steps_per_dispatch, checkpoint_every)
         t0 = time.perf_counter()
         compiled = {
             n: jax.jit(_make_chunk(loss, optimizer, n))
             .lower(trainable, fixed, opt_state, data)
             .compile()
-            for n in sorted(set(sizes))
+            for n in sorted(chunk_lengths(start, steps, steps_per_dispatch, checkpoint_every))
         }
         final_fn = (
             jax.jit(lambda t, f, d: loss({**t, **f}, d)).lower(trainable, fixed, data).compile()
@@ -252,47 +267,48 @@ def train(
             from tqdm.auto import tqdm
 
             bar = tqdm(total=steps, initial=start, unit="step", dynamic_ncols=True)
-        saved: list[int] = []
         step = start
         run_seconds = 0.0
         t_run = time.perf_counter()
         # (first step of a chunk, its losses): read one dispatch late, so the
         # device already runs the next chunk while the host reports.
         pending = None
-        for i, n in enumerate(sizes):
+        for n in plan_chunks(start, steps, steps_per_dispatch, checkpoint_every):
             trainable, opt_state, chunk_losses = compiled[n](trainable, fixed, opt_state, data)
             if pending is not None:
-                _record(pending, losses, bar, report)
+                _record(pending, losses, bar, report, last_good)
             pending = (step, chunk_losses)
             step += n
             if (
                 ckpt is not None
                 and checkpoint_every
                 and step % checkpoint_every == 0
-                and (i < len(sizes) - 1)
+                and step < steps
             ):
-                _record(pending, losses, bar, report)
+                _record(pending, losses, bar, report, last_good)
                 pending = None
                 run_seconds += time.perf_counter() - t_run
-                ckpt.save(
-                    step, {**_host(trainable, dp), **_host(fixed, dp)}, _host(opt_state, dp), losses
-                )
+                host_params = {**_host(trainable, dp), **_host(fixed, dp)}
+                host_opt = _host(opt_state, dp)
+                _check_finite(step, host_params, host_opt, last_good)
+                ckpt.save(step, host_params, host_opt, losses)
                 saved.append(step)
                 t_run = time.perf_counter()
         if pending is not None:
-            _record(pending, losses, bar, report)
+            _record(pending, losses, bar, report, last_good)
         run_seconds += time.perf_counter() - t_run  # _record waited for the last chunk
         final_loss = float(np.asarray(_host(final_fn(trainable, fixed, data), dp)))
         if not math.isfinite(final_loss):
             raise NonFiniteLossError(
                 f"the loss is {final_loss} after the last update (step {step}); the "
-                "run diverged. Lower the learning rate; checkpoints saved before "
-                "are kept.",
+                f"run diverged and nothing was saved at step {step}. Lower the "
+                f"learning rate. {last_good()}",
                 step,
             )
         host_params = {**_host(trainable, dp), **_host(fixed, dp)}
         host_opt = _host(opt_state, dp)
         if ckpt is not None and step not in saved and step != resumed_from:
+            _check_finite(step, host_params, host_opt, last_good)
             ckpt.save(step, host_params, host_opt, losses)
             saved.append(step)
     finally:
@@ -323,6 +339,7 @@ def _record(
     losses: list[float],
     bar: Any,
     report: Callable[[int, float], None] | None,
+    last_good: Callable[[], str],
 ) -> None:
     first, chunk_losses = pending
     values = np.asarray(DataParallel.to_host(chunk_losses))
@@ -331,8 +348,7 @@ def _record(
         at = first + int(bad[0])
         raise NonFiniteLossError(
             f"the loss is {values[bad[0]]} at step {at}; the run diverged. Lower "
-            "the learning rate or check the data; checkpoints saved before step "
-            f"{at} are kept and can be resumed.",
+            f"the learning rate or check the data. {last_good()}",
             at,
         )
     losses.extend(values.tolist())
@@ -342,3 +358,27 @@ def _record(
         bar.set_postfix(loss=f"{values[-1]:.4g}", refresh=False)
     if report is not None:
         report(step, float(values[-1]))
+
+
+def _check_finite(
+    step: int, params: Mapping[str, Any], opt_state: Any, last_good: Callable[[], str]
+) -> None:
+    """Raises before a save if the params or optimizer state hold NaN or inf.
+
+    The losses are taken before each update, so the update ending at ``step``
+    is seen only here; a non-finite checkpoint would look resumable.
+    """
+    named = [(repr(k), params[k]) for k in sorted(params)]
+    named += [
+        (f"opt_state{jax.tree_util.keystr(path)}", leaf)
+        for path, leaf in jax.tree_util.tree_flatten_with_path(opt_state)[0]
+    ]
+    for name, value in named:
+        array = np.asarray(value)
+        if np.issubdtype(array.dtype, np.inexact) and not np.isfinite(array).all():
+            raise NonFiniteLossError(
+                f"the update that ends at step {step} made {name} non-finite (NaN or "
+                f"inf); the run diverged and nothing was saved at step {step}. Lower "
+                f"the learning rate or check the data. {last_good()}",
+                step,
+            )

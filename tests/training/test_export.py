@@ -1,0 +1,101 @@
+"""Params to and from safetensors: flat path keys, dtypes kept (bfloat16 too), checked loads."""
+
+import json
+import struct
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import safetensors.numpy
+
+from minihaiku.training import (
+    ParamsFileError,
+    load_params,
+    quadratic_data,
+    quadratic_model,
+    save_params,
+)
+
+xs, _ = quadratic_data()
+PARAMS = quadratic_model().init(0, xs)
+
+
+def header(path):
+    data = path.read_bytes()
+    (n,) = struct.unpack("<Q", data[:8])
+    return json.loads(data[8 : 8 + n])
+
+
+def test_params_round_trip_exactly(tmp_path):
+    path = save_params(tmp_path / "p.safetensors", PARAMS)
+    got = load_params(path, like=PARAMS)
+    assert list(got) == list(PARAMS)
+    for k in PARAMS:
+        assert got[k].dtype == PARAMS[k].dtype
+        np.testing.assert_array_equal(got[k], PARAMS[k])
+
+
+def test_the_file_is_plain_safetensors_that_other_readers_load(tmp_path):
+    path = save_params(tmp_path / "p.safetensors", PARAMS)
+    h = header(path)
+    assert h["__metadata__"] == {"format": "minihaiku.params/1"}
+    assert h["~/MLP_0/__call__/Linear_0/__call__/w"]["dtype"] == "F32"
+    assert h["~/MLP_0/__call__/Linear_0/__call__/w"]["shape"] == [1, 128]
+    other = safetensors.numpy.load_file(path)
+    for k in PARAMS:
+        np.testing.assert_array_equal(other[k], PARAMS[k])
+
+
+def test_bfloat16_ints_and_scalars_round_trip(tmp_path):
+    params = {
+        "~/w": jnp.array([[1.5, -2.25], [3.0, 1e-3]], jnp.bfloat16),
+        "~/n": jnp.array([1, -2, 3], jnp.int32),
+        "~/s": jnp.array(0.5, jnp.float16),
+        "~/e": jnp.zeros((0, 3), jnp.float32),
+    }
+    path = save_params(tmp_path / "p.safetensors", params)
+    assert header(path)["~/w"]["dtype"] == "BF16"
+    got = load_params(path)
+    for k, v in params.items():
+        assert got[k].dtype == v.dtype and got[k].shape == v.shape
+        np.testing.assert_array_equal(np.asarray(got[k]), np.asarray(v))
+
+
+def test_a_load_that_does_not_match_names_each_path(tmp_path):
+    path = save_params(tmp_path / "p.safetensors", {"~/w": jnp.zeros((2, 3)), "~/x": jnp.zeros(1)})
+    like = {"~/w": jnp.zeros((3, 2), jnp.bfloat16), "~/b": jnp.zeros(2)}
+    with pytest.raises(ParamsFileError) as e:
+        load_params(path, like=like)
+    assert str(e.value) == (
+        f"{path} does not match the given params: missing '~/b'; not in the model: "
+        "'~/x'; '~/w' is float32[2, 3] in the file but bfloat16[3, 2] in the model. Load "
+        "it into the model that wrote it, or without like= to inspect it."
+    )
+
+
+def test_files_that_are_not_safetensors(tmp_path):
+    with pytest.raises(
+        ParamsFileError, match=r"^cannot read .*missing\.safetensors \(No such file"
+    ):
+        load_params(tmp_path / "missing.safetensors")
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x80\x04garbage pickle")
+    with pytest.raises(ParamsFileError, match=r"is not a safetensors file, or it is damaged"):
+        load_params(bad)
+
+
+def test_save_refuses_what_is_not_flat_params(tmp_path):
+    with pytest.raises(ParamsFileError) as e:
+        save_params(tmp_path / "p.safetensors", {"~/w": {"nested": jnp.zeros(1)}})
+    assert str(e.value) == (
+        "save_params: params['~/w'] is a dict; params must map path strings to arrays "
+        "(a flat mapping, as init returns)."
+    )
+    with pytest.raises(ParamsFileError, match=r"^save_params takes the flat params mapping"):
+        save_params(tmp_path / "p.safetensors", [1, 2])
+
+
+def test_save_into_a_missing_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(ParamsFileError, match=r"^cannot write .*p\.safetensors \("):
+        save_params(tmp_path / "nowhere" / "p.safetensors", PARAMS)
+    assert not (tmp_path / "nowhere").exists()
