@@ -167,6 +167,8 @@ def main() -> None:
         f"interleaved repeats, train step: {args.calls} calls per repeat"
         + (f"; skipped (not installed): {', '.join(missing)}" if missing else "")
     )
+    # The first compilation in a process pays XLA's one-time set-up: pay it here, untimed.
+    jax.jit(jax.grad(lambda a: jnp.sum(jnp.tanh(a @ a)))).lower(jnp.ones((8, 8))).compile()
     for model in args.model:
         impls = [n for n in args.impls if n not in missing and hasattr(m, f"{model}_{n}")]
         if (
