@@ -75,6 +75,19 @@ def trace(apply: Callable[..., Any], *args: Any) -> Any:
     return jax.make_jaxpr(lambda *a: apply(*a))(*args)
 
 
+def warm_up_compiler() -> None:
+    """The first compilations in a process pay XLA's one-time set-up: pay it here, untimed."""
+
+    def f(w: jax.Array, x: jax.Array) -> jax.Array:
+        y = jax.lax.conv_general_dilated(
+            x, w, (1, 1), "SAME", dimension_numbers=("NHWC", "HWIO", "NHWC")
+        )
+        return jnp.sum(jax.nn.softmax(jax.nn.gelu(y)) * jnp.tanh(y @ w[0, 0]))
+
+    w, x = jnp.ones((3, 3, 4, 4)), jnp.ones((2, 8, 8, 4))
+    jax.jit(jax.value_and_grad(f)).lower(w, x).compile()
+
+
 def measure(model: str, impls: list[str], repeats: int, calls: int) -> dict[str, dict[str, float]]:
     x, y = data(model)
     key = jax.random.PRNGKey(0)
@@ -146,7 +159,7 @@ def table(model: str, rows: dict[str, dict[str, float]], ref: str, note: str) ->
     print("| impl | " + " | ".join(COLS) + " |")
     print("|---|" + "---:|" * len(COLS))
     base = rows[ref]
-    for n, r in rows.items():
+    for n, r in sorted(rows.items(), key=lambda item: item[0] != ref):  # reference first
         cells = [f"{r[c] * 1e3:.1f} ({r[c] / base[c]:.2f}x)" for c in COLS]
         print(f"| {names.get(n, n)} | " + " | ".join(cells) + " |")
 
@@ -167,8 +180,7 @@ def main() -> None:
         f"interleaved repeats, train step: {args.calls} calls per repeat"
         + (f"; skipped (not installed): {', '.join(missing)}" if missing else "")
     )
-    # The first compilation in a process pays XLA's one-time set-up: pay it here, untimed.
-    jax.jit(jax.grad(lambda a: jnp.sum(jnp.tanh(a @ a)))).lower(jnp.ones((8, 8))).compile()
+    warm_up_compiler()
     for model in args.model:
         impls = [n for n in args.impls if n not in missing and hasattr(m, f"{model}_{n}")]
         if (
