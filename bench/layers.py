@@ -192,11 +192,11 @@ def main() -> None:
             missing_here = ["minihaiku (no minihaiku.layers.nets in this checkout)"]
         else:
             missing_here = []
+        note = f" Not run: {', '.join(missing_here)}." if missing_here else ""
         if not impls:
-            print(f"\n### {model}\n\nno implementation to run")
+            print(f"\n### {model}\n\nno implementation to run.{note}")
             continue
         ref = REFERENCE[model] if REFERENCE[model] in impls else impls[0]
-        note = f" Not run: {', '.join(missing_here)}." if missing_here else ""
         table(model, measure(model, impls, args.repeats, args.calls), ref, note)
 
 
