@@ -406,3 +406,32 @@ def test_vmap_in_axes_count_must_match_the_arguments():
         "vmap in_axes has 1 entries but the function got 2 positional arguments; give one "
         "entry per argument."
     )
+
+
+def _stablehlo_ops(fn, *args):
+    text = jax.jit(fn).lower(*args).as_text()
+    return [line.split("=", 1)[-1].strip() for line in text.splitlines() if "stablehlo." in line]
+
+
+def test_jitted_scan_apply_lowers_like_a_hand_written_scan():
+    # Threading (empty) state and (no) keys through the lifted scan adds no
+    # op: apply lowers to exactly the hand-written scan.
+    def f(xs):
+        def step(c, x):
+            c = c * get_param("a", (), init=jax.nn.initializers.ones) + x
+            return c, c
+
+        return mh.scan(step, jnp.float32(0.0), xs)[1]
+
+    def hand(p, xs):
+        def step(c, x):
+            c = c * p["~/a"] + x
+            return c, c
+
+        return jax.lax.scan(step, jnp.float32(0.0), xs)[1]
+
+    t = transform(f)
+    xs = jnp.arange(4.0)
+    params = t.init(0, xs)
+    assert _stablehlo_ops(t.apply, params, xs) == _stablehlo_ops(hand, params, xs)
+    np.testing.assert_array_equal(t.apply(params, xs), hand(params, xs))

@@ -75,9 +75,12 @@ def layer_stack(
                 kwargs = {**kwargs, "reverse": reverse}
             if with_per_layer_inputs:
                 _check_per_layer(args, n)
-                sample = (x, *jax.tree_util.tree_map(lambda y: y[-1 if reverse else 0], args))
-            else:
-                sample = (x, *args)
+
+            def sample() -> tuple[Any, ...]:
+                if not with_per_layer_inputs:
+                    return (x, *args)
+                return (x, *jax.tree_util.tree_map(lambda y: y[-1 if reverse else 0], args))
+
             lifted = lift("layer_stack", [f], sample, kwargs, stack_size=n)
             (pure,) = lifted.pures
 

@@ -141,7 +141,7 @@ class Lifted:
 def lift(
     what: str,
     fns: Sequence[Callable[..., Any]],
-    args: tuple[Any, ...],
+    args: tuple[Any, ...] | Callable[[], tuple[Any, ...]],
     kwargs: dict[str, Any] | None = None,
     *,
     stack_size: int | None = None,
@@ -152,7 +152,9 @@ def lift(
     Args:
       what: the lifted transform's name, for errors.
       fns: the functions the transform will call (branches, body, ...).
-      args: sample arguments for the init pass (one step's worth).
+      args: sample arguments for the init pass (one step's worth), or a
+        function returning them: it is called only during ``init``, so that
+        ``apply`` traces no slicing it does not need.
       kwargs: sample keyword arguments for the init pass.
       stack_size: give each parameter created inside a leading axis of this
         size (``layer_stack``, ``vmap(split_params=True)``).
@@ -167,9 +169,10 @@ def lift(
     for fn, lock in zip(fns, locks, strict=True):
         unique.setdefault(id(fn), (fn, lock))
     if isinstance(frame, InitFrame):
+        sample = args() if callable(args) else args
         scopes = frame.scopes
         for fn, lock in unique.values():
-            scopes = _init_pass(frame, fn, args, kwargs or {}, scopes, stack_size, lock)
+            scopes = _init_pass(frame, fn, sample, kwargs or {}, scopes, stack_size, lock)
     cursor = _Cursor(frame.scopes)
     pure_of = {i: Pure(fn, frame, cursor, stack_size, lock) for i, (fn, lock) in unique.items()}
     key = maybe_next_rng_key()

@@ -63,7 +63,7 @@ def scan(
       >>> f.apply(f.init(0, jnp.ones(3)), jnp.ones(3))
       Array([1., 2., 3.], dtype=float32)
     """
-    lifted = lift("scan", [f], (init, _first(xs, reverse)))
+    lifted = lift("scan", [f], lambda: (init, _first(xs, reverse)))
     (pure,) = lifted.pures
     n = length if length is not None else len(jax.tree_util.tree_leaves(xs)[0])
 
@@ -162,8 +162,12 @@ def vmap(
                 f"{len(args)} positional arguments; give one entry per argument."
             )
         size = _mapped_size(axes, args, axis_size)
-        sample = tuple(_slice0(x, a) for a, x in zip(axes, args, strict=True))
-        lifted = lift("vmap", [fn], sample, stack_size=size if split_params else None)
+        lifted = lift(
+            "vmap",
+            [fn],
+            lambda: tuple(_slice0(x, a) for a, x in zip(axes, args, strict=True)),
+            stack_size=size if split_params else None,
+        )
         (pure,) = lifted.pures
         key, rng_axis = lifted.key, None
         if key is not None and split_rng:

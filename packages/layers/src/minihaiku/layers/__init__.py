@@ -21,17 +21,23 @@ from minihaiku.layers._conv_transpose import (
     Conv3DTranspose,
     ConvNDTranspose,
 )
+from minihaiku.layers._convert import ConversionError, from_haiku, to_haiku
 from minihaiku.layers._embed import Embed, EmbedLookupStyle
 from minihaiku.layers._linear import Linear
 from minihaiku.layers._mlp import MLP
 from minihaiku.layers._moving_averages import ExponentialMovingAverage
 from minihaiku.layers._norm import GroupNorm, LayerNorm, RMSNorm
 from minihaiku.layers._pool import AvgPool, MaxPool, avg_pool, max_pool
+from minihaiku.layers._recurrent import GRU, LSTM, IdentityCore, LSTMState, RNNCore, VanillaRNN
 from minihaiku.layers._reshape import Flatten, Reshape
+from minihaiku.layers._rnn_wrappers import DeepRNN, ResetCore, deep_rnn_with_skip_connections
 from minihaiku.layers._spectral_norm import SpectralNorm
+from minihaiku.layers._unroll import dynamic_unroll, static_unroll
 from minihaiku.layers._version import __version__
 
 __all__ = [
+    "GRU",
+    "LSTM",
     "MLP",
     "AvgPool",
     "BatchApply",
@@ -44,22 +50,34 @@ __all__ = [
     "Conv3DTranspose",
     "ConvND",
     "ConvNDTranspose",
+    "ConversionError",
+    "DeepRNN",
     "Embed",
     "EmbedLookupStyle",
     "ExponentialMovingAverage",
     "Flatten",
     "GroupNorm",
+    "IdentityCore",
+    "LSTMState",
     "LayerNorm",
     "Linear",
     "MaxPool",
     "MultiHeadAttention",
     "RMSNorm",
+    "RNNCore",
+    "ResetCore",
     "Reshape",
     "Sequential",
     "SpectralNorm",
+    "VanillaRNN",
     "__version__",
     "avg_pool",
+    "deep_rnn_with_skip_connections",
     "dropout",
+    "dynamic_unroll",
+    "from_haiku",
     "max_pool",
     "pad",
+    "static_unroll",
+    "to_haiku",
 ]
