@@ -20,6 +20,7 @@ from minihaiku.core._errors import (
 
 __all__ = [
     "ARRAY_TYPES",
+    "DTYPES",
     "canonical_dtype",
     "check_allocatable",
     "check_value",
@@ -32,9 +33,19 @@ ARRAY_TYPES: set[type] = {np.ndarray}
 _MAX_ARRAY_TYPES = 64
 
 
-@functools.lru_cache(maxsize=256)
+#: dtype-like -> canonical numpy dtype, for the few dtype-likes a program uses
+#: (bounded: at most ``_MAX_DTYPES`` entries); read directly on hot paths.
+DTYPES: dict[Any, np.dtype[Any]] = {}
+_MAX_DTYPES = 256
+
+
 def _canonical_hashable(dtype: Any) -> np.dtype[Any]:
-    return np.dtype(jax.dtypes.canonicalize_dtype(dtype))
+    d = DTYPES.get(dtype)
+    if d is None:
+        d = np.dtype(jax.dtypes.canonicalize_dtype(dtype))
+        if len(DTYPES) < _MAX_DTYPES:
+            DTYPES[dtype] = d
+    return d
 
 
 def canonical_dtype(dtype: Any, path: str | None = None) -> np.dtype[Any]:

@@ -111,7 +111,9 @@ def _constructing(body: Callable[..., None], method_name: str) -> Callable[..., 
         if "_minihaiku_constructing" in d:  # an inner __init__ of the MRO
             body(self, *args, **kwargs)
             return
-        frame = current_frame(f"constructing {type(self).__name__}")
+        frame = frame_or_none()
+        if frame is None:
+            frame = current_frame(f"constructing {type(self).__name__}")
         scopes = frame.scopes
         depth = len(scopes.scopes)
         d["_minihaiku_constructing"] = depth
@@ -250,7 +252,9 @@ class Module:
 
     def __init__(self, name: str | None = None) -> None:
         cls = type(self)
-        frame = current_frame(f"constructing {cls.__name__}")
+        frame = frame_or_none()
+        if frame is None:
+            frame = current_frame(f"constructing {cls.__name__}")
         scopes = frame.scopes
         top = scopes.scopes[-1]
         names = top.taken()

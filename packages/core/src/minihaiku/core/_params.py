@@ -9,7 +9,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from minihaiku.core._checks import ARRAY_TYPES, canonical_dtype, check_value, norm_shape
+from minihaiku.core._checks import ARRAY_TYPES, DTYPES, canonical_dtype, check_value, norm_shape
 from minihaiku.core._create import InitLike, create
 from minihaiku.core._errors import MissingParameterError
 from minihaiku.core._frame import Frame, InitFrame, Stack, current_frame, frame_or_none
@@ -119,7 +119,10 @@ def get_param(
             raise MissingParameterError(missing_message(path, params, "parameter")) from None
     if frame.stacks:
         value = unstack(value, frame.stacks, shape)
-    want = canonical_dtype(dtype, path)
+    try:
+        want = DTYPES[dtype]
+    except (KeyError, TypeError):  # first use of this dtype-like, or not a dtype
+        want = canonical_dtype(dtype, path)
     ok = (
         type(value) in ARRAY_TYPES
         and value.shape == shape

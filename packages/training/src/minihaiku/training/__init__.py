@@ -16,6 +16,7 @@ from minihaiku.training._digest import tree_digest
 from minihaiku.training._dirs import ensure_writable_dir
 from minihaiku.training._errors import (
     CheckpointError,
+    DataError,
     NonFiniteLossError,
     OutputDirectoryError,
     ParamsFileError,
@@ -29,7 +30,8 @@ from minihaiku.training._freeze import (
     partition,
 )
 from minihaiku.training._lock import DirectoryLock
-from minihaiku.training._loop import TrainResult, mse_loss, train
+from minihaiku.training._loop import TrainResult, train
+from minihaiku.training._losses import Loss, accuracy, mse_loss, softmax_cross_entropy
 from minihaiku.training._parallel import DataParallel
 from minihaiku.training._plot import plot_fit
 from minihaiku.training._quadratic import (
@@ -43,9 +45,11 @@ from minihaiku.training._version import __version__
 __all__ = [
     "CheckpointError",
     "Checkpointer",
+    "DataError",
     "DataParallel",
     "DirectoryLock",
     "FrozenSpec",
+    "Loss",
     "NonFiniteLossError",
     "OutputDirectoryError",
     "ParamsFileError",
@@ -54,6 +58,7 @@ __all__ = [
     "TrainResult",
     "TrainingError",
     "__version__",
+    "accuracy",
     "check_frozen_matches",
     "ensure_writable_dir",
     "frozen_predicate",
@@ -65,6 +70,7 @@ __all__ = [
     "quadratic_model",
     "run_quadratic_fit",
     "save_params",
+    "softmax_cross_entropy",
     "train",
     "tree_digest",
 ]

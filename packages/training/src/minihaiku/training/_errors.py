@@ -6,6 +6,7 @@ from minihaiku.core import MinihaikuError
 
 __all__ = [
     "CheckpointError",
+    "DataError",
     "NonFiniteLossError",
     "OutputDirectoryError",
     "ParamsFileError",
@@ -35,3 +36,7 @@ class ParamsFileError(TrainingError, ValueError):
 
 class OutputDirectoryError(TrainingError, OSError):
     """An output directory cannot be created or written, or holds foreign files."""
+
+
+class DataError(TrainingError, ValueError):
+    """The training data is unusable: batches of changing shapes, or it ran dry."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +16,11 @@ import optax
 from minihaiku.core import (
     InvalidArgumentError,
     InvalidArgumentTypeError,
-    NotCallableError,
     Transformed,
+    TransformedWithState,
 )
 from minihaiku.training._checkpoint import Checkpointer
+from minihaiku.training._data import _DryError, make_source
 from minihaiku.training._errors import CheckpointError, NonFiniteLossError
 from minihaiku.training._freeze import (
     FrozenSpec,
@@ -28,85 +28,28 @@ from minihaiku.training._freeze import (
     frozen_predicate,
     partition,
 )
+from minihaiku.training._history import History
+from minihaiku.training._losses import Loss
 from minihaiku.training._parallel import DataParallel
-from minihaiku.training._plan import chunk_lengths, plan_chunks
+from minihaiku.training._plan import plan_chunks
+from minihaiku.training._records import Pending, check_finite, host, record
+from minihaiku.training._result import TrainResult
+from minihaiku.training._setup import (
+    check_evaluate,
+    check_resume_from,
+    check_steps,
+    default_per_dispatch,
+    resolve_loss,
+)
+from minihaiku.training._step import check_outputs, make_chunk, normalize
 
-__all__ = ["TrainResult", "mse_loss", "train"]
+__all__ = ["TrainResult", "train"]
 
-LossFn = Callable[[Mapping[str, jax.Array], Any], jax.Array]
-
-
-def mse_loss(model: Transformed) -> LossFn:
-    """The mean squared error of ``model.apply`` on a batch ``(x, y)``.
-
-    Examples:
-      >>> loss = mse_loss(transform(lambda x: MLP([1])(x)))  # doctest: +SKIP
-      >>> loss(params, (xs, ys))  # doctest: +SKIP
-    """
-    apply = model.apply
-
-    def loss(params: Mapping[str, jax.Array], batch: Any) -> jax.Array:
-        x, y = batch
-        return jnp.mean((apply(params, x) - y) ** 2)
-
-    return loss
-
-
-@dataclass
-class TrainResult:
-    """What :func:`train` returns.
-
-    Attributes:
-      params: the trained params (frozen ones unchanged).
-      opt_state: the optimizer state, for continuing.
-      losses: the loss before each step, from step 0 (restored steps included).
-      step: the number of steps done in all.
-      final_loss: the loss at the final params.
-      steps_per_second: steps done in this call per second of running them,
-        compilation and checkpoint writing excluded.
-      compile_seconds: time spent compiling.
-    """
-
-    params: dict[str, jax.Array]
-    opt_state: Any
-    losses: np.ndarray
-    step: int
-    final_loss: float
-    steps_per_second: float
-    compile_seconds: float
-    resumed_from: int | None = None
-    checkpoints: list[int] = field(default_factory=list)
-
-
-def _check_steps(value: Any, what: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise InvalidArgumentTypeError(f"{what} must be an int, got {type(value).__name__}.")
-    if value < minimum:
-        raise InvalidArgumentError(f"{what} must be >= {minimum}, got {value}.")
-    return int(value)
-
-
-def _make_chunk(
-    loss: LossFn, optimizer: optax.GradientTransformation, length: int
-) -> Callable[..., Any]:
-    def chunk(trainable: Any, frozen: Any, opt_state: Any, data: Any) -> Any:
-        def objective(t: Any) -> jax.Array:
-            return loss({**t, **frozen}, data)
-
-        def step(carry: Any, _: Any) -> Any:
-            p, s = carry
-            value, grads = jax.value_and_grad(objective)(p)
-            updates, s = optimizer.update(grads, s, p)
-            return (optax.apply_updates(p, updates), s), value
-
-        (p, s), losses = jax.lax.scan(step, (trainable, opt_state), None, length=length)
-        return p, s, losses
-
-    return chunk
+LossFn = Callable[..., Any]
 
 
 def train(
-    loss: LossFn | Transformed,
+    loss: LossFn | Transformed | TransformedWithState | Loss,
     params: Mapping[str, jax.Array],
     data: Any,
     optimizer: optax.GradientTransformation,
@@ -120,18 +63,33 @@ def train(
     progress: bool = True,
     report: Callable[[int, float], None] | None = None,
     data_parallel: bool | None = None,
+    batch_size: int | None = None,
+    seed: int = 0,
+    rng: bool | None = None,
+    has_aux: bool | None = None,
+    state: Mapping[str, jax.Array] | None = None,
+    opt_state: Any = None,
+    evaluate: Callable[..., Any] | None = None,
+    eval_data: Any = None,
+    eval_every: int | None = None,
+    resume_from: TrainResult | None = None,
 ) -> TrainResult:
-    """Trains ``params`` on one full batch ``data`` for ``steps`` steps.
+    """Trains ``params`` for ``steps`` steps on a full batch or on minibatches.
 
     Steps run ``steps_per_dispatch`` at a time inside one compiled
-    ``lax.scan``, so the loop is as fast as a hand-written jitted scan; between
-    dispatches the progress bar and ``report`` get the latest loss.
+    ``lax.scan`` (minibatches are stacked, and the next stack is sent to the
+    device while the current one runs); between dispatches the progress bar
+    and ``report`` get the latest loss and metrics.
 
     Args:
-      loss: ``loss(params, data) -> scalar``, or a transformed model, trained
-        with the mean squared error on ``data = (x, y)``.
+      loss: ``loss(params, batch) -> scalar``, a :class:`Loss` (forms with
+        state, a key, metrics), e.g. :func:`softmax_cross_entropy`, or a model
+        (then :func:`mse_loss` on ``batch = (x, y)``).
       params: the initial params (flat path -> array mapping).
-      data: the batch (any pytree of arrays), the same at every step.
+      data: one batch used at every step (any pytree of arrays); or an
+        iterator of batches of equal shapes (one per step; a resumed run skips
+        the ``step`` batches already consumed, so pass the same stream); or,
+        with ``batch_size``, in-memory arrays with the examples on axis 0.
       optimizer: an optax optimizer, e.g. ``optax.sgd(0.003)``.
       steps: the step count to reach (with ``resume``, counted from step 0).
       frozen: params that get no updates: a predicate on the path, a glob
@@ -145,6 +103,26 @@ def train(
       report: called as ``report(step, loss)`` after each dispatch.
       data_parallel: replicate params and split the batch over all devices;
         default: when there is more than one device.
+      batch_size: minibatches of this size, shuffled per epoch (epoch ``e``:
+        ``np.random.default_rng((seed, e)).permutation(n)``), the last partial
+        batch of each epoch dropped.
+      seed: the shuffling seed, and the key ``key(seed)`` of the losses that
+        take one: step ``i`` gets ``jax.random.fold_in(key(seed), i)``.
+      rng: the loss takes a key (a model made with ``apply_rng=True``).
+      has_aux: the loss returns ``(loss, metrics)``, a dict of scalars.
+      state: the initial model state (``transform_with_state`` models); it is
+        carried through the steps, checkpointed and restored.
+      opt_state: the optimizer state to continue from (e.g. a previous
+        :class:`TrainResult`'s); default ``optimizer.init``.
+      evaluate: ``evaluate(params, eval_data)`` (``(params, state, eval_data)``
+        with state) -> dict of scalars, run every ``eval_every`` steps and at
+        the end, e.g. :func:`accuracy`.
+      eval_data: the batch ``evaluate`` gets.
+      eval_every: evaluate every this many steps (default: only at the end).
+      resume_from: a :class:`TrainResult` to continue without a checkpoint:
+        its params, optimizer and model state, losses and step count (the
+        shuffling and keys continue; ``steps`` counts from step 0). An
+        iterator ``data`` is read on from where it is.
 
     Returns:
       A :class:`TrainResult`.
@@ -156,21 +134,28 @@ def train(
       CheckpointError: resume found no usable checkpoint (missing, corrupt,
         mismatched), a fresh run would overwrite one, the directory cannot be
         written, or another process holds it.
-      InvalidArgumentError: a bad argument, a ``frozen`` pattern or predicate
-        that matches no parameter, or ``steps`` below the resumed step.
+      DataError: a batch's shapes differ from the first one's, or the
+        iterator ran dry before ``steps`` (the steps done are checkpointed).
+      InvalidArgumentError: a bad argument, a ``frozen`` spec that matches no
+        parameter, ``steps`` below the resumed step, a loss that is not a float
+        scalar, metrics that are not scalars, a state model without ``state=``.
 
     Examples:
-      >>> result = train(model, params, (xs, ys), optax.sgd(0.003), 5000)  # doctest: +SKIP
-      >>> result.final_loss < 0.005  # doctest: +SKIP
-      True
+      >>> import optax
+      >>> from minihaiku.training import quadratic_data, quadratic_model, train
+      >>> xs, ys = quadratic_data()
+      >>> model = quadratic_model()
+      >>> result = train(model, model.init(0, xs), (xs, ys), optax.adam(1e-2), 300,
+      ...                batch_size=32, progress=False)
+      >>> result.step, bool(result.final_loss < result.losses[0])
+      (300, True)
     """
-    if isinstance(loss, Transformed):
-        loss = mse_loss(loss)
-    if not callable(loss):
-        raise NotCallableError(
-            f"loss must be a function loss(params, data) -> scalar or a transformed "
-            f"model, got {type(loss).__name__}."
-        )
+    if resume_from is not None:
+        check_resume_from(resume_from, resume, steps)
+        params, opt_state = resume_from.params, resume_from.opt_state
+        state = resume_from.state if state is None else state
+    the_loss = resolve_loss(loss, rng, state, has_aux)
+    f = normalize(the_loss)
     if not isinstance(params, Mapping):
         raise InvalidArgumentTypeError(
             f"params must be the mapping init returned, got {type(params).__name__}."
@@ -180,21 +165,20 @@ def train(
             f"optimizer must be an optax GradientTransformation such as "
             f"optax.sgd(0.003), got {type(optimizer).__name__}."
         )
-    steps = _check_steps(steps, "steps", 0)
+    steps = check_steps(steps, "steps", 0)
+    seed = check_steps(seed, "seed", 0)
     if checkpoint_every is not None:
-        checkpoint_every = _check_steps(checkpoint_every, "checkpoint_every", 1)
+        checkpoint_every = check_steps(checkpoint_every, "checkpoint_every", 1)
         if checkpoint_dir is None:
             raise InvalidArgumentError("checkpoint_every needs a checkpoint_dir to save into.")
+    if eval_every is not None:
+        eval_every = check_steps(eval_every, "eval_every", 1)
     if resume and checkpoint_dir is None:
         raise InvalidArgumentError("resume needs the checkpoint_dir of the run to continue.")
+    every = math.gcd(checkpoint_every or 0, eval_every or 0) or None
     if steps_per_dispatch is None:
-        # About 20 dispatches for long runs (so the bar moves), few for short
-        # ones (so dispatch overhead stays small), at most 1000 steps each.
-        chunks = max(1, min(20, steps // 200))
-        steps_per_dispatch = max(1, min(1000, math.ceil(steps / chunks)))
-        if checkpoint_every:
-            steps_per_dispatch = min(steps_per_dispatch, checkpoint_every)
-    steps_per_dispatch = _check_steps(steps_per_dispatch, "steps_per_dispatch", 1)
+        steps_per_dispatch = default_per_dispatch(steps, every)
+    steps_per_dispatch = check_steps(steps_per_dispatch, "steps_per_dispatch", 1)
 
     is_frozen = frozen_predicate(frozen)
     check_frozen_matches(frozen, params)
@@ -204,11 +188,15 @@ def train(
             f"frozen={frozen!r} freezes every parameter ({len(fixed)}); nothing "
             "would train. Loosen the pattern or predicate."
         )
-    opt_state = optimizer.init(trainable)
+    if opt_state is None:
+        opt_state = optimizer.init(trainable)
+    key = jax.random.key(seed) if the_loss.rng else None
     ckpt: Checkpointer | None = None
     bar = None
     saved: list[int] = []
     resumed_from: int | None = None
+    metrics: dict[str, list[float]] = {}
+    evals: list[tuple[int, dict[str, float]]] = []
 
     def last_good() -> str:
         good = saved[-1] if saved else resumed_from
@@ -218,22 +206,56 @@ def train(
             return f"There is no good checkpoint in {ckpt.directory}; start afresh."
         return f"The last good checkpoint is step {good} in {ckpt.directory}; resume it."
 
+    def trees() -> dict[str, Any]:
+        out = {
+            "params": {**host(trainable, dp), **host(fixed, dp)},
+            "opt_state": host(opt_state, dp),
+        }
+        if state is not None:
+            out["state"] = host(state, dp)
+        return out
+
+    def save(at: int) -> None:
+        assert ckpt is not None
+        if history is not None:
+            history.steps(start, losses, metrics, at)
+        got = trees()
+        check_finite(at, got["params"], got["opt_state"], last_good)
+        ckpt.save_trees(at, got, losses)
+        saved.append(at)
+
+    def run_eval(at: int) -> None:
+        assert eval_fn is not None
+        out = host(eval_fn({**trainable, **fixed}, state, eval_batch), dp)
+        evals.append((at, {k: float(v) for k, v in out.items()}))
+        if history is not None:
+            history.steps(start, losses, metrics, at)
+            history.evaluation(at, evals[-1][1])
+
+    dp: DataParallel | None = None
+    history: History | None = None
     try:
         start, losses = 0, []
+        if resume_from is not None:
+            start, losses = resume_from.step, resume_from.losses.tolist()
         if checkpoint_dir is not None:
             ckpt = Checkpointer(checkpoint_dir)
             latest = ckpt.latest_step()
             if resume:
-                restored = ckpt.restore(dict(params), opt_state)
-                if steps < restored.step:
+                targets = {"params": dict(params), "opt_state": opt_state}
+                if state is not None:
+                    targets["state"] = dict(state)
+                restored, meta = ckpt.restore_trees(targets)
+                if steps < meta["step"]:
                     raise InvalidArgumentError(
                         f"steps={steps} is below the step of the checkpoint to resume "
-                        f"({restored.step} in {ckpt.directory}); steps counts from step 0, "
-                        f"so pass steps >= {restored.step}, or start afresh in another "
+                        f"({meta['step']} in {ckpt.directory}); steps counts from step 0, "
+                        f"so pass steps >= {meta['step']}, or start afresh in another "
                         "directory."
                     )
-                trainable, fixed = partition(restored.params, is_frozen)
-                opt_state, start, losses = restored.opt_state, restored.step, restored.losses
+                trainable, fixed = partition(restored["params"], is_frozen)
+                opt_state, state = restored["opt_state"], restored.get("state")
+                start, losses = int(meta["step"]), list(meta["losses"])
                 resumed_from = start
             elif latest is not None:
                 raise CheckpointError(
@@ -241,27 +263,39 @@ def train(
                     "Resume it (resume=True, --resume), or start the new run in "
                     "another directory, or delete the old checkpoints first."
                 )
+        skip = 0 if resume_from is not None else start
+        source = make_source(data, batch_size, seed, start, skip)
+        names = check_outputs(f, params, state, key, source.example())
+        eval_fn = check_evaluate(evaluate, eval_data, eval_every, the_loss.state, params, state)
+        if ckpt is not None and (names or eval_fn is not None):
+            history = History(ckpt.directory, start)
 
         if data_parallel is None:
             data_parallel = jax.device_count() > 1
         dp = DataParallel() if data_parallel else None
+        place = dp.batch if dp is not None else jax.device_put
+        place_stack = dp.stacked_batch if dp is not None else jax.device_put
         if dp is not None:
-            trainable, fixed, opt_state = dp.params((trainable, fixed, opt_state))
-            data = dp.batch(data)
+            trainable, fixed, opt_state, state = dp.params((trainable, fixed, opt_state, state))
+            key = None if key is None else jax.device_put(key, dp.replicated)
         else:
-            trainable, fixed, opt_state, data = jax.device_put((trainable, fixed, opt_state, data))
+            trainable, fixed, opt_state, state, key = jax.device_put(
+                (trainable, fixed, opt_state, state, key)
+            )
+        fixed_data = None if source.stacked else place(source.example())
+        eval_batch = None if eval_fn is None else place(eval_data)
 
-        t0 = time.perf_counter()
-        compiled = {
-            n: jax.jit(_make_chunk(loss, optimizer, n))
-            .lower(trainable, fixed, opt_state, data)
-            .compile()
-            for n in sorted(chunk_lengths(start, steps, steps_per_dispatch, checkpoint_every))
-        }
-        final_fn = (
-            jax.jit(lambda t, f, d: loss({**t, **f}, d)).lower(trainable, fixed, data).compile()
-        )
-        compile_seconds = time.perf_counter() - t0
+        compile_seconds = 0.0
+        compiled: dict[int, Any] = {}
+
+        def chunk_fn(n: int, args: tuple[Any, ...]) -> Any:
+            nonlocal compile_seconds
+            if n not in compiled:
+                t = time.perf_counter()
+                chunk = make_chunk(f, optimizer, n, source.stacked)
+                compiled[n] = jax.jit(chunk).lower(*args).compile()
+                compile_seconds += time.perf_counter() - t
+            return compiled[n]
 
         if progress:
             from tqdm.auto import tqdm
@@ -269,35 +303,63 @@ def train(
             bar = tqdm(total=steps, initial=start, unit="step", dynamic_ncols=True)
         step = start
         run_seconds = 0.0
+        plan = plan_chunks(start, steps, steps_per_dispatch, every)
+        dry: _DryError | None = None
+
+        def fetch(at: int, n: int | None) -> Any:
+            nonlocal dry
+            if n is None or not source.stacked:
+                return fixed_data
+            try:
+                return place_stack(source.take(at, n))  # type: ignore[union-attr]
+            except _DryError as e:
+                dry = e
+                return None
+
+        n = next(plan, None)
+        batch = fetch(step, n)
+        last_batch = batch if n is not None else fetch(step, 1)
+        pending: Pending | None = None
         t_run = time.perf_counter()
-        # (first step of a chunk, its losses): read one dispatch late, so the
-        # device already runs the next chunk while the host reports.
-        pending = None
-        for n in plan_chunks(start, steps, steps_per_dispatch, checkpoint_every):
-            trainable, opt_state, chunk_losses = compiled[n](trainable, fixed, opt_state, data)
+        while n is not None and batch is not None:
+            args = (trainable, fixed, opt_state, state, key, np.uint32(step), batch)
+            fn = chunk_fn(n, args)
+            trainable, opt_state, state, chunk_losses, chunk_metrics = fn(*args)
+            last_batch = batch
+            next_n = next(plan, None)
+            batch = fetch(step + n, next_n)  # sent to the device while this chunk runs
             if pending is not None:
-                _record(pending, losses, bar, report, last_good)
-            pending = (step, chunk_losses)
+                record(pending, losses, metrics, bar, report, last_good, _latest(evals))
+            pending = (step, chunk_losses, chunk_metrics)
             step += n
-            if (
-                ckpt is not None
-                and checkpoint_every
-                and step % checkpoint_every == 0
-                and step < steps
-            ):
-                _record(pending, losses, bar, report, last_good)
+            at_ckpt = ckpt is not None and checkpoint_every and step % checkpoint_every == 0
+            at_eval = eval_fn is not None and eval_every and step % eval_every == 0
+            if (at_ckpt or at_eval) and step < steps:
+                record(pending, losses, metrics, bar, report, last_good, _latest(evals))
                 pending = None
                 run_seconds += time.perf_counter() - t_run
-                host_params = {**_host(trainable, dp), **_host(fixed, dp)}
-                host_opt = _host(opt_state, dp)
-                _check_finite(step, host_params, host_opt, last_good)
-                ckpt.save(step, host_params, host_opt, losses)
-                saved.append(step)
+                if at_eval:
+                    run_eval(step)
+                if at_ckpt:
+                    save(step)
                 t_run = time.perf_counter()
+            n = next_n
         if pending is not None:
-            _record(pending, losses, bar, report, last_good)
-        run_seconds += time.perf_counter() - t_run  # _record waited for the last chunk
-        final_loss = float(np.asarray(_host(final_fn(trainable, fixed, data), dp)))
+            record(pending, losses, metrics, bar, report, last_good, _latest(evals))
+        run_seconds += time.perf_counter() - t_run  # record waited for the last chunk
+        run_seconds -= compile_seconds  # every chunk compiled inside the timed stretches
+        if dry is not None:
+            if ckpt is not None and step not in saved and step != resumed_from:
+                save(step)
+            raise dry.error(step, steps, ckpt.directory if ckpt else None)
+        final_batch = fixed_data
+        if source.stacked:  # the last minibatch
+            final_batch = jax.tree_util.tree_map(lambda x: x[-1], last_batch)
+        final_key = None if key is None else jax.random.fold_in(key, step)
+        final = jax.jit(lambda t, fr, s, k, b: f({**t, **fr}, s, k, b)[0])
+        final_loss = float(
+            np.asarray(host(final(trainable, fixed, state, final_key, final_batch), dp))
+        )
         if not math.isfinite(final_loss):
             raise NonFiniteLossError(
                 f"the loss is {final_loss} after the last update (step {step}); the "
@@ -305,12 +367,13 @@ def train(
                 f"learning rate. {last_good()}",
                 step,
             )
-        host_params = {**_host(trainable, dp), **_host(fixed, dp)}
-        host_opt = _host(opt_state, dp)
+        if eval_fn is not None and (not evals or evals[-1][0] != step):
+            run_eval(step)
+        result_trees = trees()
         if ckpt is not None and step not in saved and step != resumed_from:
-            _check_finite(step, host_params, host_opt, last_good)
-            ckpt.save(step, host_params, host_opt, losses)
-            saved.append(step)
+            save(step)
+        if history is not None:
+            history.steps(start, losses, metrics, step)
     finally:
         if bar is not None:
             bar.close()
@@ -318,8 +381,8 @@ def train(
             ckpt.close()
     done = step - start
     return TrainResult(
-        params={k: jnp.asarray(host_params[k]) for k in params},
-        opt_state=jax.tree_util.tree_map(jnp.asarray, host_opt),
+        params={k: jnp.asarray(result_trees["params"][k]) for k in params},
+        opt_state=jax.tree_util.tree_map(jnp.asarray, result_trees["opt_state"]),
         losses=np.asarray(losses, dtype=np.float32),
         step=step,
         final_loss=final_loss,
@@ -327,58 +390,11 @@ def train(
         compile_seconds=compile_seconds,
         resumed_from=resumed_from,
         checkpoints=saved,
+        state=None if state is None else jax.tree_util.tree_map(jnp.asarray, result_trees["state"]),
+        metrics={k: np.asarray(v, np.float32) for k, v in metrics.items()},
+        evals=evals,
     )
 
 
-def _host(tree: Any, dp: DataParallel | None) -> Any:
-    return DataParallel.to_host(tree) if dp is not None else jax.device_get(tree)
-
-
-def _record(
-    pending: tuple[int, jax.Array],
-    losses: list[float],
-    bar: Any,
-    report: Callable[[int, float], None] | None,
-    last_good: Callable[[], str],
-) -> None:
-    first, chunk_losses = pending
-    values = np.asarray(DataParallel.to_host(chunk_losses))
-    bad = np.flatnonzero(~np.isfinite(values))
-    if bad.size:
-        at = first + int(bad[0])
-        raise NonFiniteLossError(
-            f"the loss is {values[bad[0]]} at step {at}; the run diverged. Lower "
-            f"the learning rate or check the data. {last_good()}",
-            at,
-        )
-    losses.extend(values.tolist())
-    step = first + values.size
-    if bar is not None:
-        bar.update(values.size)
-        bar.set_postfix(loss=f"{values[-1]:.4g}", refresh=False)
-    if report is not None:
-        report(step, float(values[-1]))
-
-
-def _check_finite(
-    step: int, params: Mapping[str, Any], opt_state: Any, last_good: Callable[[], str]
-) -> None:
-    """Raises before a save if the params or optimizer state hold NaN or inf.
-
-    The losses are taken before each update, so the update ending at ``step``
-    is seen only here; a non-finite checkpoint would look resumable.
-    """
-    named = [(repr(k), params[k]) for k in sorted(params)]
-    named += [
-        (f"opt_state{jax.tree_util.keystr(path)}", leaf)
-        for path, leaf in jax.tree_util.tree_flatten_with_path(opt_state)[0]
-    ]
-    for name, value in named:
-        array = np.asarray(value)
-        if np.issubdtype(array.dtype, np.inexact) and not np.isfinite(array).all():
-            raise NonFiniteLossError(
-                f"the update that ends at step {step} made {name} non-finite (NaN or "
-                f"inf); the run diverged and nothing was saved at step {step}. Lower "
-                f"the learning rate or check the data. {last_good()}",
-                step,
-            )
+def _latest(evals: list[tuple[int, dict[str, float]]]) -> dict[str, float]:
+    return evals[-1][1] if evals else {}

@@ -69,6 +69,34 @@ class DataParallel:
 
         return jax.tree_util.tree_map(put, tree)
 
+    def stacked_batch(self, tree: Any) -> Any:
+        """Splits stacked batches (steps on axis 0, examples on axis 1) on axis 1.
+
+        Examples:
+          >>> dp = DataParallel()
+          >>> x = dp.stacked_batch(np.ones((3, 8, 1), np.float32))
+          >>> x.shape
+          (3, 8, 1)
+        """
+        n_proc = jax.process_count()
+        local = len([d for d in self.devices if d.process_index == jax.process_index()])
+        split = NamedSharding(self.mesh, PartitionSpec(None, "data"))
+
+        def put(x: Any) -> jax.Array:
+            x = np.asarray(x)
+            if x.ndim < 2 or x.shape[1] % local:
+                raise InvalidArgumentError(
+                    f"a batch leaf of shape {x.shape[1:]} cannot be split over "
+                    f"{local} local devices: its first axis must be a multiple of "
+                    f"{local}. Pick a batch size that is a multiple of {local}, or "
+                    "train on one device (data_parallel=False)."
+                )
+            global_shape = (x.shape[0], x.shape[1] * n_proc, *x.shape[2:])
+            out: jax.Array = jax.make_array_from_process_local_data(split, x, global_shape)
+            return out
+
+        return jax.tree_util.tree_map(put, tree)
+
     @staticmethod
     def to_host(tree: Any) -> Any:
         """Copies replicated arrays back to this host as numpy arrays."""

@@ -1,0 +1,81 @@
+"""Host-side bookkeeping between dispatches: losses, metrics, finiteness before saves."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import numpy as np
+
+from minihaiku.training._errors import NonFiniteLossError
+from minihaiku.training._parallel import DataParallel
+
+__all__ = ["Pending", "check_finite", "host", "record"]
+
+#: (first step of a chunk, its losses, its metrics), read one dispatch late.
+Pending = tuple[int, jax.Array, Mapping[str, jax.Array]]
+
+
+def host(tree: Any, dp: DataParallel | None) -> Any:
+    """Copies ``tree`` to this host (numpy)."""
+    return DataParallel.to_host(tree) if dp is not None else jax.device_get(tree)
+
+
+def record(
+    pending: Pending,
+    losses: list[float],
+    metrics: dict[str, list[float]],
+    bar: Any,
+    report: Callable[[int, float], None] | None,
+    last_good: Callable[[], str],
+    latest_eval: Mapping[str, float],
+) -> None:
+    """Appends a chunk's losses and metrics; raises at the first non-finite loss."""
+    first, chunk_losses, chunk_metrics = pending
+    values = np.asarray(DataParallel.to_host(chunk_losses))
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        at = first + int(bad[0])
+        raise NonFiniteLossError(
+            f"the loss is {values[bad[0]]} at step {at}; the run diverged. Lower "
+            f"the learning rate or check the data. {last_good()}",
+            at,
+        )
+    losses.extend(values.tolist())
+    latest = {"loss": f"{values[-1]:.4g}"}
+    for name, value in DataParallel.to_host(dict(chunk_metrics)).items():
+        got = np.asarray(value, np.float64)
+        metrics.setdefault(name, []).extend(got.tolist())
+        latest[name] = f"{got[-1]:.4g}"
+    latest.update({f"eval_{k}": f"{v:.4g}" for k, v in latest_eval.items()})
+    step = first + values.size
+    if bar is not None:
+        bar.update(values.size)
+        bar.set_postfix(latest, refresh=False)
+    if report is not None:
+        report(step, float(values[-1]))
+
+
+def check_finite(
+    step: int, params: Mapping[str, Any], opt_state: Any, last_good: Callable[[], str]
+) -> None:
+    """Raises before a save if the params or optimizer state hold NaN or inf.
+
+    The losses are taken before each update, so the update ending at ``step``
+    is seen only here; a non-finite checkpoint would look resumable.
+    """
+    named = [(repr(k), params[k]) for k in sorted(params)]
+    named += [
+        (f"opt_state{jax.tree_util.keystr(path)}", leaf)
+        for path, leaf in jax.tree_util.tree_flatten_with_path(opt_state)[0]
+    ]
+    for name, value in named:
+        array = np.asarray(value)
+        if np.issubdtype(array.dtype, np.inexact) and not np.isfinite(array).all():
+            raise NonFiniteLossError(
+                f"the update that ends at step {step} made {name} non-finite (NaN or "
+                f"inf); the run diverged and nothing was saved at step {step}. Lower "
+                f"the learning rate or check the data. {last_good()}",
+                step,
+            )

@@ -1,0 +1,139 @@
+"""Checks and resolves :func:`train`'s arguments: the loss, the state, the evaluation."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import numpy as np
+
+from minihaiku.core import (
+    InvalidArgumentError,
+    InvalidArgumentTypeError,
+    NotCallableError,
+    Transformed,
+    TransformedWithState,
+)
+from minihaiku.training._losses import Loss, mse_loss
+from minihaiku.training._result import TrainResult
+
+__all__ = [
+    "check_evaluate",
+    "check_resume_from",
+    "check_steps",
+    "default_per_dispatch",
+    "resolve_loss",
+]
+
+
+def check_steps(value: Any, what: str, minimum: int) -> int:
+    """``value`` as an int >= ``minimum``, else a clear error."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise InvalidArgumentTypeError(f"{what} must be an int, got {type(value).__name__}.")
+    if value < minimum:
+        raise InvalidArgumentError(f"{what} must be >= {minimum}, got {value}.")
+    return int(value)
+
+
+def resolve_loss(given: Any, rng: bool | None, state: Any, has_aux: bool | None) -> Loss:
+    """The :class:`Loss` to train, checked against ``state``."""
+    loss: Loss
+    if isinstance(given, (Transformed, TransformedWithState)):
+        loss = mse_loss(given, rng=bool(rng))
+    elif isinstance(given, Loss):
+        loss = dataclasses.replace(
+            given,
+            rng=given.rng if rng is None else rng,
+            has_aux=given.has_aux if has_aux is None else has_aux,
+        )
+    elif callable(given):
+        loss = Loss(given, rng=bool(rng), state=state is not None, has_aux=bool(has_aux))
+    else:
+        raise NotCallableError(
+            f"loss must be a function loss(params, data) -> scalar or a transformed "
+            f"model, got {type(given).__name__}."
+        )
+    if loss.state and state is None:
+        raise InvalidArgumentError(
+            "the loss is for a model with state (made by transform_with_state) but no "
+            "state was given. Pass the state init returned: "
+            "params, state = model.init(...); train(..., state=state)."
+        )
+    if state is not None and not loss.state:
+        raise InvalidArgumentError(
+            "state= was given but the loss takes no state. Use a model made by "
+            "transform_with_state, or a Loss(fn, state=True) whose fn is "
+            "fn(params, state, batch) -> (loss, new_state)."
+        )
+    if state is not None and not isinstance(state, Mapping):
+        raise InvalidArgumentTypeError(
+            f"state must be the mapping init returned, got {type(state).__name__}."
+        )
+    return loss
+
+
+def check_evaluate(
+    evaluate: Callable[..., Any] | None,
+    eval_data: Any,
+    eval_every: int | None,
+    with_state: bool,
+    params: Any,
+    state: Any,
+) -> Callable[..., Any] | None:
+    """The jitted ``evaluate(params, state, batch) -> dict of scalars``, traced once."""
+    if evaluate is None:
+        if eval_data is not None or eval_every is not None:
+            raise InvalidArgumentError(
+                "eval_data / eval_every need evaluate=, the function to run on them, "
+                "e.g. evaluate=accuracy(model)."
+            )
+        return None
+    if not callable(evaluate):
+        raise NotCallableError(
+            f"evaluate must be a function evaluate(params, batch) -> dict of scalars, "
+            f"got {type(evaluate).__name__}."
+        )
+    if eval_data is None:
+        raise InvalidArgumentError("evaluate= needs eval_data=, the batch to evaluate on.")
+
+    def run(p: Any, s: Any, batch: Any) -> Any:
+        return evaluate(p, s, batch) if with_state else evaluate(p, batch)
+
+    out = jax.eval_shape(run, params, state, eval_data)
+    if not isinstance(out, Mapping) or any(getattr(v, "shape", None) != () for v in out.values()):
+        shapes = jax.tree_util.tree_map(lambda v: v.shape, out)
+        raise InvalidArgumentError(f"evaluate must return a dict of scalars, got {shapes}.")
+    return jax.jit(run)
+
+
+def default_per_dispatch(steps: int, every: int | None) -> int:
+    """About 20 dispatches for long runs (so the bar moves), few for short ones.
+
+    So that dispatch overhead stays small; at most 1000 steps each, and no
+    more than ``every`` (the checkpoint / evaluation period).
+    """
+    chunks = max(1, min(20, steps // 200))
+    n = max(1, min(1000, math.ceil(steps / chunks)))
+    return min(n, every) if every else n
+
+
+def check_resume_from(resume_from: Any, resume: bool, steps: int) -> None:
+    """Checks ``train(..., resume_from=)`` against ``resume`` and ``steps``."""
+    if not isinstance(resume_from, TrainResult):
+        raise InvalidArgumentTypeError(
+            f"resume_from must be the TrainResult of an earlier train call, got "
+            f"{type(resume_from).__name__}."
+        )
+    if resume:
+        raise InvalidArgumentError(
+            "resume=True continues from a checkpoint and resume_from= from a "
+            "result; pass one of them."
+        )
+    if steps < resume_from.step:
+        raise InvalidArgumentError(
+            f"steps={steps} is below the step of resume_from ({resume_from.step}); "
+            f"steps counts from step 0, so pass steps >= {resume_from.step}."
+        )

@@ -1,0 +1,127 @@
+"""One compiled chunk of training steps, and the checks on the loss before it compiles."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from minihaiku.core import InvalidArgumentError
+from minihaiku.training._losses import Loss
+
+__all__ = ["Normalized", "check_outputs", "make_chunk", "normalize"]
+
+#: ``f(params, state, key, batch) -> (loss, (state, metrics))``.
+Normalized = Callable[[Any, Any, Any, Any], tuple[jax.Array, tuple[Any, Any]]]
+
+
+def normalize(loss: Loss) -> Normalized:
+    """The loss in the one form the chunk calls."""
+
+    def f(params: Any, state: Any, key: Any, batch: Any) -> tuple[jax.Array, tuple[Any, Any]]:
+        args = (params, *((state,) if loss.state else ()), batch, *((key,) if loss.rng else ()))
+        out = loss.fn(*args)
+        metrics: Any = {}
+        if loss.state and loss.has_aux:
+            value, (state, metrics) = _pair(out, "(loss, (new_state, metrics))")
+        elif loss.state:
+            value, state = _pair(out, "(loss, new_state)")
+        elif loss.has_aux:
+            value, metrics = _pair(out, "(loss, metrics)")
+        else:
+            value = out
+        return value, (state, metrics)
+
+    return f
+
+
+def _pair(out: Any, what: str) -> tuple[Any, Any]:
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        got = f"an array of shape {out.shape}" if hasattr(out, "shape") else type(out).__name__
+        raise InvalidArgumentError(
+            f"the loss must return a pair {what}, got {got}. Return the "
+            "pair, or train without state= / has_aux=."
+        )
+    return out[0], out[1]
+
+
+def check_outputs(f: Normalized, params: Any, state: Any, key: Any, batch: Any) -> list[str]:
+    """Traces the loss once (no compute) and checks what it returns; gives the metric names."""
+    value, (new_state, metrics) = jax.eval_shape(f, params, state, key, batch)
+    if not (
+        hasattr(value, "shape") and value.shape == () and jnp.issubdtype(value.dtype, jnp.floating)
+    ):
+        got = (
+            f"shape {value.shape} {value.dtype}"
+            if hasattr(value, "shape")
+            else type(value).__name__
+        )
+        raise InvalidArgumentError(
+            f"the loss must return a float scalar, got {got}. Reduce it (e.g. jnp.mean) "
+            "over the batch; with has_aux=True return (loss, metrics)."
+        )
+    if not isinstance(metrics, Mapping):
+        raise InvalidArgumentError(
+            f"the loss's metrics must be a dict of scalars, got {type(metrics).__name__}."
+        )
+    bad = [k for k, v in metrics.items() if getattr(v, "shape", None) != ()]
+    if bad:
+        shapes = ", ".join(
+            f"{k!r} {getattr(metrics[k], 'shape', type(metrics[k]).__name__)}" for k in bad
+        )
+        raise InvalidArgumentError(
+            f"the loss's metrics must be scalars, got {shapes}. Reduce each metric "
+            "over the batch (e.g. jnp.mean)."
+        )
+    if jax.tree_util.tree_structure(new_state) != jax.tree_util.tree_structure(state) or any(  # type: ignore[operator]
+        a.shape != jnp.shape(b)
+        for a, b in zip(
+            jax.tree_util.tree_leaves(new_state), jax.tree_util.tree_leaves(state), strict=True
+        )
+    ):
+        raise InvalidArgumentError(
+            "the loss returned a state of another structure or shapes than the state "
+            "it was given; return the state apply returned."
+        )
+    return sorted(metrics)
+
+
+def make_chunk(
+    f: Normalized, optimizer: optax.GradientTransformation, length: int, stacked: bool
+) -> Callable[..., Any]:
+    """``chunk(trainable, frozen, opt_state, state, key, step0, data)``: ``length`` steps.
+
+    With ``stacked`` the data holds one batch per step on axis 0 (scanned
+    over); otherwise it is the one batch of every step. Step ``i`` gets the key
+    ``fold_in(key, i)`` (``None`` when ``key`` is ``None``).
+    """
+
+    def chunk(
+        trainable: Any, frozen: Any, opt_state: Any, state: Any, key: Any, step0: Any, data: Any
+    ) -> Any:
+        def objective(t: Any, s: Any, k: Any, batch: Any) -> Any:
+            return f({**t, **frozen}, s, k, batch)
+
+        def step(carry: Any, x: Any) -> Any:
+            p, o, s = carry
+            i, batch = x if stacked else (x, data)
+            k = None if key is None else jax.random.fold_in(key, i)
+            (value, (s, metrics)), grads = jax.value_and_grad(objective, has_aux=True)(
+                p, s, k, batch
+            )
+            updates, o = optimizer.update(grads, o, p)
+            return (optax.apply_updates(p, updates), o, s), (value, metrics)
+
+        # Without a key the step index is not needed: the scan then is exactly
+        # the plain full-batch one (no index array carried).
+        index = None if key is None else step0 + jnp.arange(length, dtype=jnp.uint32)
+        xs = (index, data) if stacked else index
+        (p, o, s), (losses, metrics) = jax.lax.scan(
+            step, (trainable, opt_state, state), xs, length=length
+        )
+        return p, o, s, losses, metrics
+
+    return chunk
