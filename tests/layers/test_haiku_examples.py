@@ -11,6 +11,8 @@ from minihaiku.layers import LSTM, MLP, DeepRNN, Linear, dynamic_unroll, from_ha
 hk = pytest.importorskip("haiku")
 optax = pytest.importorskip("optax")
 
+pytestmark = pytest.mark.slow  # long: see tests/conftest.py
+
 
 def adam_steps(loss_fn, params, batches, lr=1e-3):
     """Losses before each step, and the params after the last one (jitted, like the examples)."""

@@ -27,6 +27,8 @@ from minihaiku.layers import (
 hk = pytest.importorskip("haiku")
 optax = pytest.importorskip("optax")
 
+pytestmark = pytest.mark.slow  # long: see tests/conftest.py
+
 VOCAB, MODEL, HEADS, LAYERS, SEQ, BATCH, PAD = 32, 32, 4, 2, 12, 4, 0
 
 

@@ -17,6 +17,8 @@ from minihaiku.layers.nets import ResNet, ResNet18, ResNet34, ResNet50
 
 hk = pytest.importorskip("haiku")
 
+pytestmark = pytest.mark.slow  # long: see tests/conftest.py
+
 X = jax.random.normal(jax.random.key(3), (2, 32, 32, 3))
 
 
