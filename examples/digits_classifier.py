@@ -19,11 +19,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jax
 import numpy as np
 import optax
 from sklearn.datasets import load_digits
-
-import jax
 
 from minihaiku.core import Transformed, transform
 from minihaiku.layers import MLP, Conv2D, Linear
