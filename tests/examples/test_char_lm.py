@@ -38,7 +38,7 @@ def tiny(lm):
     config = lm.Config(vocab_size=11, seq_len=8, d_model=16, num_heads=2, num_layers=2,
                        mlp_width=32, dropout=0.5)  # fmt: skip
     model = lm.build_model(config)
-    params = model.init(0, jnp.zeros((1, 8), jnp.int32))
+    params = jax.jit(model.init)(jax.random.key(0), jnp.zeros((1, 8), jnp.int32))
     return config, model, params
 
 
@@ -118,8 +118,9 @@ def test_the_model_is_causal(tiny):
     _, model, params = tiny
     tokens = jnp.array([[1, 2, 3, 4, 5, 6, 7, 8]])
     changed = tokens.at[0, 5].set(0)
-    a = model.apply(params, None, tokens)
-    b = model.apply(params, None, changed)
+    apply = jax.jit(model.apply)
+    a = apply(params, None, tokens)
+    b = apply(params, None, changed)
     assert a.shape == (1, 8, 11)
     np.testing.assert_allclose(a[0, :5], b[0, :5], rtol=1e-6, atol=1e-6)
     assert not np.allclose(a[0, 5:], b[0, 5:])
@@ -128,17 +129,18 @@ def test_the_model_is_causal(tiny):
 def test_dropout_applies_only_when_apply_gets_a_key(tiny):
     _, model, params = tiny
     tokens = jnp.array([[1, 2, 3, 4, 5, 6, 7, 8]])
-    without = model.apply(params, None, tokens)
-    np.testing.assert_array_equal(without, model.apply(params, None, tokens))
-    one = model.apply(params, jax.random.key(1), tokens)
-    np.testing.assert_array_equal(one, model.apply(params, jax.random.key(1), tokens))
+    apply = jax.jit(model.apply)
+    without = apply(params, None, tokens)
+    np.testing.assert_array_equal(without, apply(params, None, tokens))
+    one = apply(params, jax.random.key(1), tokens)
+    np.testing.assert_array_equal(one, apply(params, jax.random.key(1), tokens))
     assert not np.allclose(one, without)
-    assert not np.allclose(one, model.apply(params, jax.random.key(2), tokens))
+    assert not np.allclose(one, apply(params, jax.random.key(2), tokens))
 
 
 def test_greedy_sampling_matches_a_hand_written_loop_past_the_context_length(lm, tiny):
     config, model, params = tiny
-    prompt = [3, 1, 4]
+    prompt = [3, 1, 4, 1, 5, 9]  # 6 + 12 characters: the window slides
     sample = lm.make_sampler(model, config, num_chars=12, temperature=0.0)
     out = np.asarray(sample(params, jnp.array(prompt), jax.random.key(0)))
     apply = jax.jit(model.apply)
