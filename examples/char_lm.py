@@ -12,7 +12,7 @@ windows of the held-out text is evaluated every ``--eval-every`` steps. At the
 end a jitted sampler continues ``--prompt`` and the sample is printed. Writes
 ``curves.png`` (training and held-out loss) and ``history.jsonl`` into ``--out``.
 
-Usage: python examples/char_lm.py [--steps 2000] [--out char-lm-run] [--prompt "ROMEO:"]
+Usage: python examples/char_lm.py [--steps 2000] [--out char-lm-run] [--prompt "MENENIUS:"]
 
 The file is not in a package; other code loads it by path::
 
@@ -21,7 +21,8 @@ The file is not in a package; other code loads it by path::
     char_lm = importlib.util.module_from_spec(spec)
     sys.modules["char_lm"] = char_lm
     spec.loader.exec_module(char_lm)
-    model = char_lm.build_model(char_lm.Config(vocab_size=65))
+    vocab, train_tokens, held_out = char_lm.load_text()
+    model = char_lm.build_model(char_lm.Config(vocab_size=len(vocab), num_layers=4))
 """
 
 from __future__ import annotations
@@ -227,16 +228,24 @@ def eval_loss(model: Transformed) -> Callable[..., dict[str, jax.Array]]:
     return evaluate
 
 
-def make_sampler(model: Transformed, config: Config, num_chars: int, temperature: float) -> Any:
+Sampler = Callable[[Any, jax.Array, jax.Array], jax.Array]
+
+
+def make_sampler(model: Transformed, config: Config, num_chars: int, temperature: float) -> Sampler:
     """A jitted ``sample(params, prompt_tokens, key) -> tokens``: the prompt and ``num_chars`` more.
 
     Each new character is drawn from the model's distribution at
     ``temperature`` given the last ``seq_len`` characters (``temperature == 0``:
     the most likely one). No dropout.
     """
+    if isinstance(num_chars, bool) or not isinstance(num_chars, int) or num_chars < 0:
+        raise InvalidArgumentError(
+            f"make_sampler: num_chars must be an int >= 0 (how many characters to add), "
+            f"got {num_chars!r}."
+        )
     if temperature < 0:
         raise InvalidArgumentError(
-            f"temperature must be >= 0 (0 samples greedily), got {temperature!r}."
+            f"make_sampler: temperature must be >= 0 (0 samples greedily), got {temperature!r}."
         )
     T = config.seq_len
 
@@ -258,8 +267,8 @@ def make_sampler(model: Transformed, config: Config, num_chars: int, temperature
                 token = jax.random.categorical(sub, logits / temperature)
             return buf.at[i].set(token.astype(jnp.int32)), key
 
-        buf, _ = jax.lax.fori_loop(p, total, body, (buf, key))
-        return buf[:total]
+        out: jax.Array = jax.lax.fori_loop(p, total, body, (buf, key))[0]
+        return out[:total]
 
     return sample
 
@@ -319,7 +328,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--eval-every", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--text", type=Path, default=TEXT)
-    parser.add_argument("--prompt", default="ROMEO:\n")
+    parser.add_argument("--prompt", default="MENENIUS:\n")
     parser.add_argument("--sample-chars", type=int, default=300)
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--out", type=Path, default=Path("char-lm-run"))
@@ -358,7 +367,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     train_seconds = time.perf_counter() - start
     with (args.out / "history.jsonl").open("w") as f:
         for step, loss in enumerate(result.losses.tolist()):
-            f.write(json.dumps({"step": step, "loss": loss}) + "\n")
+            accuracy = float(result.metrics["accuracy"][step])
+            f.write(json.dumps({"step": step, "loss": loss, "accuracy": accuracy}) + "\n")
         for step, values in result.evals:
             f.write(json.dumps({"step": step, "eval": values}) + "\n")
     path = plot(result, args.out)

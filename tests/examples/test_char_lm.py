@@ -59,6 +59,7 @@ def test_a_short_run_lowers_the_loss_prints_a_sample_and_writes_the_curves(lm, t
     assert (tmp_path / "curves.png").read_bytes().startswith(b"\x89PNG")
     lines = [json.loads(x) for x in (tmp_path / "history.jsonl").read_text().splitlines()]
     assert [x["step"] for x in lines if "eval" not in x] == list(range(60))
+    assert all(0.0 <= x["accuracy"] <= 1.0 for x in lines if "eval" not in x)
     assert [x["step"] for x in lines if "eval" in x] == [20, 40, 60]
     assert lines[-1]["eval"]["loss"] == pytest.approx(summary["held_out_loss"])
 
@@ -201,9 +202,20 @@ def test_a_prompt_with_characters_outside_the_vocabulary_is_refused_before_train
 
 def test_bad_sampling_and_data_arguments_are_refused(lm, tiny):
     config, model, params = tiny
-    with pytest.raises(InvalidArgumentError, match=r"temperature must be >= 0 \(0 samples "):
+    with pytest.raises(
+        InvalidArgumentError,
+        match=r"make_sampler: temperature must be >= 0 \(0 samples greedily\), got -1\.0\.",
+    ):
         lm.make_sampler(model, config, 5, -1.0)
-    with pytest.raises(InvalidArgumentError, match="generate: the prompt is empty; give at"):
+    with pytest.raises(
+        InvalidArgumentError,
+        match=r"make_sampler: num_chars must be an int >= 0 \(how many characters to add\), "
+        r"got -1\.",
+    ):
+        lm.make_sampler(model, config, -1, 1.0)
+    with pytest.raises(
+        InvalidArgumentError, match=r"generate: the prompt is empty; give at least one character\."
+    ):
         lm.generate(model, config, params, lm.Vocab("ab"), "")
     with pytest.raises(
         InvalidArgumentError,
