@@ -67,12 +67,13 @@ def test_param_axes_of_a_stateful_pair_gives_params_and_state_axes():
         n = get_state("count", (), jnp.int32)
         mean = get_state("mean", (x.shape[-1],), axes=("embed",))
         set_state("count", n + 1)
-        set_state("last", x)  # created by set_state: no annotation
+        set_state("last", x)  # created by set_state without axes: no annotation
+        set_state("seen", x, axes=("batch", "embed"))
         return x * get_param("w", (x.shape[-1],), axes=("embed",)) + mean
 
     assert param_axes(transform_with_state(f), jnp.ones((2, 4))) == (
         {"~/w": ("embed",)},
-        {"~/count": None, "~/mean": ("embed",), "~/last": None},
+        {"~/count": None, "~/mean": ("embed",), "~/last": None, "~/seen": ("batch", "embed")},
     )
 
 

@@ -131,7 +131,8 @@ def add_bias(layer: Any, out: jax.Array, dtype: Any) -> jax.Array:
     shape = (layer.output_channels,)
     if layer.channel_index == 1:
         shape += (1,) * layer.num_spatial_dims
-    return out + get_param("b", shape, dtype, layer.b_init)
+    axes = None if layer.axes is None else (layer.axes[1],) + (None,) * (len(shape) - 1)
+    return out + get_param("b", shape, dtype, layer.b_init, axes=axes)
 
 
 def fan_in_init(fan_in: int) -> Any:
