@@ -28,17 +28,17 @@ os.environ["XLA_FLAGS"] = (
 ).strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-import argparse  # noqa: E402
-import time  # noqa: E402
-from typing import Any  # noqa: E402
+import argparse
+import time
+from typing import Any
 
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
-from jax.sharding import Mesh  # noqa: E402
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh
 
-from minihaiku.core import param_shardings, sharded_init, transform, tree_bytes  # noqa: E402
-from minihaiku.layers import MLP  # noqa: E402
+from minihaiku.core import param_shardings, sharded_init, transform, tree_bytes
+from minihaiku.layers import MLP
 
 MiB = 2**20
 SETUPS = [

@@ -32,6 +32,7 @@ from minihaiku.core import (
     param_shardings,
     set_state,
     sharded_init,
+    summary,
     transform,
     transform_with_state,
 )
@@ -437,3 +438,17 @@ def test_the_compiled_sharded_init_allocates_one_eighth_per_device(eight_devices
     full = 1024 * 1024 * 4
     assert eight_devices["memory"]["output"] == full // 8
     assert eight_devices["memory"]["temp"] < full // 2
+
+
+def test_summary_shows_a_sharding_column_only_for_sharded_entries():
+    x = jnp.ones((2, 16))
+    plain = summary(init_shapes(transform(mlp), x))
+    assert "sharding" not in plain
+    table = summary(init_shapes(transform(mlp), x, mesh=ONE, rules=TP)).splitlines()
+    assert table[0].split() == ["scope", "name", "shape", "dtype", "size", "bytes", "sharding"]
+    rows = {line.split()[1]: line for line in table[2:-2]}
+    assert rows["w1"].endswith("P(None, 'model')")
+    assert rows["b1"].endswith("P('model')")
+    assert rows["scale"].endswith("P()")
+    mixed = {"~/a": jnp.ones(2), **init_shapes(transform(mlp), x, mesh=ONE, rules=TP)}
+    assert summary(mixed).splitlines()[2].endswith("  -")  # a plain array: no sharding

@@ -23,6 +23,7 @@ from minihaiku.layers._conv_common import (
     Padding,
     add_bias,
     check_mask,
+    conv_axes,
     fan_in_init,
     input_for,
     resolve_padding,
@@ -112,6 +113,7 @@ class ConvND(Module):
         )
         self.data_format = data_format
         self.channel_index = channel_index(data_format, where)
+        self._w_axes, self._b_axes = conv_axes(self.axes, n, self.channel_index, transpose=False)
         self.dimension_numbers = to_dimension_numbers(
             n, channels_last=self.channel_index == -1, transpose=False
         )
@@ -138,8 +140,7 @@ class ConvND(Module):
         w_shape = (*self.kernel_shape, channels // self.feature_group_count, self.output_channels)
         check_mask(self, w_shape)
         w_init = self.w_init or fan_in_init(math.prod(w_shape[:-1]))
-        w_axes = None if self.axes is None else (None,) * len(self.kernel_shape) + self.axes
-        w = get_param("w", w_shape, x.dtype, w_init, axes=w_axes)
+        w = get_param("w", w_shape, x.dtype, w_init, axes=self._w_axes)
         if self.mask is not None:
             w = w * self.mask
         out = lax.conv_general_dilated(

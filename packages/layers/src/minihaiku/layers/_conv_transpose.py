@@ -22,6 +22,7 @@ from minihaiku.layers._checks import (
 from minihaiku.layers._conv_common import (
     add_bias,
     check_mask,
+    conv_axes,
     fan_in_init,
     input_for,
     padding_pairs,
@@ -144,6 +145,7 @@ class ConvNDTranspose(Module):
         self.mask = mask
         self.data_format = data_format
         self.channel_index = channel_index(data_format, where)
+        self._w_axes, self._b_axes = conv_axes(self.axes, n, self.channel_index, transpose=True)
         self.dimension_numbers = to_dimension_numbers(
             n, channels_last=self.channel_index == -1, transpose=True
         )
@@ -163,10 +165,7 @@ class ConvNDTranspose(Module):
         w_shape = (*self.kernel_shape, self.output_channels, channels)
         check_mask(self, w_shape)
         w_init = self.w_init or fan_in_init(math.prod(self.kernel_shape) * channels)
-        # w is (*kernel, output channels, input channels): the names swap
-        axes = self.axes
-        w_axes = None if axes is None else (None,) * len(self.kernel_shape) + (axes[1], axes[0])
-        w = get_param("w", w_shape, x.dtype, w_init, axes=w_axes)
+        w = get_param("w", w_shape, x.dtype, w_init, axes=self._w_axes)
         if self.mask is not None:
             w = w * self.mask
         padding: Any = self.padding

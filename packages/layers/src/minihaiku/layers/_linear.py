@@ -59,6 +59,7 @@ class Linear(Module):
         super().__init__(name=name)
         where = f"Linear {self.module_path}"
         self.axes = check_pair(axes, where)
+        self._b_axes = None if self.axes is None else self.axes[1:]
         self.output_size = check_size(output_size, "output_size", where)
         self.input_size: int | None = None
         self.with_bias = bool(with_bias)
@@ -91,10 +92,9 @@ class Linear(Module):
         if not isinstance(x, jax.Array):  # numpy float64 input with x64 off
             dtype = jax.dtypes.canonicalize_dtype(dtype)
         self.input_size = int(shape[-1])
-        axes = self.axes
-        w = get_param("w", (shape[-1], self.output_size), dtype, self.w_init, axes=axes)
+        w = get_param("w", (shape[-1], self.output_size), dtype, self.w_init, axes=self.axes)
         out = jnp.matmul(x, w, precision=precision)
         if self.with_bias:
-            b_axes = None if axes is None else axes[1:]
-            out = out + get_param("b", (self.output_size,), dtype, self.b_init, axes=b_axes)
+            b = get_param("b", (self.output_size,), dtype, self.b_init, axes=self._b_axes)
+            out = out + b
         return out
