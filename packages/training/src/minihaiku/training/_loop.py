@@ -12,6 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.sharding import Mesh
 
 from minihaiku.core import (
     InvalidArgumentError,
@@ -30,6 +31,7 @@ from minihaiku.training._freeze import (
 )
 from minihaiku.training._history import History
 from minihaiku.training._losses import Loss
+from minihaiku.training._mesh import MeshPlan, Rules, jit_options, on_mesh, snapshot
 from minihaiku.training._parallel import DataParallel
 from minihaiku.training._plan import plan_chunks
 from minihaiku.training._records import Pending, check_finite, host, record
@@ -73,6 +75,9 @@ def train(
     eval_data: Any = None,
     eval_every: int | None = None,
     resume_from: TrainResult | None = None,
+    mesh: Mesh | None = None,
+    rules: Rules | None = None,
+    param_shardings: Mapping[str, Any] | None = None,
 ) -> TrainResult:
     """Trains ``params`` for ``steps`` steps on a full batch or on minibatches.
 
@@ -123,6 +128,12 @@ def train(
         its params, optimizer and model state, losses and step count (the
         shuffling and keys continue; ``steps`` counts from step 0). An
         iterator ``data`` is read on from where it is.
+      mesh: train on this device mesh (see docs/training_mesh.md): each param
+        and its optimizer state sharded by ``param_shardings``, else as it
+        arrives sharded, else replicated; the batch split over the data axis.
+      rules: logical axis -> mesh axis; ``"batch"`` names the data axis
+        (default: the mesh's first axis).
+      param_shardings: param path -> ``PartitionSpec`` (or ``NamedSharding``).
 
     Returns:
       A :class:`TrainResult`.
@@ -188,6 +199,10 @@ def train(
             f"frozen={frozen!r} freezes every parameter ({len(fixed)}); nothing "
             "would train. Loosen the pattern or predicate."
         )
+    mesh_trees = (trainable, fixed, opt_state, state)
+    on, (trainable, fixed, opt_state, state) = on_mesh(
+        mesh, rules, param_shardings, data_parallel, optimizer, mesh_trees
+    )
     if opt_state is None:
         opt_state = optimizer.init(trainable)
     key = jax.random.key(seed) if the_loss.rng else None
@@ -208,11 +223,11 @@ def train(
 
     def trees() -> dict[str, Any]:
         out = {
-            "params": {**host(trainable, dp), **host(fixed, dp)},
-            "opt_state": host(opt_state, dp),
+            "params": {**snapshot(trainable, dp), **snapshot(fixed, dp)},
+            "opt_state": snapshot(opt_state, dp),
         }
         if state is not None:
-            out["state"] = host(state, dp)
+            out["state"] = snapshot(state, dp)
         return out
 
     def save(at: int) -> None:
@@ -232,7 +247,7 @@ def train(
             history.steps(start, losses, metrics, at)
             history.evaluation(at, evals[-1][1])
 
-    dp: DataParallel | None = None
+    dp: DataParallel | MeshPlan | None = None
     history: History | None = None
     try:
         start, losses = 0, []
@@ -242,7 +257,8 @@ def train(
             ckpt = Checkpointer(checkpoint_dir)
             latest = ckpt.latest_step()
             if resume:
-                targets = {"params": dict(params), "opt_state": opt_state}
+                targets = {"params": {**trainable, **fixed} if on else dict(params)}
+                targets["opt_state"] = opt_state
                 if state is not None:
                     targets["state"] = dict(state)
                 restored, meta = ckpt.restore_trees(targets)
@@ -272,11 +288,12 @@ def train(
 
         if data_parallel is None:
             data_parallel = jax.device_count() > 1
-        dp = DataParallel() if data_parallel else None
+        dp = on or (DataParallel() if data_parallel else None)
         place = dp.batch if dp is not None else jax.device_put
         place_stack = dp.stacked_batch if dp is not None else jax.device_put
-        if dp is not None:
+        if isinstance(dp, DataParallel):
             trainable, fixed, opt_state, state = dp.params((trainable, fixed, opt_state, state))
+        if dp is not None:
             key = None if key is None else jax.device_put(key, dp.replicated)
         else:
             trainable, fixed, opt_state, state, key = jax.device_put(
@@ -293,7 +310,7 @@ def train(
             if n not in compiled:
                 t = time.perf_counter()
                 chunk = make_chunk(f, optimizer, n, source.stacked)
-                compiled[n] = jax.jit(chunk).lower(*args).compile()
+                compiled[n] = jax.jit(chunk, **jit_options(dp, args)).lower(*args).compile()
                 compile_seconds += time.perf_counter() - t
             return compiled[n]
 
