@@ -107,18 +107,27 @@ class MeshPlan:
                 f"NamedSharding, got {type(spec).__name__}."
             )
         shape = np.shape(value)
+        shown = "P(" + ", ".join(repr(e) for e in spec) + ")"
         if len(spec) > len(shape):
             raise InvalidArgumentError(
-                f"the sharding {spec} of param {path!r} has {len(spec)} entries but the "
+                f"the sharding {shown} of param {path!r} has {len(spec)} entries but the "
                 f"param has rank {len(shape)} (shape {shape}); give one entry per dimension."
             )
         names = tuple(str(a) for a in self.mesh.axis_names)
+        used = [a for entry in spec for a in _axes(entry)]
+        twice = sorted({a for a in used if used.count(a) > 1})
+        if twice:
+            raise InvalidArgumentError(
+                f"the sharding {shown} of param {path!r} uses mesh axis {twice[0]!r} for "
+                "two dimensions; a mesh axis can split one dimension of a param only. "
+                "Split the other dimension over another axis, or leave it unsplit (None)."
+            )
         for dim, entry in enumerate(spec):
             axes = _axes(entry)
             missing = [a for a in axes if a not in names]
             if missing:
                 raise InvalidArgumentError(
-                    f"the sharding {spec} of param {path!r} names mesh axis "
+                    f"the sharding {shown} of param {path!r} names mesh axis "
                     f"{missing[0]!r}, but the mesh has only the axes {names}. Name one "
                     "of them, or leave that dimension unsplit (None)."
                 )
