@@ -178,7 +178,8 @@ class MeshPlan:
         """``value`` placed in ``sharding``; only each device's part is copied."""
         if isinstance(value, jax.Array) and value.sharding == sharding:
             return value
-        if isinstance(value, jax.Array) and value.is_fully_addressable:
+        local = isinstance(value, jax.Array) and value.is_fully_addressable
+        if local and sharding.is_fully_addressable:
             out: jax.Array = jax.device_put(value, sharding)
             return out
         host = to_numpy(value)
