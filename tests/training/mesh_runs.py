@@ -59,10 +59,11 @@ def describe(result):
         "params": {k: np.asarray(v).ravel().tolist() for k, v in result.params.items()},
         "specs": {k: str(v.sharding.spec) for k, v in result.params.items()},
         "shards": {k: list(v.addressable_shards[0].data.shape) for k, v in result.params.items()},
-        "mu_specs": {
-            k: str(v.sharding.spec) for k, v in result.opt_state[0].mu.items()
+        "mu_specs": {k: str(v.sharding.spec) for k, v in result.opt_state[0].mu.items()},
+        "mesh": {
+            str(k): int(v)
+            for k, v in next(iter(result.params.values())).sharding.mesh.shape.items()
         },
-        "mesh": {str(k): int(v) for k, v in next(iter(result.params.values())).sharding.mesh.shape.items()},
     }
 
 
@@ -72,13 +73,23 @@ def equivalence():
         model, params, data = problem(name)
         kw = dict(progress=False, steps_per_dispatch=8)
         one = train(model, params, data, optax.adam(1e-2), 8, data_parallel=False, **kw)
-        out[name] = {"one": {"losses": one.losses.tolist(), "params": {
-            k: np.asarray(v).ravel().tolist() for k, v in one.params.items()}}}
+        out[name] = {
+            "one": {
+                "losses": one.losses.tolist(),
+                "params": {k: np.asarray(v).ravel().tolist() for k, v in one.params.items()},
+            }
+        }
         for shape in MESHES:
             mesh = jax.make_mesh(shape, ("data", "model"))
             r = train(
-                model, params, data, optax.adam(1e-2), 8, mesh=mesh,
-                param_shardings=specs(params), **kw,
+                model,
+                params,
+                data,
+                optax.adam(1e-2),
+                8,
+                mesh=mesh,
+                param_shardings=specs(params),
+                **kw,
             )
             out[name][str(shape)] = describe(r)
     out["errors"] = errors()
@@ -91,14 +102,22 @@ def errors():
     mesh = jax.make_mesh((8, 1), ("data", "model"))
     got = {}
     tries = {
-        "batch": lambda: train(model, params, (x[:12], y[:12]), optax.sgd(0.1), 1,
-                               progress=False, mesh=mesh),
-        "minibatch": lambda: train(model, params, (x, y), optax.sgd(0.1), 1, batch_size=6,
-                                   progress=False, mesh=mesh),
-        "divide": lambda: train(lambda p, b: (p["~/w"] ** 2).sum(), {"~/w": np.ones((4, 6))},
-                                x, optax.sgd(0.1), 1, progress=False,
-                                mesh=jax.make_mesh((2, 4), ("data", "model")),
-                                param_shardings={"~/w": P("data", "model")}),
+        "batch": lambda: train(
+            model, params, (x[:12], y[:12]), optax.sgd(0.1), 1, progress=False, mesh=mesh
+        ),
+        "minibatch": lambda: train(
+            model, params, (x, y), optax.sgd(0.1), 1, batch_size=6, progress=False, mesh=mesh
+        ),
+        "divide": lambda: train(
+            lambda p, b: (p["~/w"] ** 2).sum(),
+            {"~/w": np.ones((4, 6))},
+            x,
+            optax.sgd(0.1),
+            1,
+            progress=False,
+            mesh=jax.make_mesh((2, 4), ("data", "model")),
+            param_shardings={"~/w": P("data", "model")},
+        ),
     }
     for what, run in tries.items():
         try:
@@ -112,19 +131,34 @@ def resume(directory):
     model, params, data = problem("mlp")
     kw = dict(progress=False, steps_per_dispatch=5, param_shardings=specs(params))
     first = train(
-        model, params, data, optax.adam(1e-2), 5, checkpoint_dir=directory,
-        mesh=jax.make_mesh((4, 2), ("data", "model")), **kw,
+        model,
+        params,
+        data,
+        optax.adam(1e-2),
+        5,
+        checkpoint_dir=directory,
+        mesh=jax.make_mesh((4, 2), ("data", "model")),
+        **kw,
     )
     other = jax.make_mesh((2, 4), ("data", "model"))
     resumed = train(
-        model, params, data, optax.adam(1e-2), 10, checkpoint_dir=directory, resume=True,
-        mesh=other, **kw,
+        model,
+        params,
+        data,
+        optax.adam(1e-2),
+        10,
+        checkpoint_dir=directory,
+        resume=True,
+        mesh=other,
+        **kw,
     )
-    straight = train(
-        model, params, data, optax.adam(1e-2), 10, resume_from=first, mesh=other, **kw
-    )
-    return {"first": describe(first), "resumed": describe(resumed), "straight": describe(straight),
-            "resumed_from": resumed.resumed_from}
+    straight = train(model, params, data, optax.adam(1e-2), 10, resume_from=first, mesh=other, **kw)
+    return {
+        "first": describe(first),
+        "resumed": describe(resumed),
+        "straight": describe(straight),
+        "resumed_from": resumed.resumed_from,
+    }
 
 
 if __name__ == "__main__":

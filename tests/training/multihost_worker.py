@@ -33,8 +33,8 @@ params = model.init(0, xs)
 rows = len(xs) // nproc
 part = slice(pid * rows, (pid + 1) * rows)
 if on_mesh:
-    from jax.experimental import multihost_utils  # noqa: E402
-    from jax.sharding import Mesh, PartitionSpec  # noqa: E402
+    from jax.experimental import multihost_utils
+    from jax.sharding import Mesh, PartitionSpec
 
     # jax.devices() lists process 0's devices first: the rows of the mesh are the processes.
     mesh = Mesh(np.array(jax.devices()).reshape(nproc, -1), ("data", "model"))
@@ -55,7 +55,9 @@ if on_mesh:
         param_shardings=specs,
     )
     shards = {k: list(v.addressable_shards[0].data.shape) for k, v in result.params.items()}
-    gathered = {k: multihost_utils.process_allgather(v, tiled=True) for k, v in result.params.items()}
+    gathered = {
+        k: multihost_utils.process_allgather(v, tiled=True) for k, v in result.params.items()
+    }
     result.params.update(gathered)
 else:
     shards = {}

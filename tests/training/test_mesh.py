@@ -78,8 +78,9 @@ def test_a_batch_the_data_axis_does_not_divide_is_a_clear_error(eight):
         "smaller data axis.",
     ]
     assert errors["minibatch"][0] == "InvalidArgumentError"
-    assert "a batch leaf of shape (6, 16) cannot be split over the data axis" in (
-        errors["minibatch"][1]
+    assert (
+        "a batch leaf of shape (6, 16) cannot be split over the data axis"
+        in (errors["minibatch"][1])
     )
 
 
@@ -129,8 +130,16 @@ def mesh(*names):
 def test_mesh_and_data_parallel_together_are_refused(quadratic):
     model, params, data = quadratic
     with pytest.raises(InvalidArgumentError) as e:
-        train(model, params, data, optax.sgd(0.1), 1, progress=False, mesh=mesh("data"),
-              data_parallel=True)
+        train(
+            model,
+            params,
+            data,
+            optax.sgd(0.1),
+            1,
+            progress=False,
+            mesh=mesh("data"),
+            data_parallel=True,
+        )
     assert str(e.value) == (
         "mesh= and data_parallel=True were both given; a mesh already splits the batch "
         "over its data axis. Pass only mesh= (data_parallel=True is the mesh (n,) with "
@@ -141,8 +150,16 @@ def test_mesh_and_data_parallel_together_are_refused(quadratic):
 def test_a_mesh_without_the_batch_axis_is_refused(quadratic):
     model, params, data = quadratic
     with pytest.raises(InvalidArgumentError) as e:
-        train(model, params, data, optax.sgd(0.1), 1, progress=False,
-              mesh=mesh("replica", "model"), rules={"batch": "data"})
+        train(
+            model,
+            params,
+            data,
+            optax.sgd(0.1),
+            1,
+            progress=False,
+            mesh=mesh("replica", "model"),
+            rules={"batch": "data"},
+        )
     assert str(e.value) == (
         "the mesh has no axis 'data', the data axis that rules['batch'] = 'data' names to "
         "split the batch over (the mesh's axes: ('replica', 'model')). Build the mesh with "
@@ -153,8 +170,16 @@ def test_a_mesh_without_the_batch_axis_is_refused(quadratic):
 def test_a_rule_naming_an_axis_the_mesh_lacks_is_refused(quadratic):
     model, params, data = quadratic
     with pytest.raises(InvalidArgumentError) as e:
-        train(model, params, data, optax.sgd(0.1), 1, progress=False,
-              mesh=mesh("data", "model"), rules={"mlp": ("model", "tensor")})
+        train(
+            model,
+            params,
+            data,
+            optax.sgd(0.1),
+            1,
+            progress=False,
+            mesh=mesh("data", "model"),
+            rules={"mlp": ("model", "tensor")},
+        )
     assert str(e.value) == (
         "rules['mlp'] = ('model', 'tensor') names mesh axis 'tensor', but the mesh has "
         "only the axes ('data', 'model'). Name one of them, or build the mesh with that "
@@ -164,11 +189,20 @@ def test_a_rule_naming_an_axis_the_mesh_lacks_is_refused(quadratic):
 
 def test_a_rule_that_is_not_an_axis_name_is_refused(quadratic):
     model, params, data = quadratic
-    with pytest.raises(InvalidArgumentTypeError, match=re.escape(
-        "rules['mlp'] must be a mesh axis name, a tuple of them or None, got int."
-    )):
-        train(model, params, data, optax.sgd(0.1), 1, progress=False,
-              mesh=mesh("data"), rules={"mlp": 1})
+    with pytest.raises(
+        InvalidArgumentTypeError,
+        match=re.escape("rules['mlp'] must be a mesh axis name, a tuple of them or None, got int."),
+    ):
+        train(
+            model,
+            params,
+            data,
+            optax.sgd(0.1),
+            1,
+            progress=False,
+            mesh=mesh("data"),
+            rules={"mlp": 1},
+        )
 
 
 @pytest.mark.parametrize("what", ["rules", "param_shardings"])
@@ -195,8 +229,16 @@ def test_a_mesh_that_is_not_a_mesh_is_refused(quadratic):
 def test_shardings_for_params_the_model_lacks_are_refused(quadratic):
     model, params, data = quadratic
     with pytest.raises(InvalidArgumentError) as e:
-        train(model, params, data, optax.sgd(0.1), 1, progress=False, mesh=mesh("data"),
-              param_shardings={"~/Linear_0/w": P()})
+        train(
+            model,
+            params,
+            data,
+            optax.sgd(0.1),
+            1,
+            progress=False,
+            mesh=mesh("data"),
+            param_shardings={"~/Linear_0/w": P()},
+        )
     assert str(e.value).startswith(
         "param_shardings names ['~/Linear_0/w'], which are not params of this model (its "
         "params: ['~/MLP_0/__call__/Linear_0/__call__/b'"
@@ -231,8 +273,16 @@ def test_a_bad_param_sharding_is_refused_naming_the_param(quadratic, spec, messa
     model, params, data = quadratic
     p = "~/MLP_0/__call__/Linear_0/__call__/w"
     with pytest.raises(InvalidArgumentError) as e:
-        train(model, params, data, optax.sgd(0.1), 1, progress=False,
-              mesh=mesh("data", "model"), param_shardings={p: spec})
+        train(
+            model,
+            params,
+            data,
+            optax.sgd(0.1),
+            1,
+            progress=False,
+            mesh=mesh("data", "model"),
+            param_shardings={p: spec},
+        )
     assert str(e.value) == message.format(p=p)
 
 
@@ -240,8 +290,16 @@ def test_a_sharding_that_is_not_a_spec_is_refused(quadratic):
     model, params, data = quadratic
     p = "~/MLP_0/__call__/Linear_0/__call__/b"
     with pytest.raises(InvalidArgumentTypeError) as e:
-        train(model, params, data, optax.sgd(0.1), 1, progress=False, mesh=mesh("data"),
-              param_shardings={p: "data"})
+        train(
+            model,
+            params,
+            data,
+            optax.sgd(0.1),
+            1,
+            progress=False,
+            mesh=mesh("data"),
+            param_shardings={p: "data"},
+        )
     assert str(e.value) == (
         f"the sharding of param {p!r} must be a PartitionSpec or a NamedSharding, got str."
     )
@@ -251,8 +309,16 @@ def test_a_one_device_mesh_trains_like_no_mesh(quadratic):
     model, params, data = quadratic
     kw = dict(progress=False, steps_per_dispatch=10)
     plain = train(model, params, data, optax.adam(1e-2), 20, data_parallel=False, **kw)
-    on = train(model, params, data, optax.adam(1e-2), 20, mesh=mesh("data", "model"),
-               param_shardings={"~/MLP_0/__call__/Linear_0/__call__/w": P(None, "model")}, **kw)
+    on = train(
+        model,
+        params,
+        data,
+        optax.adam(1e-2),
+        20,
+        mesh=mesh("data", "model"),
+        param_shardings={"~/MLP_0/__call__/Linear_0/__call__/w": P(None, "model")},
+        **kw,
+    )
     np.testing.assert_array_equal(on.losses, plain.losses)
     for k, v in plain.params.items():
         np.testing.assert_array_equal(np.asarray(on.params[k]), np.asarray(v))

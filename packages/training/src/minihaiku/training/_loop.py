@@ -16,7 +16,6 @@ from jax.sharding import Mesh
 
 from minihaiku.core import (
     InvalidArgumentError,
-    InvalidArgumentTypeError,
     Transformed,
     TransformedWithState,
 )
@@ -38,6 +37,7 @@ from minihaiku.training._records import Pending, check_finite, host, record
 from minihaiku.training._result import TrainResult
 from minihaiku.training._setup import (
     check_evaluate,
+    check_params_and_optimizer,
     check_resume_from,
     check_steps,
     default_per_dispatch,
@@ -128,12 +128,10 @@ def train(
         its params, optimizer and model state, losses and step count (the
         shuffling and keys continue; ``steps`` counts from step 0). An
         iterator ``data`` is read on from where it is.
-      mesh: train on this device mesh (see docs/training_mesh.md): each param
-        and its optimizer state sharded by ``param_shardings``, else as it
-        arrives sharded, else replicated; the batch split over the data axis.
-      rules: logical axis -> mesh axis; ``"batch"`` names the data axis
-        (default: the mesh's first axis).
-      param_shardings: param path -> ``PartitionSpec`` (or ``NamedSharding``).
+      mesh: a device mesh to train on (docs/training_mesh.md): params and their
+        optimizer state sharded, the batch split over the data axis.
+      rules: logical axis -> mesh axis; ``"batch"``: the data axis (default first).
+      param_shardings: param path -> ``PartitionSpec`` (default: annotations).
 
     Returns:
       A :class:`TrainResult`.
@@ -167,15 +165,7 @@ def train(
         state = resume_from.state if state is None else state
     the_loss = resolve_loss(loss, rng, state, has_aux)
     f = normalize(the_loss)
-    if not isinstance(params, Mapping):
-        raise InvalidArgumentTypeError(
-            f"params must be the mapping init returned, got {type(params).__name__}."
-        )
-    if not isinstance(optimizer, optax.GradientTransformation):
-        raise InvalidArgumentTypeError(
-            f"optimizer must be an optax GradientTransformation such as "
-            f"optax.sgd(0.003), got {type(optimizer).__name__}."
-        )
+    check_params_and_optimizer(params, optimizer)
     steps = check_steps(steps, "steps", 0)
     seed = check_steps(seed, "seed", 0)
     if checkpoint_every is not None:
@@ -199,9 +189,8 @@ def train(
             f"frozen={frozen!r} freezes every parameter ({len(fixed)}); nothing "
             "would train. Loosen the pattern or predicate."
         )
-    mesh_trees = (trainable, fixed, opt_state, state)
     on, (trainable, fixed, opt_state, state) = on_mesh(
-        mesh, rules, param_shardings, data_parallel, optimizer, mesh_trees
+        mesh, rules, param_shardings, data_parallel, optimizer, trainable, fixed, opt_state, state
     )
     if opt_state is None:
         opt_state = optimizer.init(trainable)
@@ -222,13 +211,7 @@ def train(
         return f"The last good checkpoint is step {good} in {ckpt.directory}; resume it."
 
     def trees() -> dict[str, Any]:
-        out = {
-            "params": {**snapshot(trainable, dp), **snapshot(fixed, dp)},
-            "opt_state": snapshot(opt_state, dp),
-        }
-        if state is not None:
-            out["state"] = snapshot(state, dp)
-        return out
+        return snapshot(dp, trainable, fixed, opt_state, state)
 
     def save(at: int) -> None:
         assert ckpt is not None
@@ -257,8 +240,7 @@ def train(
             ckpt = Checkpointer(checkpoint_dir)
             latest = ckpt.latest_step()
             if resume:
-                targets = {"params": {**trainable, **fixed} if on else dict(params)}
-                targets["opt_state"] = opt_state
+                targets = {"params": {**trainable, **fixed}, "opt_state": opt_state}
                 if state is not None:
                     targets["state"] = dict(state)
                 restored, meta = ckpt.restore_trees(targets)
@@ -291,9 +273,8 @@ def train(
         dp = on or (DataParallel() if data_parallel else None)
         place = dp.batch if dp is not None else jax.device_put
         place_stack = dp.stacked_batch if dp is not None else jax.device_put
-        if isinstance(dp, DataParallel):
-            trainable, fixed, opt_state, state = dp.params((trainable, fixed, opt_state, state))
         if dp is not None:
+            trainable, fixed, opt_state, state = dp.params((trainable, fixed, opt_state, state))
             key = None if key is None else jax.device_put(key, dp.replicated)
         else:
             trainable, fixed, opt_state, state, key = jax.device_put(

@@ -186,14 +186,16 @@ class MeshPlan:
         return jax.make_array_from_callback(host.shape, sharding, lambda i: host[i])
 
     def opt_shardings(self, opt_state: Any, params: Mapping[str, Any]) -> Any:
-        """Shardings for ``opt_state``: a leaf that mirrors a param (under the param's
-        path, of its shape) is sharded like it; every other leaf (counts) is replicated."""
+        """Shardings for ``opt_state``, like the params its leaves mirror.
+
+        A leaf under a param's path, of its shape (adam's moments), is sharded
+        like the param; every other leaf (step counts) is replicated.
+        """
 
         def pick(path: Any, leaf: Any) -> NamedSharding:
             key = getattr(path[-1], "key", None) if path else None
-            if isinstance(key, str) and key in params:
-                if np.shape(leaf) == np.shape(params[key]):
-                    return self.shardings[key]
+            if isinstance(key, str) and key in params and np.shape(leaf) == np.shape(params[key]):
+                return self.shardings[key]
             return self.replicated
 
         return jax.tree_util.tree_map_with_path(pick, opt_state)
@@ -221,6 +223,11 @@ class MeshPlan:
         if state is not None:
             state = {k: self.put(v, self.replicated) for k, v in state.items()}
         return trainable, fixed, opt_state, state
+
+    @staticmethod
+    def params(tree: Any) -> Any:
+        """``tree`` as it is: :meth:`place` put the params and states already."""
+        return tree
 
     # -- batches and reading back --------------------------------------------------------
 
@@ -261,9 +268,12 @@ class MeshPlan:
 
 
 def _auto(mesh: Mesh) -> Mesh:
-    """``mesh`` with every axis in Auto mode (newer ``jax.make_mesh`` makes Explicit
-    ones, whose shardings are part of the types: the compiler should place the
-    intermediate values, not the model's code)."""
+    """``mesh`` with every axis in Auto mode.
+
+    Newer ``jax.make_mesh`` makes Explicit axes, whose shardings are part of
+    the types; here the compiler places the intermediate values, not the
+    model's code.
+    """
     types = getattr(mesh, "axis_types", None)
     auto = getattr(jax.sharding, "AxisType", None)
     if types is None or auto is None or all(t == auto.Auto for t in types):
@@ -298,8 +308,8 @@ def on_mesh(
     param_shardings: Mapping[str, Any] | None,
     data_parallel: bool | None,
     optimizer: Any,
-    trees: tuple[Any, Any, Any, Any],
-) -> tuple[MeshPlan | None, tuple[Any, Any, Any, Any]]:
+    *trees: Any,
+) -> tuple[MeshPlan | None, tuple[Any, ...]]:
     """Checks ``train``'s mesh arguments and places ``(trainable, fixed, opt_state, state)``.
 
     Without a mesh the trees come back as they are (and the plan is ``None``).
@@ -312,9 +322,20 @@ def on_mesh(
     return plan, plan.place(trainable, fixed, opt_state, state, optimizer, shardings)
 
 
-def snapshot(tree: Any, dp: Any) -> Any:
-    """What a checkpoint or the result holds: the sharded arrays on a mesh, else host copies."""
-    return tree if isinstance(dp, MeshPlan) else host(tree, dp)
+def snapshot(dp: Any, trainable: Any, fixed: Any, opt_state: Any, state: Any) -> dict[str, Any]:
+    """The trees a checkpoint or the result holds.
+
+    On a mesh, the sharded arrays themselves (orbax writes each device's shard,
+    and nothing is gathered); otherwise copies on this host.
+    """
+
+    def get(tree: Any) -> Any:
+        return tree if isinstance(dp, MeshPlan) else host(tree, dp)
+
+    out = {"params": {**get(trainable), **get(fixed)}, "opt_state": get(opt_state)}
+    if state is not None:
+        out["state"] = get(state)
+    return out
 
 
 def jit_options(dp: Any, args: tuple[Any, ...]) -> dict[str, Any]:
