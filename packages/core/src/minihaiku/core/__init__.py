@@ -39,6 +39,7 @@ from minihaiku.core._errors import (
     PluginLoadError,
     PluginLoadWarning,
     RngError,
+    ShardingError,
     StateNotAllowedError,
     UnknownInitializerError,
     UnliftedTransformError,
@@ -95,6 +96,8 @@ from minihaiku.core._rng import (
     next_rng_keys,
     with_rng,
 )
+from minihaiku.core._sharded_init import param_axes, param_shardings, sharded_init
+from minihaiku.core._sharding import AxisRules, axis_rules, logical_to_spec
 from minihaiku.core._state import get_state, set_state
 from minihaiku.core._transform import (
     Params,
@@ -214,4 +217,12 @@ __all__ = [
     "with_empty_state",
     "with_rng",
     "without_state",
+    # sharding (issue 12)
+    "AxisRules",
+    "ShardingError",
+    "axis_rules",
+    "logical_to_spec",
+    "param_axes",
+    "param_shardings",
+    "sharded_init",
 ]

@@ -27,6 +27,7 @@ __all__ = [
     "PluginLoadError",
     "PluginLoadWarning",
     "RngError",
+    "ShardingError",
     "StateNotAllowedError",
     "UnknownInitializerError",
     "UnliftedTransformError",
@@ -346,4 +347,23 @@ class UnliftedTransformError(MinihaikuError, RuntimeError):
         ...
       minihaiku.core._errors.UnliftedTransformError: creating parameter '~/w' inside a raw JAX
       transform that was applied inside the transformed function ...
+    """
+
+
+class ShardingError(MinihaikuError, ValueError):
+    """Sharding annotations, rules and a mesh do not fit together.
+
+    Raised for an annotation whose length is not the parameter's rank, a rule
+    naming a mesh axis the mesh lacks, one mesh axis used twice in one
+    parameter, a dimension the mesh axes do not divide, and (with complete
+    rules) logical names that no rule covers. The message names the parameter
+    path.
+
+    Examples:
+      >>> from minihaiku.core import get_param, transform
+      >>> transform(lambda: get_param("w", (2, 3), axes=("embed",))).init(0)
+      Traceback (most recent call last):
+        ...
+      minihaiku.core._errors.ShardingError: parameter '~/w' has rank 2 (shape (2, 3)) but
+      axes=('embed',) names 1 dimension(s). ...
     """

@@ -9,6 +9,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from minihaiku.core._axes import record_axes
 from minihaiku.core._checks import ARRAY_TYPES, DTYPES, canonical_dtype, check_value, norm_shape
 from minihaiku.core._create import InitLike, create
 from minihaiku.core._errors import MissingParameterError
@@ -68,6 +69,8 @@ def get_param(
     shape: Sequence[int],
     dtype: Any = jnp.float32,
     init: InitLike = None,
+    *,
+    axes: Sequence[str | None] | None = None,
 ) -> jax.Array:
     """Creates (in ``init``) or reads (in ``apply``) the parameter ``name``.
 
@@ -83,6 +86,9 @@ def get_param(
       init: a ``(key, shape, dtype) -> Array`` callable (every
         ``jax.nn.initializers`` function works) or a registered name; ``None``
         uses ``"normal"`` (stddev 1, from minihaiku-initializers).
+      axes: a logical axis name (``str``) or ``None`` per dimension, for
+        sharding (see :func:`~minihaiku.core.axis_rules`). Checked against the
+        rank when the parameter is created in ``init``; ignored by ``apply``.
 
     Returns:
       The parameter's value.
@@ -95,6 +101,10 @@ def get_param(
       >>> params = transform(f).init(0, jnp.ones((1, 3)))
       >>> {k: v.shape for k, v in params.items()}
       {'~/w': (3, 2)}
+      >>> from minihaiku.core import param_axes
+      >>> g = transform(lambda x: x @ get_param("w", (3, 4), axes=("embed", "mlp")))
+      >>> param_axes(g, jnp.ones((1, 3)))
+      {'~/w': ('embed', 'mlp')}
     """
     frame = frame_or_none()
     if frame is None:
@@ -107,6 +117,8 @@ def get_param(
         value = params.get(path)
         if value is None:
             assert isinstance(frame, InitFrame)
+            if axes is not None:
+                record_axes(frame, path, norm_shape(shape, path), axes, "parameter")
             value = frame.params[path] = create(
                 frame, path, norm_shape(shape, path), dtype, init, "parameter", path
             )

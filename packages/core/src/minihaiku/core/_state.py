@@ -8,6 +8,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from minihaiku.core._axes import record_axes
 from minihaiku.core._checks import check_value, is_array, norm_shape
 from minihaiku.core._create import InitLike, create, zeros_init
 from minihaiku.core._errors import (
@@ -38,13 +39,16 @@ def get_state(
     shape: Sequence[int] | None = None,
     dtype: Any = jnp.float32,
     init: InitLike = None,
+    *,
+    axes: Sequence[str | None] | None = None,
 ) -> jax.Array:
     """Reads the state entry ``name``, creating it during ``init``.
 
     In ``init`` a missing entry is created with ``init`` (default: zeros) and
     the given shape and dtype; that value is the entry's initial value, which
     ``init`` returns. In ``apply`` the value is the one given to ``apply`` or
-    the last one stored with :func:`set_state`.
+    the last one stored with :func:`set_state`. ``axes`` annotates a created
+    entry for sharding, as in :func:`~minihaiku.core.get_param`.
 
     Examples:
       >>> from minihaiku.core import get_state, set_state, transform_with_state
@@ -68,6 +72,8 @@ def get_state(
                 "without a shape. Pass shape= (and dtype=) the first time, or "
                 "set_state it first."
             )
+        if axes is not None:
+            record_axes(frame, path, norm_shape(shape, path), axes, "state")
         value = create(
             frame,
             path,
