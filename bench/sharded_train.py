@@ -19,20 +19,21 @@ os.environ["XLA_FLAGS"] = (
 ).strip()
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-import argparse  # noqa: E402
-import time  # noqa: E402
-from typing import Any  # noqa: E402
+import argparse
+import time
+from typing import Any
 
-import jax  # noqa: E402
-import numpy as np  # noqa: E402
-import optax  # noqa: E402
-from jax.sharding import PartitionSpec as P  # noqa: E402
+import jax
+import numpy as np
+import optax
+from jax.sharding import PartitionSpec as P
 
-from minihaiku.core import transform  # noqa: E402
-from minihaiku.layers import MLP  # noqa: E402
-from minihaiku.training import mse_loss, train  # noqa: E402
-from minihaiku.training._mesh import MeshPlan, jit_options  # noqa: E402
-from minihaiku.training._step import make_chunk, normalize  # noqa: E402
+from minihaiku.core import transform
+from minihaiku.layers import MLP
+from minihaiku.training import mse_loss, train
+from minihaiku.training._mesh import MeshPlan
+from minihaiku.training._on_mesh import jit_options
+from minihaiku.training._step import make_chunk, normalize
 
 MIB = 2**20
 

@@ -324,3 +324,97 @@ def test_a_one_device_mesh_trains_like_no_mesh(quadratic):
         np.testing.assert_array_equal(np.asarray(on.params[k]), np.asarray(v))
     w = on.params["~/MLP_0/__call__/Linear_0/__call__/w"]
     assert w.sharding.spec == P(None, "model")
+
+
+# -- shardings from the model's annotations ------------------------------------------------
+
+
+def annotated():
+    from minihaiku.core import get_param, transform
+
+    def f(x):
+        w = get_param("w", (x.shape[-1], 8), axes=("embed", "mlp"))
+        v = get_param("v", (8, 1), axes=("mlp", None))
+        return jax.nn.tanh(x @ w) @ v
+
+    xs, ys = quadratic_data()
+    return transform(f), (xs, ys)
+
+
+def test_params_are_sharded_by_the_models_annotations_and_the_rules():
+    model, data = annotated()
+    params = model.init(0, data[0])
+    kw = dict(progress=False, steps_per_dispatch=5)
+    plain = train(model, params, data, optax.adam(1e-2), 10, data_parallel=False, **kw)
+    r = train(
+        model,
+        params,
+        data,
+        optax.adam(1e-2),
+        10,
+        mesh=mesh("data", "model"),
+        rules={"batch": "data", "mlp": "model", "embed": None},
+        **kw,
+    )
+    assert r.params["~/w"].sharding.spec == P(None, "model")
+    assert r.params["~/v"].sharding.spec == P("model", None)
+    assert r.opt_state[0].mu["~/w"].sharding.spec == P(None, "model")
+    np.testing.assert_array_equal(r.losses, plain.losses)
+
+
+def test_the_current_axis_rules_apply_and_param_shardings_win():
+    from minihaiku.core import axis_rules
+
+    model, data = annotated()
+    params = model.init(0, data[0])
+    with axis_rules({"mlp": "model"}):
+        r = train(
+            model,
+            params,
+            data,
+            optax.sgd(0.1),
+            2,
+            progress=False,
+            mesh=mesh("data", "model"),
+            param_shardings={"~/v": P()},
+        )
+    assert r.params["~/w"].sharding.spec == P(None, "model")
+    assert r.params["~/v"].sharding.spec == P()
+
+
+def test_an_iterator_is_read_once_to_trace_the_model_and_no_batch_is_lost():
+    model, (xs, ys) = annotated()
+    params = model.init(0, xs)
+    batches = [(xs[i : i + 32], ys[i : i + 32]) for i in range(0, 128, 32)]
+    kw = dict(progress=False, steps_per_dispatch=4)
+    plain = train(model, params, iter(batches), optax.sgd(0.1), 4, data_parallel=False, **kw)
+    r = train(
+        model,
+        params,
+        iter(batches),
+        optax.sgd(0.1),
+        4,
+        mesh=mesh("data", "model"),
+        rules={"mlp": "model"},
+        **kw,
+    )
+    assert r.params["~/w"].sharding.spec == P(None, "model")
+    np.testing.assert_array_equal(r.losses, plain.losses)
+
+
+def test_a_param_no_complete_rule_covers_is_a_sharding_error_naming_it():
+    from minihaiku.core import ShardingError, axis_rules
+
+    model, data = annotated()
+    params = model.init(0, data[0])
+    with pytest.raises(ShardingError, match=re.escape("'embed' in '~/w'")):
+        train(
+            model,
+            params,
+            data,
+            optax.sgd(0.1),
+            1,
+            progress=False,
+            mesh=mesh("data", "model"),
+            rules=axis_rules({"mlp": "model"}, complete=True),
+        )

@@ -30,7 +30,8 @@ from minihaiku.training._freeze import (
 )
 from minihaiku.training._history import History
 from minihaiku.training._losses import Loss
-from minihaiku.training._mesh import MeshPlan, Rules, jit_options, on_mesh, snapshot
+from minihaiku.training._mesh import MeshPlan, Rules
+from minihaiku.training._on_mesh import jit_options, on_mesh, snapshot
 from minihaiku.training._parallel import DataParallel
 from minihaiku.training._plan import plan_chunks
 from minihaiku.training._records import Pending, check_finite, host, record
@@ -189,8 +190,9 @@ def train(
             f"frozen={frozen!r} freezes every parameter ({len(fixed)}); nothing "
             "would train. Loosen the pattern or predicate."
         )
-    on, (trainable, fixed, opt_state, state) = on_mesh(
-        mesh, rules, param_shardings, data_parallel, optimizer, trainable, fixed, opt_state, state
+    t = (data, trainable, fixed, opt_state, state)
+    on, (data, trainable, fixed, opt_state, state) = on_mesh(
+        mesh, rules, param_shardings, data_parallel, the_loss, optimizer, batch_size, t
     )
     if opt_state is None:
         opt_state = optimizer.init(trainable)

@@ -1,4 +1,4 @@
-"""train() on a device mesh: params and optimizer state sharded, the batch on the data axis."""
+"""Where train() puts params, optimizer state and batches on a device mesh."""
 
 from __future__ import annotations
 
@@ -10,14 +10,19 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from minihaiku.core import InvalidArgumentError, InvalidArgumentTypeError
+from minihaiku.core import (
+    AxisRules,
+    InvalidArgumentError,
+    InvalidArgumentTypeError,
+    logical_to_spec,
+)
 from minihaiku.training._digest import to_numpy
-from minihaiku.training._records import host
 
-__all__ = ["MeshPlan", "Rules", "jit_options", "on_mesh", "snapshot"]
+__all__ = ["MeshPlan", "Rules"]
 
-#: Logical axis name -> mesh axis (or axes, or ``None``: not split).
-Rules = Mapping[str, str | tuple[str, ...] | None]
+#: Logical axis name -> mesh axis (or axes, or ``None``: not split), or an
+#: :class:`~minihaiku.core.AxisRules`; ``None``: the current ``with axis_rules(...)``.
+Rules = Mapping[str, str | tuple[str, ...] | None] | AxisRules
 
 
 def _axes(value: Any) -> tuple[str, ...]:
@@ -57,8 +62,12 @@ class MeshPlan:
                 f"('data', 'model')), got {type(mesh).__name__}."
             )
         mesh = _auto(mesh)
-        rules = dict(rules or {})
         names = tuple(str(a) for a in mesh.axis_names)
+        self.given_rules = rules
+        if rules is None:  # the current rules: only "batch" is read here
+            batch = logical_to_spec(("batch",))[0]
+            rules = {} if batch is None else {"batch": batch}
+        rules = dict(rules.rules if isinstance(rules, AxisRules) else rules)
         for logical, value in rules.items():
             if not isinstance(value, (str, tuple, list, type(None))):
                 raise InvalidArgumentTypeError(
@@ -279,80 +288,3 @@ def _auto(mesh: Mesh) -> Mesh:
     if types is None or auto is None or all(t == auto.Auto for t in types):
         return mesh
     return Mesh(mesh.devices, mesh.axis_names, axis_types=(auto.Auto,) * len(types))
-
-
-def _plan_mesh(
-    mesh: Mesh | None, rules: Rules | None, param_shardings: Any, data_parallel: bool | None
-) -> MeshPlan | None:
-    """The :class:`MeshPlan` of ``train(mesh=...)``; ``None`` without a mesh."""
-    if mesh is None:
-        if rules is not None or param_shardings is not None:
-            what = "rules=" if rules is not None else "param_shardings="
-            raise InvalidArgumentError(
-                f"{what} needs mesh=, the device mesh to shard over, e.g. "
-                "mesh=jax.make_mesh((4, 2), ('data', 'model'))."
-            )
-        return None
-    if data_parallel:
-        raise InvalidArgumentError(
-            "mesh= and data_parallel=True were both given; a mesh already splits the "
-            "batch over its data axis. Pass only mesh= (data_parallel=True is the mesh "
-            "(n,) with every param replicated)."
-        )
-    return MeshPlan(mesh, rules)
-
-
-def on_mesh(
-    mesh: Mesh | None,
-    rules: Rules | None,
-    param_shardings: Mapping[str, Any] | None,
-    data_parallel: bool | None,
-    optimizer: Any,
-    *trees: Any,
-) -> tuple[MeshPlan | None, tuple[Any, ...]]:
-    """Checks ``train``'s mesh arguments and places ``(trainable, fixed, opt_state, state)``.
-
-    Without a mesh the trees come back as they are (and the plan is ``None``).
-    """
-    plan = _plan_mesh(mesh, rules, param_shardings, data_parallel)
-    if plan is None:
-        return None, trees
-    trainable, fixed, opt_state, state = trees
-    shardings = plan.param_shardings({**trainable, **fixed}, param_shardings, None)
-    return plan, plan.place(trainable, fixed, opt_state, state, optimizer, shardings)
-
-
-def snapshot(dp: Any, trainable: Any, fixed: Any, opt_state: Any, state: Any) -> dict[str, Any]:
-    """The trees a checkpoint or the result holds.
-
-    On a mesh, the sharded arrays themselves (orbax writes each device's shard,
-    and nothing is gathered); otherwise copies on this host.
-    """
-
-    def get(tree: Any) -> Any:
-        return tree if isinstance(dp, MeshPlan) else host(tree, dp)
-
-    out = {"params": {**get(trainable), **get(fixed)}, "opt_state": get(opt_state)}
-    if state is not None:
-        out["state"] = get(state)
-    return out
-
-
-def jit_options(dp: Any, args: tuple[Any, ...]) -> dict[str, Any]:
-    """``jax.jit`` options for the chunk: on a mesh, outputs keep the inputs' shardings."""
-    if not isinstance(dp, MeshPlan):
-        return {}
-    trainable, _, opt_state, state = args[:4]
-
-    def shard(tree: Any) -> Any:
-        return jax.tree_util.tree_map(lambda x: x.sharding, tree)
-
-    return {
-        "out_shardings": (
-            shard(trainable),
-            shard(opt_state),
-            shard(state),
-            dp.replicated,
-            dp.replicated,
-        )
-    }
