@@ -4,10 +4,12 @@ Usage: python multihost_worker.py PORT PROCESS_ID NUM_PROCESSES OUT_JSON [mesh]
 
 Without ``mesh``: data parallel (params replicated). With ``mesh``: each process
 has two devices and the run is on the mesh (2, 2) ('data' over the processes,
-'model' over each process's devices), the MLP's hidden layer split on 'model'.
+'model' over each process's devices), the MLP's hidden layer split on 'model',
+checkpointed at steps 30 and 60 (each process writes its shards).
 """
 
 import json
+import os
 import sys
 
 import jax
@@ -53,6 +55,9 @@ if on_mesh:
         progress=False,
         mesh=mesh,
         param_shardings=specs,
+        # one directory for both processes: each writes its own shards
+        checkpoint_dir=os.path.join(os.path.dirname(out), "ckpt"),
+        checkpoint_every=30,
     )
     shards = {k: list(v.addressable_shards[0].data.shape) for k, v in result.params.items()}
     gathered = {
