@@ -1,11 +1,14 @@
 """Memory of train() on a mesh: fully sharded (1, 8) vs replicated data parallel (8, 1).
 
-A wide MLP (about 9.5M params: params + adam state about 113 MB) trained with
-adam on 8 forced CPU devices. For each layout it reports the bytes of params
-and optimizer state that one device holds (its addressable shards, the
-largest over the devices), the compiled training step's memory_analysis
-(arguments, outputs, temporaries), and the loss after a few steps of train()
-(the same in both layouts).
+A wide MLP (9.4M params: params + adam state 108 MiB) whose weights are
+annotated ("embed", "mlp"), trained with adam on 8 forced CPU devices. For
+each layout it reports the params that init leaves on the fullest device
+(``model.init`` for the replicated layout, ``sharded_init`` with the rules
+for the sharded ones), the bytes of params and optimizer state that one
+device holds while training (its addressable shards, the largest over the
+devices), the compiled training step's memory_analysis (arguments, outputs,
+temporaries), and the loss after a few steps of train() (the same in every
+layout).
 
 Usage: python bench/sharded_train.py [--width 2048] [--steps 5]
 """
@@ -26,10 +29,9 @@ from typing import Any
 import jax
 import numpy as np
 import optax
-from jax.sharding import PartitionSpec as P
 
-from minihaiku.core import transform
-from minihaiku.layers import MLP
+from minihaiku.core import get_param, sharded_init, transform
+from minihaiku.core import param_shardings as model_shardings
 from minihaiku.training import mse_loss, train
 from minihaiku.training._mesh import MeshPlan
 from minihaiku.training._on_mesh import jit_options
@@ -47,9 +49,21 @@ def per_device_bytes(*trees: Any) -> int:
     return max(held.values())
 
 
-def fsdp_tp(params: dict[str, Any]) -> dict[str, Any]:
-    """Matrices: rows on 'data', columns on 'model'; vectors on 'model'."""
-    return {k: P("data", "model") if v.ndim == 2 else P("model") for k, v in params.items()}
+#: Fully sharded data parallel and tensor parallel at once: every weight's rows
+#: on 'data', its columns (and the bias) on 'model'.
+RULES = {"batch": "data", "embed": "data", "mlp": "model"}
+
+
+def wide_mlp(sizes: list[int]) -> Any:
+    def f(x: Any) -> Any:
+        for i, n in enumerate(sizes):
+            w = get_param(f"w{i}", (x.shape[-1], n), axes=("embed", "mlp"))
+            b = get_param(f"b{i}", (n,), init="zeros", axes=("mlp",))
+            x = x @ (w / np.sqrt(x.shape[-1])) + b
+            x = jax.nn.relu(x) if i < len(sizes) - 1 else x
+        return x
+
+    return transform(f)
 
 
 def main() -> None:
@@ -58,7 +72,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     args = parser.parse_args()
     w = args.width
-    model = transform(lambda x: MLP([w, w, w, 256])(x))
+    model = wide_mlp([w, w, w, 256])
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 256)).astype(np.float32)
     y = rng.normal(size=(64, 256)).astype(np.float32)
@@ -71,20 +85,25 @@ def main() -> None:
         f"(params {full / MIB:.1f} MiB, params + adam state {3 * full / MIB:.1f} MiB)\n"
     )
     print(
-        "| layout | params + opt state per device (MiB) | step arguments (MiB) | "
+        "| layout | init: params on the fullest device (MiB) | "
+        "params + opt state per device (MiB) | step arguments (MiB) | "
         "step outputs (MiB) | step temporaries (MiB) | loss after "
         f"{args.steps} steps | train() time (s) |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     layouts = {
-        "replicated, data parallel (8, 1)": ((8, 1), None),
-        "fully sharded + tensor parallel (1, 8)": ((1, 8), fsdp_tp(params)),
-        "fully sharded + tensor parallel (4, 2)": ((4, 2), fsdp_tp(params)),
+        "replicated, data parallel (8, 1)": ((8, 1), {"batch": "data"}),
+        "fully sharded + tensor parallel (1, 8)": ((1, 8), RULES),
+        "fully sharded + tensor parallel (4, 2)": ((4, 2), RULES),
     }
-    for name, (shape, specs) in layouts.items():
+    for name, (shape, rules) in layouts.items():
         mesh = jax.make_mesh(shape, ("data", "model"))
-        plan = MeshPlan(mesh, None)
-        shardings = plan.param_shardings(params, specs, None)
+        init = model.init if rules is not RULES else sharded_init(model, mesh, rules)
+        start = init(0, x)
+        at_init = per_device_bytes(start)
+        plan = MeshPlan(mesh, rules)
+        derived = model_shardings(model, x, mesh=plan.mesh, rules=rules)
+        shardings = plan.param_shardings(params, None, derived)
         trainable, fixed, opt_state, state = plan.place(
             params, {}, None, None, optimizer, shardings
         )
@@ -94,27 +113,30 @@ def main() -> None:
         call = (trainable, fixed, opt_state, state, None, np.uint32(0), plan.batch((x, y)))
         compiled = jax.jit(chunk, **jit_options(plan, call)).lower(*call).compile()
         memory = compiled.memory_analysis()
-        del trainable, fixed, opt_state, call, compiled
+        del trainable, fixed, opt_state, call, compiled, shardings
         t = time.perf_counter()
-        result = train(
+        result = train(  # from init's params: sharded_init's stay sharded
             model,
-            params,
+            start,
             (x, y),
             optimizer,
             args.steps,
             progress=False,
             mesh=mesh,
-            param_shardings=specs,
+            rules=rules,
             steps_per_dispatch=args.steps,
         )
         seconds = time.perf_counter() - t
         print(
-            f"| {name} | {held / MIB:.1f} | {memory.argument_size_in_bytes / MIB:.1f} | "
+            f"| {name} | {at_init / MIB:.1f} | {held / MIB:.1f} | "
+            f"{memory.argument_size_in_bytes / MIB:.1f} | "
             f"{memory.output_size_in_bytes / MIB:.1f} | {memory.temp_size_in_bytes / MIB:.1f} | "
             f"{result.final_loss:.6f} | {seconds:.1f} |"
         )
     print(
-        "\nPer device: bytes of the addressable shards on the fullest device. Step "
+        "\nInit: model.init puts every param on one device; sharded_init creates each "
+        "device's shards only. Per device: bytes of the addressable shards on the "
+        "fullest device. Step "
         "figures: the compiled training chunk's memory_analysis (per device; "
         "arguments include the batch)."
     )

@@ -418,3 +418,21 @@ def test_a_param_no_complete_rule_covers_is_a_sharding_error_naming_it():
             mesh=mesh("data", "model"),
             rules=axis_rules({"mlp": "model"}, complete=True),
         )
+
+
+def test_params_from_sharded_init_keep_their_shardings_and_train_like_host_params():
+    from minihaiku.core import sharded_init
+
+    model, data = annotated()
+    rules = {"embed": "data", "mlp": "model"}
+    m = mesh("data", "model")
+    params = sharded_init(model, m, rules)(0, data[0])
+    kw = dict(progress=False, steps_per_dispatch=5)
+    plain = train(
+        model, model.init(0, data[0]), data, optax.adam(1e-2), 10, data_parallel=False, **kw
+    )
+    # no rules here: the params' own shardings are kept
+    r = train(model, params, data, optax.adam(1e-2), 10, mesh=m, **kw)
+    assert r.params["~/w"].sharding.spec == P("data", "model")
+    assert r.params["~/v"].sharding.spec == P("model", None)
+    np.testing.assert_array_equal(r.losses, plain.losses)

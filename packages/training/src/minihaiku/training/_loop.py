@@ -190,8 +190,8 @@ def train(
             f"frozen={frozen!r} freezes every parameter ({len(fixed)}); nothing "
             "would train. Loosen the pattern or predicate."
         )
-    t = (data, trainable, fixed, opt_state, state)
-    on, (data, trainable, fixed, opt_state, state) = on_mesh(
+    t = (params, data, trainable, fixed, opt_state, state)
+    on, (params, data, trainable, fixed, opt_state, state) = on_mesh(
         mesh, rules, param_shardings, data_parallel, the_loss, optimizer, batch_size, t
     )
     if opt_state is None:

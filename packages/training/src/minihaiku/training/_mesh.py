@@ -174,7 +174,7 @@ class MeshPlan:
             own = getattr(value, "sharding", None)
             if path in given:
                 spec = given[path]
-            elif isinstance(own, NamedSharding) and not own.is_fully_replicated:
+            elif isinstance(own, NamedSharding) and any(e is not None for e in own.spec):
                 spec = own
             elif derived is not None and path in derived:
                 spec = derived[path]

@@ -49,19 +49,20 @@ def on_mesh(
     loss: Loss,
     optimizer: Any,
     batch_size: int | None,
-    trees: tuple[Any, Any, Any, Any, Any],
-) -> tuple[MeshPlan | None, tuple[Any, Any, Any, Any, Any]]:
-    """Checks ``train``'s mesh arguments and places ``(trainable, fixed, opt_state, state)``.
+    trees: tuple[Any, Any, Any, Any, Any, Any],
+) -> tuple[MeshPlan | None, tuple[Any, Any, Any, Any, Any, Any]]:
+    """Checks ``train``'s mesh arguments and places the params and states.
 
-    ``trees`` is ``(data, trainable, fixed, opt_state, state)``; they come back
-    placed (an iterator ``data`` whose first batch was read to trace the
-    model comes back as an equal iterator). Without a mesh they come back as
-    they are, and the plan is ``None``.
+    ``trees`` is ``(params, data, trainable, fixed, opt_state, state)``; they
+    come back placed (``params``: the placed ``trainable`` and ``fixed`` in
+    the order of ``params``; an iterator ``data`` whose first batch was read
+    to trace the model comes back as an equal iterator). Without a mesh they
+    come back as they are, and the plan is ``None``.
     """
     plan = _plan_mesh(mesh, rules, param_shardings, data_parallel)
     if plan is None:
         return None, trees
-    data, trainable, fixed, opt_state, state = trees
+    given, data, trainable, fixed, opt_state, state = trees
     params = {**trainable, **fixed}
     derived = None
     if loss.model is not None and not set(params) <= set(param_shardings or {}):
@@ -71,7 +72,12 @@ def on_mesh(
             if isinstance(loss.model, TransformedWithState):
                 derived = derived[0]
     shardings = plan.param_shardings(params, param_shardings, derived)
-    return plan, (data, *plan.place(trainable, fixed, opt_state, state, optimizer, shardings))
+    trainable, fixed, opt_state, state = plan.place(
+        trainable, fixed, opt_state, state, optimizer, shardings
+    )
+    placed = {**trainable, **fixed}
+    params = {k: placed[k] for k in given}
+    return plan, (params, data, trainable, fixed, opt_state, state)
 
 
 def _model_input(data: Any, batch_size: int | None) -> tuple[Any, Any]:
