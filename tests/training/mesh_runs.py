@@ -57,9 +57,9 @@ def describe(result):
     return {
         "losses": result.losses.tolist(),
         "params": {k: np.asarray(v).ravel().tolist() for k, v in result.params.items()},
-        "specs": {k: str(v.sharding.spec) for k, v in result.params.items()},
+        "specs": {k: str(tuple(v.sharding.spec)) for k, v in result.params.items()},
         "shards": {k: list(v.addressable_shards[0].data.shape) for k, v in result.params.items()},
-        "mu_specs": {k: str(v.sharding.spec) for k, v in result.opt_state[0].mu.items()},
+        "mu_specs": {k: str(tuple(v.sharding.spec)) for k, v in result.opt_state[0].mu.items()},
         "mesh": {
             str(k): int(v)
             for k, v in next(iter(result.params.values())).sharding.mesh.shape.items()

@@ -16,6 +16,7 @@ import jax
 
 port, pid, nproc, out = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 on_mesh = sys.argv[5:] == ["mesh"]
+NEW_JAX = tuple(int(p) for p in jax.__version__.split(".")[:2]) >= (0, 7)
 jax.config.update("jax_cpu_collectives_implementation", "gloo")
 jax.distributed.initialize(
     coordinator_address=f"127.0.0.1:{port}",
@@ -55,9 +56,10 @@ if on_mesh:
         progress=False,
         mesh=mesh,
         param_shardings=specs,
-        # one directory for both processes: each writes its own shards
-        checkpoint_dir=os.path.join(os.path.dirname(out), "ckpt"),
-        checkpoint_every=30,
+        # one directory for both processes: each writes its own shards (orbax's
+        # multi-process saves time out on JAX < 0.7)
+        checkpoint_dir=os.path.join(os.path.dirname(out), "ckpt") if NEW_JAX else None,
+        checkpoint_every=30 if NEW_JAX else None,
     )
     shards = {k: list(v.addressable_shards[0].data.shape) for k, v in result.params.items()}
     gathered = {
@@ -82,6 +84,7 @@ with open(out, "w") as f:
             "processes": jax.process_count(),
             "final_loss": result.final_loss,
             "shards": shards,
+            "checkpointed": on_mesh and NEW_JAX,
             "losses": result.losses.tolist(),
             "params": {k: np.asarray(v).ravel().tolist() for k, v in result.params.items()},
         },

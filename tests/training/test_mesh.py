@@ -23,6 +23,7 @@ ENV = dict(
     JAX_PLATFORMS="cpu",
     PYTHONWARNINGS="ignore",
 )
+NEW_JAX = tuple(int(p) for p in jax.__version__.split(".")[:2]) >= (0, 7)
 MESHES = ["(8, 1)", "(4, 2)", "(2, 4)", "(1, 8)"]
 W2 = "~/MLP_0/__call__/Linear_1/__call__/w"  # (32, 16) in the block's MLP
 
@@ -61,7 +62,7 @@ def test_params_and_adam_moments_stay_sharded_by_their_specs(eight):
     for mesh, (data, model) in zip(MESHES, [(8, 1), (4, 2), (2, 4), (1, 8)], strict=True):
         got = eight["transformer"][mesh]
         assert got["mesh"] == {"data": data, "model": model}
-        assert got["specs"][W2] == "P('data', 'model')"
+        assert got["specs"][W2] == "('data', 'model')"
         # each device holds its block of the (32, 16) matrix only
         assert got["shards"][W2] == [32 // data, 16 // model]
         assert got["mu_specs"] == got["specs"]
@@ -108,9 +109,10 @@ def test_a_checkpoint_saved_on_one_mesh_resumes_on_another_bit_for_bit(tmp_path)
     assert resumed["losses"] == straight["losses"]
     assert resumed["params"] == straight["params"]
     assert resumed["losses"][:5] == got["first"]["losses"]
-    # orbax wrote the arrays as shards (one OCDBT store per process, shard metadata)
+    # orbax wrote the arrays as shards, with their sharding metadata (on JAX < 0.7,
+    # whose set_mesh recent orbax cannot use, they are gathered and saved whole)
     step = tmp_path / "ckpt" / "5" / "state"
-    assert (step / "_sharding").exists()
+    assert (step / "_sharding").exists() == NEW_JAX
 
 
 # -- errors that a one-device mesh shows -------------------------------------------------

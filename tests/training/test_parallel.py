@@ -140,5 +140,6 @@ def test_two_processes_train_a_model_parallel_mesh_and_agree_with_one(tmp_path):
     for out in outs:
         compare(out, want)
     # the sharded checkpoints: one store per process, each with its own shards
-    state = tmp_path / "ckpt" / "60" / "state"
-    assert (state / "ocdbt.process_0").is_dir() and (state / "ocdbt.process_1").is_dir()
+    if outs[0]["checkpointed"]:  # JAX >= 0.7 (see multihost_worker.py)
+        state = tmp_path / "ckpt" / "60" / "state"
+        assert (state / "ocdbt.process_0").is_dir() and (state / "ocdbt.process_1").is_dir()

@@ -9,7 +9,7 @@ from typing import Any
 import jax
 import numpy as np
 
-__all__ = ["to_numpy", "tree_digest"]
+__all__ = ["saveable", "to_numpy", "tree_digest"]
 
 
 def tree_digest(tree: Any) -> str:
@@ -63,3 +63,23 @@ def to_numpy(x: Any) -> np.ndarray:
 
         return np.asarray(multihost_utils.process_allgather(x, tiled=True))
     return np.asarray(x)
+
+
+#: Recent orbax releases write replicated shards inside ``with
+#: jax.sharding.set_mesh(...)``, which JAX before 0.7 does not support.
+_SHARDED_SAVES = tuple(int(p) for p in jax.__version__.split(".")[:2]) >= (0, 7)
+
+
+def saveable(tree: Any) -> Any:
+    """``tree`` as orbax can save it: as it is, or on JAX < 0.7 sharded arrays on the host.
+
+    Examples:
+      >>> from minihaiku.training._digest import saveable
+      >>> saveable({"w": np.zeros(2)})["w"]
+      array([0., 0.])
+    """
+    if _SHARDED_SAVES:
+        return tree
+    return jax.tree_util.tree_map(
+        lambda x: to_numpy(x) if isinstance(x, jax.Array) and len(x.devices()) > 1 else x, tree
+    )
