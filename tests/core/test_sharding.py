@@ -32,6 +32,7 @@ from minihaiku.core import (
     param_shardings,
     set_state,
     sharded_init,
+    summary,
     transform,
     transform_with_state,
 )
@@ -67,12 +68,13 @@ def test_param_axes_of_a_stateful_pair_gives_params_and_state_axes():
         n = get_state("count", (), jnp.int32)
         mean = get_state("mean", (x.shape[-1],), axes=("embed",))
         set_state("count", n + 1)
-        set_state("last", x)  # created by set_state: no annotation
+        set_state("last", x)  # created by set_state without axes: no annotation
+        set_state("seen", x, axes=("batch", "embed"))
         return x * get_param("w", (x.shape[-1],), axes=("embed",)) + mean
 
     assert param_axes(transform_with_state(f), jnp.ones((2, 4))) == (
         {"~/w": ("embed",)},
-        {"~/count": None, "~/mean": ("embed",), "~/last": None},
+        {"~/count": None, "~/mean": ("embed",), "~/last": None, "~/seen": ("batch", "embed")},
     )
 
 
@@ -436,3 +438,17 @@ def test_the_compiled_sharded_init_allocates_one_eighth_per_device(eight_devices
     full = 1024 * 1024 * 4
     assert eight_devices["memory"]["output"] == full // 8
     assert eight_devices["memory"]["temp"] < full // 2
+
+
+def test_summary_shows_a_sharding_column_only_for_sharded_entries():
+    x = jnp.ones((2, 16))
+    plain = summary(init_shapes(transform(mlp), x))
+    assert "sharding" not in plain
+    table = summary(init_shapes(transform(mlp), x, mesh=ONE, rules=TP)).splitlines()
+    assert table[0].split() == ["scope", "name", "shape", "dtype", "size", "bytes", "sharding"]
+    rows = {line.split()[1]: line for line in table[2:-2]}
+    assert rows["w1"].endswith("P(None, 'model')")
+    assert rows["b1"].endswith("P('model')")
+    assert rows["scale"].endswith("P()")
+    mixed = {"~/a": jnp.ones(2), **init_shapes(transform(mlp), x, mesh=ONE, rules=TP)}
+    assert summary(mixed).splitlines()[2].endswith("  -")  # a plain array: no sharding

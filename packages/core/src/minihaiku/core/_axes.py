@@ -71,6 +71,12 @@ def recording() -> Iterator[AxesRecord]:
 
 def check_axes(axes: Any, path: str, kind: str, shape: tuple[int, ...]) -> Axes:
     """``axes`` as a tuple, after checking it is one name (or None) per dimension."""
+    if type(axes) is tuple and len(axes) == len(shape):  # the common case, checked fast
+        for a in axes:
+            if a is not None and type(a) is not str:
+                break
+        else:
+            return axes
     if isinstance(axes, str) or not isinstance(axes, (tuple, list)):
         hint = f" For a rank-1 {kind} write axes=({axes!r},)." if isinstance(axes, str) else ""
         raise InvalidArgumentTypeError(

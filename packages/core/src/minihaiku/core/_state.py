@@ -101,14 +101,15 @@ def _restack(old: Any, value: Any, stacks: tuple[Stack, ...]) -> Any:
     return jax.lax.dynamic_update_index_in_dim(old, _restack(inner, value, rest), index, 0)
 
 
-def set_state(name: str, value: Any) -> None:
+def set_state(name: str, value: Any, *, axes: Sequence[str | None] | None = None) -> None:
     """Stores ``value`` as state entry ``name``.
 
     During ``init`` the first value stored (or created by :func:`get_state`)
     is the entry's initial value; later writes change what the rest of the
     function reads, not what ``init`` returns (dm-haiku's rule). During
     ``apply`` the new value is returned in the updated state. An entry keeps
-    its shape.
+    its shape. ``axes`` annotates an entry that this call creates (in
+    ``init``) for sharding, as in :func:`~minihaiku.core.get_param`.
 
     Examples:
       >>> from minihaiku.core import set_state, transform_with_state
@@ -140,6 +141,8 @@ def set_state(name: str, value: Any) -> None:
                 "during init, so it is not in the state given to apply. Call "
                 "set_state or get_state for it during init too."
             )
+        if axes is not None:
+            record_axes(frame, path, tuple(value.shape), axes, "state")
         if stacks:  # a new per-layer entry inside layer_stack: one copy per layer
             value = jnp.broadcast_to(value, (*(n for n, _ in stacks), *value.shape))
         frame.initial_state.setdefault(path, value)

@@ -9,6 +9,7 @@ from typing import Any
 
 import jax
 import numpy as np
+from jax.sharding import NamedSharding
 
 from minihaiku.core._errors import (
     InvalidArgumentError,
@@ -220,10 +221,21 @@ def _human(n: float) -> str:
     return f"{n:.1f} GiB"  # pragma: no cover
 
 
+def _spec(value: Any) -> str | None:
+    """``P(None, 'model')`` for a value placed by a NamedSharding, else None."""
+    sharding = getattr(value, "sharding", None)
+    if not isinstance(sharding, NamedSharding):
+        return None
+    return "P(" + ", ".join(repr(e) for e in sharding.spec) + ")"
+
+
 def summary(params: Mapping[str, Any]) -> str:
     """A table of the parameters: scope, name, shape, dtype, count and bytes, with totals.
 
     Works on params, state, or the ShapeDtypeStructs from :func:`init_shapes`.
+    When some entries are placed by a ``NamedSharding`` (``init_shapes(...,
+    mesh=...)``, or params from ``sharded_init``), a ``sharding`` column shows
+    each one's PartitionSpec.
 
     Examples:
       >>> from minihaiku.core import Module, get_param, init_shapes, summary, transform
@@ -237,29 +249,48 @@ def summary(params: Mapping[str, Any]) -> str:
       ~/Linear_0/__call__  w     (3, 2)  float32     6   24 B
       -------------------  ----  ------  -------  ----  -----
       total (2 arrays)                               8   32 B
+      >>> f = transform(lambda x: x @ get_param("w", (3, 4), axes=("embed", "mlp")))
+      >>> mesh = jax.make_mesh((1, 1), ("data", "model"))
+      >>> print(summary(init_shapes(f, jnp.ones((1, 3)), mesh=mesh, rules={"mlp": "model"})))
+      scope            name  shape   dtype    size  bytes  sharding
+      ---------------  ----  ------  -------  ----  -----  ----------------
+      ~                w     (3, 4)  float32    12   48 B  P(None, 'model')
+      ---------------  ----  ------  -------  ----  -----  ----------------
+      total (1 array)                           12   48 B
     """
     rows = []
-    for path, value in _mapping(params, "summary").items():
+    specs = [_spec(v) for v in _mapping(params, "summary").values()]
+    sharded = any(sp is not None for sp in specs)
+    for (path, value), spec in zip(params.items(), specs, strict=True):
         scope, _, name = path.rpartition("/")
         shape = tuple(np.shape(value))
         dtype = np.dtype(value.dtype)
         size = math.prod(shape)
-        rows.append(
-            (
-                scope or "(top level)",
-                name,
-                str(shape),
-                dtype.name,
-                f"{size:,}",
-                _human(size * dtype.itemsize),
-            )
+        row = (
+            scope or "(top level)",
+            name,
+            str(shape),
+            dtype.name,
+            f"{size:,}",
+            _human(size * dtype.itemsize),
         )
+        rows.append((*row, spec or "-") if sharded else row)
     total_size = tree_size(dict(params))
     total_bytes = tree_bytes(dict(params))
-    header = ("scope", "name", "shape", "dtype", "size", "bytes")
+    header: tuple[str, ...] = ("scope", "name", "shape", "dtype", "size", "bytes")
     count = f"{len(rows)} array" + ("" if len(rows) == 1 else "s")
-    footer = (f"total ({count})", "", "", "", f"{total_size:,}", _human(total_bytes))
-    widths = [max(len(r[i]) for r in [header, footer, *rows]) for i in range(6)]
+    footer: tuple[str, ...] = (
+        f"total ({count})",
+        "",
+        "",
+        "",
+        f"{total_size:,}",
+        _human(total_bytes),
+    )
+    if sharded:
+        header, footer = (*header, "sharding"), (*footer, "")
+    ncols = len(header)
+    widths = [max(len(r[i]) for r in [header, footer, *rows]) for i in range(ncols)]
     right = {4, 5}
 
     def line(r: tuple[str, ...]) -> str:

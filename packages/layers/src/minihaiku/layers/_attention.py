@@ -10,6 +10,7 @@ import numpy as np
 
 from minihaiku.core import InitLike, InvalidArgumentError, Module
 from minihaiku.initializers import variance_scaling
+from minihaiku.layers._axes import ATTENTION_AXES, Pair, check_pair, swap
 from minihaiku.layers._checks import check_size
 from minihaiku.layers._linear import Linear
 
@@ -43,6 +44,11 @@ class MultiHeadAttention(Module):
       value_size: the size ``V`` of each value head; default ``key_size``.
       model_size: the output size; default ``key_size * num_heads``.
       name: the module's name; default ``MultiHeadAttention_N``.
+      axes: the logical axis names (model, heads) for sharding: ``query``,
+        ``key`` and ``value`` get ``w`` axes ``(model, heads)`` (``heads``
+        is the flattened heads x head-size axis) and ``b`` ``(heads,)``; the
+        output ``linear`` gets ``(heads, model)`` and ``(model,)``. Default
+        ``("embed", "heads")``; ``None``: unannotated. Not in dm-haiku.
 
     Examples:
       >>> from minihaiku.core import transform
@@ -72,9 +78,11 @@ class MultiHeadAttention(Module):
         value_size: int | None = None,
         model_size: int | None = None,
         name: str | None = None,
+        axes: Pair = ATTENTION_AXES,
     ) -> None:
         super().__init__(name=name)
         where = f"MultiHeadAttention {self.module_path}"
+        self.axes = check_pair(axes, where)
         self.num_heads = check_size(num_heads, "num_heads", where)
         self.key_size = check_size(key_size, "key_size", where)
         self.value_size = (
@@ -145,8 +153,14 @@ class MultiHeadAttention(Module):
         *leading_dims, sequence_length, _ = query.shape
 
         def linear(size: int, name: str) -> Linear:
+            axes = swap(self.axes) if name == "linear" else self.axes
             return Linear(
-                size, with_bias=self.with_bias, w_init=self.w_init, b_init=self.b_init, name=name
+                size,
+                with_bias=self.with_bias,
+                w_init=self.w_init,
+                b_init=self.b_init,
+                name=name,
+                axes=axes,
             )
 
         h = self.num_heads

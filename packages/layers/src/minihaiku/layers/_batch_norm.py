@@ -19,6 +19,7 @@ from minihaiku.core import (
     get_param,
 )
 from minihaiku.initializers import ones, zeros
+from minihaiku.layers._axes import check_name, one_axis
 from minihaiku.layers._checks import (
     channel_index,
     check_init_needs_create,
@@ -60,6 +61,9 @@ class BatchNorm(Module):
       data_format: ``"channels_last"`` (default), ``"channels_first"``, or a
         format such as ``"NHWC"``/``"NCHW"``.
       name: the module's name; default ``BatchNorm_N``.
+      axes: the logical axis name of the parameters' (and moving averages') channel axis for
+        sharding (other axes get None). Default ``"conv_out"``; ``None``:
+        unannotated. Keyword-only (not in dm-haiku).
 
     Examples:
       >>> from minihaiku.core import transform_with_state
@@ -94,9 +98,12 @@ class BatchNorm(Module):
         cross_replica_axis_index_groups: Sequence[Sequence[int]] | None = None,
         data_format: str = "channels_last",
         name: str | None = None,
+        *,
+        axes: str | None = "conv_out",
     ) -> None:
         super().__init__(name=name)
         where = f"BatchNorm {self.module_path}"
+        self.axes = check_name(axes, where)
         check_init_needs_create(scale_init, create_scale, "scale", where)
         check_init_needs_create(offset_init, create_offset, "offset", where)
         if not cross_replica_axis and cross_replica_axis_index_groups is not None:
@@ -169,7 +176,9 @@ class BatchNorm(Module):
                     "(is_training=False). Initialize with is_training=True (or "
                     f"pass the state from such an init) first. ({e})"
                 ) from e
+        w_axes = one_axis(inputs.ndim, self.channel_index, self.axes)
         if training:
+            self.mean_ema.axes = self.var_ema.axes = w_axes
             self.mean_ema(mean)
             self.var_ema(var)
         w_shape = tuple(1 if i in axis else inputs.shape[i] for i in range(inputs.ndim))
@@ -177,11 +186,11 @@ class BatchNorm(Module):
         s: Any = scale
         o: Any = offset
         if self.create_scale:
-            s = get_param("scale", w_shape, w_dtype, self.scale_init)
+            s = get_param("scale", w_shape, w_dtype, self.scale_init, axes=w_axes)
         elif s is None:
             s = np.ones([], dtype=w_dtype)
         if self.create_offset:
-            o = get_param("offset", w_shape, w_dtype, self.offset_init)
+            o = get_param("offset", w_shape, w_dtype, self.offset_init, axes=w_axes)
         elif o is None:
             o = np.zeros([], dtype=w_dtype)
         eps = jax.lax.convert_element_type(self.eps, var.dtype)

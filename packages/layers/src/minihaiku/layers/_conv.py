@@ -11,6 +11,7 @@ from jax import lax
 
 from minihaiku.core import InitLike, InvalidArgumentError, Module, get_param
 from minihaiku.initializers import zeros
+from minihaiku.layers._axes import CONV_AXES, Pair, check_pair
 from minihaiku.layers._checks import (
     channel_index,
     check_positive_int,
@@ -22,6 +23,7 @@ from minihaiku.layers._conv_common import (
     Padding,
     add_bias,
     check_mask,
+    conv_axes,
     fan_in_init,
     input_for,
     resolve_padding,
@@ -58,6 +60,10 @@ class ConvND(Module):
       feature_group_count: the number of groups of a grouped convolution; the
         input channels must be a multiple of it.
       name: the module's name; default ``ConvND_N``.
+      axes: the logical axis names (input channels, output channels) of ``w``
+        for sharding (its spatial axes get None); ``b`` gets the output name.
+        Default ``("conv_in", "conv_out")``; ``None``: unannotated.
+        Keyword-only (not in dm-haiku).
 
     Examples:
       >>> import jax.numpy as jnp
@@ -86,9 +92,12 @@ class ConvND(Module):
         mask: Any = None,
         feature_group_count: int = 1,
         name: str | None = None,
+        *,
+        axes: Pair = CONV_AXES,
     ) -> None:
         super().__init__(name=name)
         where = self._where = f"{type(self).__name__} {self.module_path}"
+        self.axes = check_pair(axes, where)
         n = self.num_spatial_dims = check_positive_int(num_spatial_dims, "num_spatial_dims", where)
         self.output_channels = check_size(output_channels, "output_channels", where)
         self.kernel_shape = positive_ints(kernel_shape, n, "kernel_shape", where)
@@ -104,6 +113,7 @@ class ConvND(Module):
         )
         self.data_format = data_format
         self.channel_index = channel_index(data_format, where)
+        self._w_axes, self._b_axes = conv_axes(self.axes, n, self.channel_index, transpose=False)
         self.dimension_numbers = to_dimension_numbers(
             n, channels_last=self.channel_index == -1, transpose=False
         )
@@ -130,7 +140,7 @@ class ConvND(Module):
         w_shape = (*self.kernel_shape, channels // self.feature_group_count, self.output_channels)
         check_mask(self, w_shape)
         w_init = self.w_init or fan_in_init(math.prod(w_shape[:-1]))
-        w = get_param("w", w_shape, x.dtype, w_init)
+        w = get_param("w", w_shape, x.dtype, w_init, axes=self._w_axes)
         if self.mask is not None:
             w = w * self.mask
         out = lax.conv_general_dilated(
@@ -164,6 +174,10 @@ class Conv1D(ConvND):
       mask: an optional array multiplied into ``w``.
       feature_group_count: the number of groups.
       name: the module's name; default ``Conv1D_N``.
+      axes: the logical axis names (input channels, output channels) of ``w``
+        for sharding (its spatial axes get None); ``b`` gets the output name.
+        Default ``("conv_in", "conv_out")``; ``None``: unannotated.
+        Keyword-only (not in dm-haiku).
 
     Examples:
       >>> import jax.numpy as jnp
@@ -188,10 +202,12 @@ class Conv1D(ConvND):
         mask: Any = None,
         feature_group_count: int = 1,
         name: str | None = None,
+        *,
+        axes: Pair = CONV_AXES,
     ) -> None:
         super().__init__(
             1, output_channels, kernel_shape, stride, rate, padding, with_bias, w_init,
-            b_init, data_format, mask, feature_group_count, name,
+            b_init, data_format, mask, feature_group_count, name, axes=axes,
         )  # fmt: skip
 
 
@@ -211,6 +227,10 @@ class Conv2D(ConvND):
       mask: an optional array multiplied into ``w``.
       feature_group_count: the number of groups.
       name: the module's name; default ``Conv2D_N``.
+      axes: the logical axis names (input channels, output channels) of ``w``
+        for sharding (its spatial axes get None); ``b`` gets the output name.
+        Default ``("conv_in", "conv_out")``; ``None``: unannotated.
+        Keyword-only (not in dm-haiku).
 
     Examples:
       >>> import jax.numpy as jnp
@@ -238,10 +258,12 @@ class Conv2D(ConvND):
         mask: Any = None,
         feature_group_count: int = 1,
         name: str | None = None,
+        *,
+        axes: Pair = CONV_AXES,
     ) -> None:
         super().__init__(
             2, output_channels, kernel_shape, stride, rate, padding, with_bias, w_init,
-            b_init, data_format, mask, feature_group_count, name,
+            b_init, data_format, mask, feature_group_count, name, axes=axes,
         )  # fmt: skip
 
 
@@ -261,6 +283,10 @@ class Conv3D(ConvND):
       mask: an optional array multiplied into ``w``.
       feature_group_count: the number of groups.
       name: the module's name; default ``Conv3D_N``.
+      axes: the logical axis names (input channels, output channels) of ``w``
+        for sharding (its spatial axes get None); ``b`` gets the output name.
+        Default ``("conv_in", "conv_out")``; ``None``: unannotated.
+        Keyword-only (not in dm-haiku).
 
     Examples:
       >>> import jax.numpy as jnp
@@ -285,8 +311,10 @@ class Conv3D(ConvND):
         mask: Any = None,
         feature_group_count: int = 1,
         name: str | None = None,
+        *,
+        axes: Pair = CONV_AXES,
     ) -> None:
         super().__init__(
             3, output_channels, kernel_shape, stride, rate, padding, with_bias, w_init,
-            b_init, data_format, mask, feature_group_count, name,
+            b_init, data_format, mask, feature_group_count, name, axes=axes,
         )  # fmt: skip

@@ -21,6 +21,7 @@ __all__ = [
     "Padding",
     "add_bias",
     "check_mask",
+    "conv_axes",
     "fan_in_init",
     "input_for",
     "padding_pairs",
@@ -131,7 +132,23 @@ def add_bias(layer: Any, out: jax.Array, dtype: Any) -> jax.Array:
     shape = (layer.output_channels,)
     if layer.channel_index == 1:
         shape += (1,) * layer.num_spatial_dims
-    return out + get_param("b", shape, dtype, layer.b_init)
+    return out + get_param("b", shape, dtype, layer.b_init, axes=layer._b_axes)
+
+
+def conv_axes(
+    axes: tuple[str | None, str | None] | None, n: int, channel_index: int, transpose: bool
+) -> tuple[tuple[str | None, ...] | None, tuple[str | None, ...] | None]:
+    """The annotations of ``w`` and ``b`` from a layer's (input, output) channel names.
+
+    ``w`` is ``(*kernel, in, out)`` (``(*kernel, out, in)`` when ``transpose``),
+    its spatial axes unnamed; ``b`` is ``(out,)``, or ``(out, 1, ...)`` with
+    channels first.
+    """
+    if axes is None:
+        return None, None
+    channels = (axes[1], axes[0]) if transpose else axes
+    b_rank = 1 + (n if channel_index == 1 else 0)
+    return (None,) * n + channels, (axes[1],) + (None,) * (b_rank - 1)
 
 
 def fan_in_init(fan_in: int) -> Any:

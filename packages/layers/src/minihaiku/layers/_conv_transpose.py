@@ -11,6 +11,7 @@ from jax import lax
 
 from minihaiku.core import InitLike, InvalidArgumentError, Module, get_param
 from minihaiku.initializers import zeros
+from minihaiku.layers._axes import CONV_AXES, Pair, check_pair
 from minihaiku.layers._checks import (
     channel_index,
     check_positive_int,
@@ -21,6 +22,7 @@ from minihaiku.layers._checks import (
 from minihaiku.layers._conv_common import (
     add_bias,
     check_mask,
+    conv_axes,
     fan_in_init,
     input_for,
     padding_pairs,
@@ -78,6 +80,10 @@ class ConvNDTranspose(Module):
         format string such as ``"NHWC"`` / ``"NCHW"``.
       mask: an optional array multiplied into ``w`` (same shape as ``w``).
       name: the module's name; default ``ConvNDTranspose_N``.
+      axes: the logical axis names (input channels, output channels) of ``w``
+        for sharding (its spatial axes get None); ``b`` gets the output name.
+        Default ``("conv_in", "conv_out")``; ``None``: unannotated.
+        Keyword-only (not in dm-haiku).
 
     Examples:
       >>> import jax.numpy as jnp
@@ -105,9 +111,12 @@ class ConvNDTranspose(Module):
         data_format: str = "channels_last",
         mask: Any = None,
         name: str | None = None,
+        *,
+        axes: Pair = CONV_AXES,
     ) -> None:
         super().__init__(name=name)
         where = self._where = f"{type(self).__name__} {self.module_path}"
+        self.axes = check_pair(axes, where)
         n = self.num_spatial_dims = check_positive_int(num_spatial_dims, "num_spatial_dims", where)
         self.output_channels = check_size(output_channels, "output_channels", where)
         self.kernel_shape = positive_ints(kernel_shape, n, "kernel_shape", where)
@@ -136,6 +145,7 @@ class ConvNDTranspose(Module):
         self.mask = mask
         self.data_format = data_format
         self.channel_index = channel_index(data_format, where)
+        self._w_axes, self._b_axes = conv_axes(self.axes, n, self.channel_index, transpose=True)
         self.dimension_numbers = to_dimension_numbers(
             n, channels_last=self.channel_index == -1, transpose=True
         )
@@ -155,7 +165,7 @@ class ConvNDTranspose(Module):
         w_shape = (*self.kernel_shape, self.output_channels, channels)
         check_mask(self, w_shape)
         w_init = self.w_init or fan_in_init(math.prod(self.kernel_shape) * channels)
-        w = get_param("w", w_shape, x.dtype, w_init)
+        w = get_param("w", w_shape, x.dtype, w_init, axes=self._w_axes)
         if self.mask is not None:
             w = w * self.mask
         padding: Any = self.padding
@@ -194,6 +204,10 @@ class Conv1DTranspose(ConvNDTranspose):
       data_format: ``"NWC"`` (default) or ``"NCW"``.
       mask: an optional array multiplied into ``w``.
       name: the module's name; default ``Conv1DTranspose_N``.
+      axes: the logical axis names (input channels, output channels) of ``w``
+        for sharding (its spatial axes get None); ``b`` gets the output name.
+        Default ``("conv_in", "conv_out")``; ``None``: unannotated.
+        Keyword-only (not in dm-haiku).
 
     Examples:
       >>> import jax.numpy as jnp
@@ -217,10 +231,12 @@ class Conv1DTranspose(ConvNDTranspose):
         data_format: str = "NWC",
         mask: Any = None,
         name: str | None = None,
+        *,
+        axes: Pair = CONV_AXES,
     ) -> None:
         super().__init__(
             1, output_channels, kernel_shape, stride, output_shape, padding, with_bias,
-            w_init, b_init, data_format, mask, name,
+            w_init, b_init, data_format, mask, name, axes=axes,
         )  # fmt: skip
 
 
@@ -239,6 +255,10 @@ class Conv2DTranspose(ConvNDTranspose):
       data_format: ``"NHWC"`` (default) or ``"NCHW"``.
       mask: an optional array multiplied into ``w``.
       name: the module's name; default ``Conv2DTranspose_N``.
+      axes: the logical axis names (input channels, output channels) of ``w``
+        for sharding (its spatial axes get None); ``b`` gets the output name.
+        Default ``("conv_in", "conv_out")``; ``None``: unannotated.
+        Keyword-only (not in dm-haiku).
 
     Examples:
       >>> import jax.numpy as jnp
@@ -262,10 +282,12 @@ class Conv2DTranspose(ConvNDTranspose):
         data_format: str = "NHWC",
         mask: Any = None,
         name: str | None = None,
+        *,
+        axes: Pair = CONV_AXES,
     ) -> None:
         super().__init__(
             2, output_channels, kernel_shape, stride, output_shape, padding, with_bias,
-            w_init, b_init, data_format, mask, name,
+            w_init, b_init, data_format, mask, name, axes=axes,
         )  # fmt: skip
 
 
@@ -284,6 +306,10 @@ class Conv3DTranspose(ConvNDTranspose):
       data_format: ``"NDHWC"`` (default) or ``"NCDHW"``.
       mask: an optional array multiplied into ``w``.
       name: the module's name; default ``Conv3DTranspose_N``.
+      axes: the logical axis names (input channels, output channels) of ``w``
+        for sharding (its spatial axes get None); ``b`` gets the output name.
+        Default ``("conv_in", "conv_out")``; ``None``: unannotated.
+        Keyword-only (not in dm-haiku).
 
     Examples:
       >>> import jax.numpy as jnp
@@ -307,8 +333,10 @@ class Conv3DTranspose(ConvNDTranspose):
         data_format: str = "NDHWC",
         mask: Any = None,
         name: str | None = None,
+        *,
+        axes: Pair = CONV_AXES,
     ) -> None:
         super().__init__(
             3, output_channels, kernel_shape, stride, output_shape, padding, with_bias,
-            w_init, b_init, data_format, mask, name,
+            w_init, b_init, data_format, mask, name, axes=axes,
         )  # fmt: skip

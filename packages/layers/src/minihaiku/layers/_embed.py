@@ -18,6 +18,7 @@ from minihaiku.core import (
     get_param,
 )
 from minihaiku.initializers import truncated_normal
+from minihaiku.layers._axes import EMBED_AXES, Pair, check_pair
 from minihaiku.layers._checks import check_size, resolve_init
 
 __all__ = ["Embed", "EmbedLookupStyle"]
@@ -73,6 +74,9 @@ class Embed(Module, method_scopes=False):
       lookup_style: an ``EmbedLookupStyle`` or its name (``"ARRAY_INDEX"``,
         ``"ONE_HOT"``); may be overridden per call.
       name: the module's name; default ``Embed_N``.
+      axes: the logical axis names (vocabulary, embedding) of ``embeddings``
+        for sharding. Default ``("vocab", "embed")``; ``None``: unannotated.
+        Keyword-only (not in dm-haiku).
       precision: the precision of the ``ONE_HOT`` matmul.
 
     Examples:
@@ -99,9 +103,12 @@ class Embed(Module, method_scopes=False):
         lookup_style: str | EmbedLookupStyle = "ARRAY_INDEX",
         name: str | None = None,
         precision: jax.lax.Precision = jax.lax.Precision.HIGHEST,
+        *,
+        axes: Pair = EMBED_AXES,
     ) -> None:
         super().__init__(name=name)
         where = f"Embed {self.module_path}"
+        self.axes = check_pair(axes, where)
         self._dtype: Any = jnp.float32
         if embedding_matrix is None:
             if vocab_size is None or embed_dim is None:
@@ -145,7 +152,8 @@ class Embed(Module, method_scopes=False):
     @property
     def embeddings(self) -> jax.Array:
         """The ``(vocab_size, embed_dim)`` parameter ``embeddings`` (the one ``__call__`` uses)."""
-        return get_param("embeddings", (self.vocab_size, self.embed_dim), self._dtype, self.w_init)
+        shape = (self.vocab_size, self.embed_dim)
+        return get_param("embeddings", shape, self._dtype, self.w_init, axes=self.axes)
 
     def __call__(
         self,

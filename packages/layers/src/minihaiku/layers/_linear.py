@@ -9,6 +9,7 @@ from jax import lax
 
 from minihaiku.core import InitLike, InvalidArgumentError, Module, get_param
 from minihaiku.initializers import lecun_normal, zeros
+from minihaiku.layers._axes import LINEAR_AXES, Pair, check_pair
 from minihaiku.layers._checks import check_size, resolve_init
 
 __all__ = ["Linear"]
@@ -32,6 +33,9 @@ class Linear(Module):
         variance 0.77/fan_in). Pass ``"normal"`` for the seed's stddev-1 normal.
       b_init: initializer of ``b``. Default: zeros.
       name: the module's name; default ``Linear_N``.
+      axes: the logical axis names (input, output) of ``w`` for sharding;
+        ``b`` gets the output name. Default ``("embed", "mlp")``; ``None``
+        leaves both unannotated (replicated). Keyword-only (not in dm-haiku).
 
     Examples:
       >>> import jax, jax.numpy as jnp
@@ -49,9 +53,13 @@ class Linear(Module):
         w_init: InitLike = None,
         b_init: InitLike = None,
         name: str | None = None,
+        *,
+        axes: Pair = LINEAR_AXES,
     ) -> None:
         super().__init__(name=name)
         where = f"Linear {self.module_path}"
+        self.axes = check_pair(axes, where)
+        self._b_axes = None if self.axes is None else self.axes[1:]
         self.output_size = check_size(output_size, "output_size", where)
         self.input_size: int | None = None
         self.with_bias = bool(with_bias)
@@ -84,8 +92,9 @@ class Linear(Module):
         if not isinstance(x, jax.Array):  # numpy float64 input with x64 off
             dtype = jax.dtypes.canonicalize_dtype(dtype)
         self.input_size = int(shape[-1])
-        w = get_param("w", (shape[-1], self.output_size), dtype, self.w_init)
+        w = get_param("w", (shape[-1], self.output_size), dtype, self.w_init, axes=self.axes)
         out = jnp.matmul(x, w, precision=precision)
         if self.with_bias:
-            out = out + get_param("b", (self.output_size,), dtype, self.b_init)
+            b = get_param("b", (self.output_size,), dtype, self.b_init, axes=self._b_axes)
+            out = out + b
         return out

@@ -15,6 +15,7 @@ from minihaiku.core import (
     NotCallableError,
     RngError,
 )
+from minihaiku.layers._axes import LINEAR_AXES, Pair, check_pair, swap
 from minihaiku.layers._basic import dropout
 from minihaiku.layers._checks import check_size, resolve_init
 from minihaiku.layers._linear import DEFAULT_B_INIT, DEFAULT_W_INIT, Linear
@@ -40,6 +41,11 @@ class MLP(Module):
         ``jax.nn.relu``, as in dm-haiku).
       activate_final: apply ``activation`` after the last layer too.
       name: the module's name; default ``MLP_N``.
+      axes: the logical axis names (input, output) of the first layer's ``w``
+        for sharding; the layers alternate them (``(a, b)``, ``(b, a)``,
+        ``(a, b)``, ...), so a two-layer MLP in a transformer is sharded
+        Megatron-style. Default ``("embed", "mlp")``; ``None``: unannotated.
+        Keyword-only (not in dm-haiku).
 
     Examples:
       >>> import jax, jax.numpy as jnp
@@ -58,9 +64,12 @@ class MLP(Module):
         activation: Callable[[jax.Array], jax.Array] = jax.nn.relu,
         activate_final: bool = False,
         name: str | None = None,
+        *,
+        axes: Pair = LINEAR_AXES,
     ) -> None:
         super().__init__(name=name)
         where = self._where = f"MLP {self.module_path}"
+        self.axes = check_pair(axes, where)
         given: Any = output_sizes
         if isinstance(given, (str, bytes)) or not isinstance(given, Iterable):
             raise InvalidArgumentTypeError(
@@ -128,7 +137,8 @@ class MLP(Module):
         last = len(self.output_sizes) - 1
         for i, size in enumerate(self.output_sizes):
             sizes.append(int(x.shape[-1]) if getattr(x, "shape", None) else 0)
-            x = Linear(size, self.with_bias, self.w_init, self.b_init)(x)
+            axes = self.axes if i % 2 == 0 else swap(self.axes)
+            x = Linear(size, self.with_bias, self.w_init, self.b_init, axes=axes)(x)
             if i < last or self.activate_final:
                 if dropout_rate is not None:
                     rng, key = jax.random.split(rng)

@@ -39,6 +39,10 @@ class ExponentialMovingAverage(Module, method_scopes=False):
       warmup_length: for the first ``warmup_length`` calls the average is just
         the value (decay 0); needs ``zero_debias=False``.
       name: the module's name; default ``ExponentialMovingAverage_N``.
+      axes: logical axis names of the averaged value (one per dimension),
+        given to the state entries ``hidden`` and ``average`` for sharding;
+        default ``None`` (unannotated). ``BatchNorm`` sets its channel name
+        here. Keyword-only (not in dm-haiku).
 
     Examples:
       >>> from minihaiku.core import transform_with_state
@@ -62,6 +66,8 @@ class ExponentialMovingAverage(Module, method_scopes=False):
         zero_debias: bool = True,
         warmup_length: int = 0,
         name: str | None = None,
+        *,
+        axes: Sequence[str | None] | None = None,
     ) -> None:
         super().__init__(name=name)
         where = f"ExponentialMovingAverage {self.module_path}"
@@ -95,6 +101,7 @@ class ExponentialMovingAverage(Module, method_scopes=False):
         self.decay = decay
         self.zero_debias = bool(zero_debias)
         self.warmup_length = warmup
+        self.axes = axes
 
     def initialize(self, shape: Sequence[int] | Any, dtype: Any = jnp.float32) -> None:
         """Creates ``hidden`` and ``average`` as zeros of ``shape``/``dtype`` if missing.
@@ -117,8 +124,8 @@ class ExponentialMovingAverage(Module, method_scopes=False):
                 stacklevel=3,
             )
             shape, dtype = shape.shape, shape.dtype
-        get_state("hidden", shape, dtype, init=zeros())
-        get_state("average", shape, dtype, init=zeros())
+        get_state("hidden", shape, dtype, init=zeros(), axes=self.axes)
+        get_state("average", shape, dtype, init=zeros(), axes=self.axes)
 
     def __call__(self, value: float | jax.Array, update_stats: bool = True) -> jax.Array:
         """Updates the average with ``value`` and returns the new average.
@@ -138,15 +145,15 @@ class ExponentialMovingAverage(Module, method_scopes=False):
         if self.warmup_length > 0:
             decay = jnp.where(counter <= 0, jnp.zeros_like(decay), decay)
         one = jnp.ones([], value.dtype)
-        hidden = get_state("hidden", value.shape, value.dtype, init=zeros())
+        hidden = get_state("hidden", value.shape, value.dtype, init=zeros(), axes=self.axes)
         hidden = hidden * decay + value * (one - decay)
         average = hidden
         if self.zero_debias:
             average /= one - jnp.power(decay, counter)
         if update_stats:
             set_state("counter", counter)
-            set_state("hidden", hidden)
-            set_state("average", average)
+            set_state("hidden", hidden, axes=self.axes)
+            set_state("average", average, axes=self.axes)
         return average
 
     @property

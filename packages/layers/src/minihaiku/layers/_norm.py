@@ -18,6 +18,7 @@ from minihaiku.core import (
     get_param,
 )
 from minihaiku.initializers import ones, zeros
+from minihaiku.layers._axes import NORM_AXIS, check_name, one_axis
 from minihaiku.layers._checks import (
     channel_index,
     check_init_needs_create,
@@ -112,6 +113,9 @@ class LayerNorm(Module):
         less stable).
       name: the module's name; default ``LayerNorm_N``.
       param_axis: the axes the parameters span; default ``-1`` (the channels).
+      axes: the logical axis name of the parameters' last axis for sharding
+        (other axes get None). Default ``"embed"``; ``None``: unannotated.
+        Keyword-only (not in dm-haiku).
 
     Examples:
       >>> from minihaiku.core import transform
@@ -137,8 +141,10 @@ class LayerNorm(Module):
         name: str | None = None,
         *,
         param_axis: AxisOrAxes | None = None,
+        axes: str | None = NORM_AXIS,
     ) -> None:
         super().__init__(name=name)
+        self.axes = check_name(axes, f"{type(self).__name__} {self.module_path}")
         where = f"{type(self).__name__} {self.module_path}"
         check_init_needs_create(scale_init, create_scale, "scale", where)
         check_init_needs_create(offset_init, create_offset, "offset", where)
@@ -174,11 +180,13 @@ class LayerNorm(Module):
         s: Any = scale
         o: Any = offset
         if self.create_scale:
-            s = get_param("scale", param_shape, inputs.dtype, self.scale_init)
+            p_axes = one_axis(len(param_shape), -1, self.axes) if param_shape else None
+            s = get_param("scale", param_shape, inputs.dtype, self.scale_init, axes=p_axes)
         elif s is None:
             s = np.array(1.0, dtype=inputs.dtype)
         if self.create_offset:
-            o = get_param("offset", param_shape, inputs.dtype, self.offset_init)
+            p_axes = one_axis(len(param_shape), -1, self.axes) if param_shape else None
+            o = get_param("offset", param_shape, inputs.dtype, self.offset_init, axes=p_axes)
         elif o is None:
             o = np.array(0.0, dtype=inputs.dtype)
         if getattr(jax.config, "jax_numpy_rank_promotion", "allow") != "allow":
@@ -203,6 +211,9 @@ class RMSNorm(Module):
       name: the module's name; default ``RMSNorm_N``.
       create_scale: create a trainable ``scale`` parameter.
       param_axis: the axes ``scale`` spans; default ``-1``.
+      axes: the logical axis name of the parameters' last axis for sharding
+        (other axes get None). Default ``"embed"``; ``None``: unannotated.
+        Keyword-only (not in dm-haiku).
 
     Examples:
       >>> from minihaiku.core import transform
@@ -225,8 +236,10 @@ class RMSNorm(Module):
         create_scale: bool = True,
         *,
         param_axis: AxisOrAxes | None = None,
+        axes: str | None = NORM_AXIS,
     ) -> None:
         super().__init__(name=name)
+        self.axes = check_name(axes, f"{type(self).__name__} {self.module_path}")
         where = f"RMSNorm {self.module_path}"
         check_init_needs_create(scale_init, create_scale, "scale", where)
         self.axis = to_axes_or_slice(axis, "axis", where)
@@ -245,7 +258,8 @@ class RMSNorm(Module):
         param_shape = _param_shape(self.param_axis, inputs.shape, where)
         scale: Any = 1.0
         if self.create_scale:
-            scale = get_param("scale", param_shape, inputs.dtype, self.scale_init)
+            p_axes = one_axis(len(param_shape), -1, self.axes) if param_shape else None
+            scale = get_param("scale", param_shape, inputs.dtype, self.scale_init, axes=p_axes)
             scale = jnp.broadcast_to(scale, inputs.shape)
         mean_squared = jnp.mean(jnp.square(inputs), axis=axis, keepdims=True)
         mean_squared = jnp.broadcast_to(mean_squared, inputs.shape)
@@ -272,6 +286,9 @@ class GroupNorm(Module):
       data_format: ``"channels_last"`` (default), ``"channels_first"``, or a
         format such as ``"NHWC"``/``"NCHW"``.
       name: the module's name; default ``GroupNorm_N``.
+      axes: the logical axis name of the parameters' channel axis for
+        sharding (other axes get None). Default ``"conv_out"``; ``None``:
+        unannotated. Keyword-only (not in dm-haiku).
 
     Examples:
       >>> from minihaiku.core import transform
@@ -297,9 +314,12 @@ class GroupNorm(Module):
         offset_init: InitLike = None,
         data_format: str = "channels_last",
         name: str | None = None,
+        *,
+        axes: str | None = "conv_out",
     ) -> None:
         super().__init__(name=name)
         where = f"GroupNorm {self.module_path}"
+        self.axes = check_name(axes, where)
         if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups <= 0:
             raise InvalidArgumentError(
                 f"{where}: groups must be a positive int, got {groups!r:.60}. "
@@ -358,10 +378,11 @@ class GroupNorm(Module):
             group_shape = (-1, g, channels // g, *x.shape[2:])
             params_shape = (channels,) + (1,) * (rank - 2)
         dtype = x.dtype
+        p_axes = one_axis(len(params_shape), 0, self.axes)
         if self.create_scale:
-            scale = get_param("scale", params_shape, dtype, self.scale_init)
+            scale = get_param("scale", params_shape, dtype, self.scale_init, axes=p_axes)
         if self.create_offset:
-            offset = get_param("offset", params_shape, dtype, self.offset_init)
+            offset = get_param("offset", params_shape, dtype, self.offset_init, axes=p_axes)
         first_shape = (-1, *x.shape[1:])
         x = x.reshape(group_shape)
         mean = jnp.mean(x, axes, keepdims=True)
