@@ -35,6 +35,11 @@ def block_and_head(x):
     return MLP([32, 8])(x)
 
 
+#: Fully sharded data parallel and tensor parallel at once, by the layers' default
+#: annotations: "embed" on 'data', "mlp" and "heads" on 'model'.
+RULES = {"batch": "data", "embed": "data", "mlp": "model", "heads": "model"}
+
+
 def specs(params):
     """Fully sharded data parallel and tensor parallel at once: every matrix's rows on
     'data', its columns on 'model'; every vector on 'model'."""
@@ -88,7 +93,7 @@ def equivalence():
                 optax.adam(1e-2),
                 8,
                 mesh=mesh,
-                param_shardings=specs(params),
+                rules=RULES,
                 **kw,
             )
             out[name][str(shape)] = describe(r)

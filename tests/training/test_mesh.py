@@ -25,7 +25,7 @@ ENV = dict(
 )
 NEW_JAX = tuple(int(p) for p in jax.__version__.split(".")[:2]) >= (0, 7)
 MESHES = ["(8, 1)", "(4, 2)", "(2, 4)", "(1, 8)"]
-W2 = "~/MLP_0/__call__/Linear_1/__call__/w"  # (32, 16) in the block's MLP
+W2 = "~/MLP_0/__call__/Linear_1/__call__/w"  # (32, 16) in the block's MLP: ("mlp", "embed")
 
 
 def runs(*args):
@@ -62,9 +62,9 @@ def test_params_and_adam_moments_stay_sharded_by_their_specs(eight):
     for mesh, (data, model) in zip(MESHES, [(8, 1), (4, 2), (2, 4), (1, 8)], strict=True):
         got = eight["transformer"][mesh]
         assert got["mesh"] == {"data": data, "model": model}
-        assert got["specs"][W2] == "('data', 'model')"
+        assert got["specs"][W2] == "('model', 'data')"
         # each device holds its block of the (32, 16) matrix only
-        assert got["shards"][W2] == [32 // data, 16 // model]
+        assert got["shards"][W2] == [32 // model, 16 // data]
         assert got["mu_specs"] == got["specs"]
 
 
