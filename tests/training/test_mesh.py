@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
@@ -438,3 +439,28 @@ def test_params_from_sharded_init_keep_their_shardings_and_train_like_host_param
     assert r.params["~/w"].sharding.spec == P("data", "model")
     assert r.params["~/v"].sharding.spec == P("model", None)
     np.testing.assert_array_equal(r.losses, plain.losses)
+
+
+def test_a_model_with_state_and_a_key_trains_on_a_mesh_like_without():
+    from minihaiku.core import get_param, get_state, set_state, transform_with_state
+
+    def f(x):
+        seen = get_state("seen", (), init=jax.nn.initializers.zeros)
+        set_state("seen", seen + 1.0)
+        w = get_param("w", (x.shape[-1], 1), axes=("embed", "mlp"))
+        return x @ w
+
+    model = transform_with_state(f)
+    xs, ys = quadratic_data()
+    params, state = model.init(0, xs)
+
+    def loss(p, s, batch, key):
+        out, s = model.apply(p, s, batch[0])
+        noise = 1e-3 * jax.random.normal(key, out.shape)
+        return jnp.mean((out + noise - batch[1]) ** 2), s
+
+    kw = dict(progress=False, steps_per_dispatch=5, state=state, rng=True)
+    plain = train(loss, params, (xs, ys), optax.sgd(0.1), 10, data_parallel=False, **kw)
+    r = train(loss, params, (xs, ys), optax.sgd(0.1), 10, mesh=mesh("data", "model"), **kw)
+    np.testing.assert_array_equal(r.losses, plain.losses)
+    assert float(r.state["~/seen"]) == float(plain.state["~/seen"]) == 10.0
