@@ -85,11 +85,8 @@ def free_port():
         return s.getsockname()[1]
 
 
-@pytest.mark.multiprocess
-def test_two_processes_train_together_and_agree_with_one(tmp_path):
+def two_processes(tmp_path, env, *mode):
     port = free_port()
-    env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONWARNINGS="ignore")
-    env.pop("XLA_FLAGS", None)
     procs = [
         subprocess.Popen(
             [
@@ -99,6 +96,7 @@ def test_two_processes_train_together_and_agree_with_one(tmp_path):
                 str(i),
                 "2",
                 str(tmp_path / f"p{i}.json"),
+                *mode,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -109,9 +107,39 @@ def test_two_processes_train_together_and_agree_with_one(tmp_path):
     ]
     logs = [p.communicate(timeout=300)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], logs
-    outs = [json.loads((tmp_path / f"p{i}.json").read_text()) for i in range(2)]
+    return [json.loads((tmp_path / f"p{i}.json").read_text()) for i in range(2)]
+
+
+@pytest.mark.multiprocess
+def test_two_processes_train_together_and_agree_with_one(tmp_path):
+    env = dict(os.environ, JAX_PLATFORMS="cpu", PYTHONWARNINGS="ignore")
+    env.pop("XLA_FLAGS", None)
+    outs = two_processes(tmp_path, env)
     assert outs[0]["processes"] == 2 and outs[0]["devices"] == 2
     assert outs[0]["losses"] == outs[1]["losses"]
     want = single_device(optax.sgd(0.003), 60)
     for out in outs:
         compare(out, want)
+
+
+@pytest.mark.multiprocess
+def test_two_processes_train_a_model_parallel_mesh_and_agree_with_one(tmp_path):
+    env = dict(
+        os.environ,
+        JAX_PLATFORMS="cpu",
+        PYTHONWARNINGS="ignore",
+        XLA_FLAGS="--xla_force_host_platform_device_count=2",
+    )
+    outs = two_processes(tmp_path, env, "mesh")
+    assert outs[0]["processes"] == 2 and outs[0]["devices"] == 4
+    assert outs[0]["losses"] == outs[1]["losses"]
+    # the first hidden layer (128 units) is split over the 2 devices of the "model" axis
+    assert outs[0]["shards"]["~/MLP_0/__call__/Linear_0/__call__/w"] == [1, 64]
+    assert outs[0]["shards"]["~/MLP_0/__call__/Linear_1/__call__/w"] == [64, 128]
+    want = single_device(optax.sgd(0.003), 60)
+    for out in outs:
+        compare(out, want)
+    # the sharded checkpoints: one store per process, each with its own shards
+    if outs[0]["checkpointed"]:  # JAX >= 0.7 (see multihost_worker.py)
+        state = tmp_path / "ckpt" / "60" / "state"
+        assert (state / "ocdbt.process_0").is_dir() and (state / "ocdbt.process_1").is_dir()

@@ -15,7 +15,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from minihaiku.training._digest import tree_digest
+from minihaiku.training._digest import saveable, tree_digest
 from minihaiku.training._dirs import ensure_writable_dir
 from minihaiku.training._errors import CheckpointError
 from minihaiku.training._lock import DirectoryLock
@@ -205,7 +205,8 @@ class Checkpointer:
             self._manager.save(
                 int(step),
                 args=ocp.args.Composite(
-                    state=ocp.args.StandardSave(dict(trees)), meta=ocp.args.JsonSave(meta)
+                    state=ocp.args.StandardSave(saveable(dict(trees))),
+                    meta=ocp.args.JsonSave(meta),
                 ),
                 force=True,
             )

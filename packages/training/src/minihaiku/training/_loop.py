@@ -12,10 +12,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.sharding import Mesh
 
 from minihaiku.core import (
     InvalidArgumentError,
-    InvalidArgumentTypeError,
     Transformed,
     TransformedWithState,
 )
@@ -30,12 +30,15 @@ from minihaiku.training._freeze import (
 )
 from minihaiku.training._history import History
 from minihaiku.training._losses import Loss
+from minihaiku.training._mesh import MeshPlan, Rules
+from minihaiku.training._on_mesh import jit_options, on_mesh, snapshot
 from minihaiku.training._parallel import DataParallel
 from minihaiku.training._plan import plan_chunks
 from minihaiku.training._records import Pending, check_finite, host, record
 from minihaiku.training._result import TrainResult
 from minihaiku.training._setup import (
     check_evaluate,
+    check_params_and_optimizer,
     check_resume_from,
     check_steps,
     default_per_dispatch,
@@ -73,6 +76,9 @@ def train(
     eval_data: Any = None,
     eval_every: int | None = None,
     resume_from: TrainResult | None = None,
+    mesh: Mesh | None = None,
+    rules: Rules | None = None,
+    param_shardings: Mapping[str, Any] | None = None,
 ) -> TrainResult:
     """Trains ``params`` for ``steps`` steps on a full batch or on minibatches.
 
@@ -123,6 +129,10 @@ def train(
         its params, optimizer and model state, losses and step count (the
         shuffling and keys continue; ``steps`` counts from step 0). An
         iterator ``data`` is read on from where it is.
+      mesh: a device mesh to train on (docs/training_mesh.md): params and their
+        optimizer state sharded, the batch split over the data axis.
+      rules: logical axis -> mesh axis; ``"batch"``: the data axis (default first).
+      param_shardings: param path -> ``PartitionSpec`` (default: annotations).
 
     Returns:
       A :class:`TrainResult`.
@@ -156,15 +166,7 @@ def train(
         state = resume_from.state if state is None else state
     the_loss = resolve_loss(loss, rng, state, has_aux)
     f = normalize(the_loss)
-    if not isinstance(params, Mapping):
-        raise InvalidArgumentTypeError(
-            f"params must be the mapping init returned, got {type(params).__name__}."
-        )
-    if not isinstance(optimizer, optax.GradientTransformation):
-        raise InvalidArgumentTypeError(
-            f"optimizer must be an optax GradientTransformation such as "
-            f"optax.sgd(0.003), got {type(optimizer).__name__}."
-        )
+    check_params_and_optimizer(params, optimizer)
     steps = check_steps(steps, "steps", 0)
     seed = check_steps(seed, "seed", 0)
     if checkpoint_every is not None:
@@ -188,6 +190,10 @@ def train(
             f"frozen={frozen!r} freezes every parameter ({len(fixed)}); nothing "
             "would train. Loosen the pattern or predicate."
         )
+    t = (params, data, trainable, fixed, opt_state, state)
+    on, (params, data, trainable, fixed, opt_state, state) = on_mesh(
+        mesh, rules, param_shardings, data_parallel, the_loss, optimizer, batch_size, t
+    )
     if opt_state is None:
         opt_state = optimizer.init(trainable)
     key = jax.random.key(seed) if the_loss.rng else None
@@ -207,13 +213,7 @@ def train(
         return f"The last good checkpoint is step {good} in {ckpt.directory}; resume it."
 
     def trees() -> dict[str, Any]:
-        out = {
-            "params": {**host(trainable, dp), **host(fixed, dp)},
-            "opt_state": host(opt_state, dp),
-        }
-        if state is not None:
-            out["state"] = host(state, dp)
-        return out
+        return snapshot(dp, trainable, fixed, opt_state, state)
 
     def save(at: int) -> None:
         assert ckpt is not None
@@ -232,7 +232,7 @@ def train(
             history.steps(start, losses, metrics, at)
             history.evaluation(at, evals[-1][1])
 
-    dp: DataParallel | None = None
+    dp: DataParallel | MeshPlan | None = None
     history: History | None = None
     try:
         start, losses = 0, []
@@ -242,7 +242,7 @@ def train(
             ckpt = Checkpointer(checkpoint_dir)
             latest = ckpt.latest_step()
             if resume:
-                targets = {"params": dict(params), "opt_state": opt_state}
+                targets = {"params": {**trainable, **fixed}, "opt_state": opt_state}
                 if state is not None:
                     targets["state"] = dict(state)
                 restored, meta = ckpt.restore_trees(targets)
@@ -272,7 +272,7 @@ def train(
 
         if data_parallel is None:
             data_parallel = jax.device_count() > 1
-        dp = DataParallel() if data_parallel else None
+        dp = on or (DataParallel() if data_parallel else None)
         place = dp.batch if dp is not None else jax.device_put
         place_stack = dp.stacked_batch if dp is not None else jax.device_put
         if dp is not None:
@@ -293,7 +293,7 @@ def train(
             if n not in compiled:
                 t = time.perf_counter()
                 chunk = make_chunk(f, optimizer, n, source.stacked)
-                compiled[n] = jax.jit(chunk).lower(*args).compile()
+                compiled[n] = jax.jit(chunk, **jit_options(dp, args)).lower(*args).compile()
                 compile_seconds += time.perf_counter() - t
             return compiled[n]
 

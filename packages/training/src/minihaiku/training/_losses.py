@@ -39,6 +39,9 @@ class Loss:
     rng: bool = False
     state: bool = False
     has_aux: bool = False
+    #: The model a ready-made loss wraps; ``train(mesh=...)`` shards its params by
+    #: the model's axis annotations.
+    model: Model | None = None
 
     def __call__(self, *args: Any) -> Any:
         """Calls ``fn``."""
@@ -83,7 +86,7 @@ def _wrap(
         extra = (state, metrics) if with_state and aux else state if with_state else metrics
         return (loss, extra) if with_state or aux else loss
 
-    return Loss(fn, rng=rng, state=with_state, has_aux=aux)
+    return Loss(fn, rng=rng, state=with_state, has_aux=aux, model=model)
 
 
 def mse_loss(model: Model, *, rng: bool = False) -> Loss:

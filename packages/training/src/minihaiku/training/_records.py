@@ -8,6 +8,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from minihaiku.training._digest import to_numpy
 from minihaiku.training._errors import NonFiniteLossError
 from minihaiku.training._parallel import DataParallel
 
@@ -17,9 +18,9 @@ __all__ = ["Pending", "check_finite", "host", "record"]
 Pending = tuple[int, jax.Array, Mapping[str, jax.Array]]
 
 
-def host(tree: Any, dp: DataParallel | None) -> Any:
-    """Copies ``tree`` to this host (numpy)."""
-    return DataParallel.to_host(tree) if dp is not None else jax.device_get(tree)
+def host(tree: Any, dp: Any) -> Any:
+    """Copies ``tree`` to this host (numpy); ``dp``: the placement (or ``None``)."""
+    return dp.to_host(tree) if dp is not None else jax.device_get(tree)
 
 
 def record(
@@ -71,7 +72,7 @@ def check_finite(
         for path, leaf in jax.tree_util.tree_flatten_with_path(opt_state)[0]
     ]
     for name, value in named:
-        array = np.asarray(value)
+        array = to_numpy(value)
         if np.issubdtype(array.dtype, np.inexact) and not np.isfinite(array).all():
             raise NonFiniteLossError(
                 f"the update that ends at step {step} made {name} non-finite (NaN or "

@@ -9,6 +9,7 @@ from typing import Any
 
 import jax
 import numpy as np
+import optax
 
 from minihaiku.core import (
     InvalidArgumentError,
@@ -21,12 +22,26 @@ from minihaiku.training._losses import Loss, mse_loss
 from minihaiku.training._result import TrainResult
 
 __all__ = [
+    "check_params_and_optimizer",
     "check_evaluate",
     "check_resume_from",
     "check_steps",
     "default_per_dispatch",
     "resolve_loss",
 ]
+
+
+def check_params_and_optimizer(params: Any, optimizer: Any) -> None:
+    """Checks the types of :func:`train`'s ``params`` and ``optimizer``."""
+    if not isinstance(params, Mapping):
+        raise InvalidArgumentTypeError(
+            f"params must be the mapping init returned, got {type(params).__name__}."
+        )
+    if not isinstance(optimizer, optax.GradientTransformation):
+        raise InvalidArgumentTypeError(
+            f"optimizer must be an optax GradientTransformation such as "
+            f"optax.sgd(0.003), got {type(optimizer).__name__}."
+        )
 
 
 def check_steps(value: Any, what: str, minimum: int) -> int:
