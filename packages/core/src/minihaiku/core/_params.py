@@ -14,6 +14,7 @@ from minihaiku.core._create import InitLike, create
 from minihaiku.core._errors import MissingParameterError
 from minihaiku.core._frame import Frame, InitFrame, Stack, current_frame, frame_or_none
 from minihaiku.core._naming import check_name
+from minihaiku.core._precision import param_dtype
 
 __all__ = ["get_param", "missing_message", "scoped_path", "unstack"]
 
@@ -103,6 +104,8 @@ def get_param(
     if type(shape) is not tuple:
         shape = norm_shape(shape, path)
     params = frame.params
+    if frame.param_interceptors:  # a mixed-precision policy may store it in another dtype
+        dtype = param_dtype(frame.param_interceptors, dtype)
     if frame.initializing:
         value = params.get(path)
         if value is None:

@@ -200,10 +200,13 @@ def _human(n: float) -> str:
     return f"{n:.1f} GiB"  # pragma: no cover
 
 
-def summary(params: Mapping[str, Any]) -> str:
+def summary(params: Mapping[str, Any], policies: Mapping[str, Any] | None = None) -> str:
     """A table of the parameters: scope, name, shape, dtype, count and bytes, with totals.
 
     Works on params, state, or the ShapeDtypeStructs from :func:`init_shapes`.
+    With ``policies`` (from :func:`param_policies`: path -> policy or ``None``)
+    a last column shows the mixed-precision policy each parameter is read
+    under (``-``: none).
 
     Examples:
       >>> from minihaiku.core import Module, get_param, init_shapes, summary, transform
@@ -217,8 +220,19 @@ def summary(params: Mapping[str, Any]) -> str:
       ~/Linear_0/__call__  w     (3, 2)  float32     6   24 B
       -------------------  ----  ------  -------  ----  -----
       total (2 arrays)                               8   32 B
+      >>> from minihaiku.core import Module, param_policies, policy_scope
+      >>> f = transform(lambda x: Linear()(x))
+      >>> with policy_scope(Module, "params=float32,compute=bfloat16,output=float32"):
+      ...   policies = param_policies(f, jnp.ones((1, 3)))
+      >>> print(summary(init_shapes(f, jnp.ones((1, 3))), policies).splitlines()[2])
+      ~/Linear_0/__call__  b     (2,)    float32     2    8 B  params=float32,compute=bfloat16,output=float32
     """
-    rows = []
+    if policies is not None and not isinstance(policies, Mapping):
+        raise InvalidArgumentTypeError(
+            f"summary's policies must map paths to policies (what param_policies "
+            f"returns), got {type(policies).__name__}."
+        )
+    rows: list[tuple[str, ...]] = []
     for path, value in _mapping(params, "summary").items():
         scope, _, name = path.rpartition("/")
         shape = tuple(np.shape(value))
@@ -234,12 +248,16 @@ def summary(params: Mapping[str, Any]) -> str:
                 _human(size * dtype.itemsize),
             )
         )
+        if policies is not None:
+            rows[-1] += (str(policies.get(path) or "-"),)
     total_size = tree_size(dict(params))
     total_bytes = tree_bytes(dict(params))
     header = ("scope", "name", "shape", "dtype", "size", "bytes")
     count = f"{len(rows)} array" + ("" if len(rows) == 1 else "s")
     footer = (f"total ({count})", "", "", "", f"{total_size:,}", _human(total_bytes))
-    widths = [max(len(r[i]) for r in [header, footer, *rows]) for i in range(6)]
+    if policies is not None:
+        header, footer = (*header, "policy"), (*footer, "")
+    widths = [max(len(r[i]) for r in [header, footer, *rows]) for i in range(len(header))]
     right = {4, 5}
 
     def line(r: tuple[str, ...]) -> str:
