@@ -112,7 +112,7 @@ def test_policy_str_names_every_dtype():
         ("compute=bfloat16,x=f32", "policy 'compute=bfloat16,x=f32': unknown key 'x'; the keys "),
         ("c=bf16,f32", "policy 'c=bf16,f32': the part 'f32' has no '='. Write it as "),
         ("c=bf16,compute=f32", "policy 'c=bf16,compute=f32' sets compute twice; set it once."),
-        ("", "the policy string is empty. Write it as \"params=float32,compute=bfloat16"),
+        ("", 'the policy string is empty. Write it as "params=float32,compute=bfloat16'),
         ("int32", "policy 'int32': unknown dtype 'int32'."),
     ],
 )
@@ -360,11 +360,13 @@ def test_policy_errors_name_what_to_do():
         set_policy("~/*", MIXED, default=True)
     with pytest.raises(InvalidArgumentError, match=r"unknown dtype 'bf61'"):
         set_policy(Dense, "c=bf61")
-    with pytest.raises(
-        InvalidArgumentError, match=r"policy_scope takes both a target and a policy, or neither"
+    with (
+        pytest.raises(
+            InvalidArgumentError, match=r"policy_scope takes both a target and a policy, or neither"
+        ),
+        policy_scope(Dense),
     ):
-        with policy_scope(Dense):
-            pass
+        pass
     with pytest.raises(InvalidArgumentTypeError, match=r"clear_policy takes a Module subclass"):
         clear_policy(3.0)  # type: ignore[arg-type]
 

@@ -49,14 +49,16 @@ def cast_floating(tree: T, dtype: Any) -> T:
             return jax.lax.convert_element_type(x, dtype)
         return x
 
-    return jax.tree_util.tree_map(cast, tree)
+    out: T = jax.tree_util.tree_map(cast, tree)
+    return out
 
 
 def first_floating_dtype(tree: Any) -> np.dtype[Any] | None:
     """The dtype of the first floating-point array in ``tree`` (``None`` if it has none)."""
     for x in jax.tree_util.tree_leaves(tree):
         if _is_array(x) and jnp.issubdtype(x.dtype, jnp.floating):
-            return np.dtype(x.dtype)
+            dtype: np.dtype[Any] = np.dtype(x.dtype)
+            return dtype
     return None
 
 
@@ -69,7 +71,7 @@ def _dtype(value: Any, field: str) -> np.dtype[Any]:
             )
         value = _NAMES[value]
     try:
-        dtype = np.dtype(value)
+        dtype: np.dtype[Any] = np.dtype(value)
     except TypeError:
         raise InvalidArgumentTypeError(
             f"Policy {field} must be a floating-point dtype such as jnp.bfloat16 or "
@@ -83,7 +85,7 @@ def _dtype(value: Any, field: str) -> np.dtype[Any]:
     return dtype
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, init=False)
 class Policy:
     """A mixed-precision policy: the dtypes of a module's params, compute and outputs.
 
@@ -115,13 +117,13 @@ class Policy:
 
     param_dtype: np.dtype[Any]
     compute_dtype: np.dtype[Any]
-    output_dtype: np.dtype[Any] | None = None
+    output_dtype: np.dtype[Any] | None
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "param_dtype", _dtype(self.param_dtype, "param_dtype"))
-        object.__setattr__(self, "compute_dtype", _dtype(self.compute_dtype, "compute_dtype"))
-        if self.output_dtype is not None:
-            object.__setattr__(self, "output_dtype", _dtype(self.output_dtype, "output_dtype"))
+    def __init__(self, param_dtype: Any, compute_dtype: Any, output_dtype: Any = None) -> None:
+        out = None if output_dtype is None else _dtype(output_dtype, "output_dtype")
+        object.__setattr__(self, "param_dtype", _dtype(param_dtype, "param_dtype"))
+        object.__setattr__(self, "compute_dtype", _dtype(compute_dtype, "compute_dtype"))
+        object.__setattr__(self, "output_dtype", out)
 
     @classmethod
     def parse(cls, spec: str) -> Policy:
@@ -175,7 +177,7 @@ class Policy:
                 got[field] = _parse_dtype(value, spec)
         params = got.get("params", np.dtype(jnp.float32))
         compute = got.get("compute", params)
-        output = got["output"] if "output" in got else compute
+        output = got.get("output", compute)
         return cls(params, compute, output)
 
     def cast_to_compute(self, tree: T) -> T:
@@ -221,7 +223,7 @@ class Policy:
 def _parse_dtype(value: str, spec: str) -> np.dtype[Any]:
     if value not in _NAMES:
         raise InvalidArgumentError(
-            f"policy {spec!r}: unknown dtype {value!r}. Use one of "
-            f"{', '.join(sorted(_NAMES))}."
+            f"policy {spec!r}: unknown dtype {value!r}. Use one of {', '.join(sorted(_NAMES))}."
         )
-    return np.dtype(_NAMES[value])
+    dtype: np.dtype[Any] = np.dtype(_NAMES[value])
+    return dtype

@@ -151,13 +151,13 @@ def set_policy(target: PolicyTarget, policy: Policy | str, *, default: bool = Fa
         )
     with _LOCK:
         table = _TABLE.copy()
-        if kind == "instance":
-            target.__dict__[_INSTANCE] = policy  # type: ignore[union-attr]
+        if isinstance(target, Module):
+            target.__dict__[_INSTANCE] = policy
             table.instances = True
-        elif kind == "pattern":
-            table.patterns[target] = policy  # type: ignore[index]
+        elif isinstance(target, str):
+            table.patterns[target] = policy
         else:
-            (table.defaults if default else table.classes)[target] = policy  # type: ignore[index]
+            (table.defaults if default else table.classes)[target] = policy
         _install(table)
 
 
@@ -177,20 +177,20 @@ def clear_policy(target: PolicyTarget, *, default: bool = False) -> None:
       >>> get_policy(Net) is None
       True
     """
-    kind = _kind(target, "clear_policy")
+    _kind(target, "clear_policy")
     with _LOCK:
         table = _TABLE.copy()
-        if kind == "instance":
-            target.__dict__.pop(_INSTANCE, None)  # type: ignore[union-attr]
-        elif kind == "pattern":
-            table.patterns.pop(target, None)  # type: ignore[call-overload]
+        if isinstance(target, Module):
+            target.__dict__.pop(_INSTANCE, None)
+        elif isinstance(target, str):
+            table.patterns.pop(target, None)
         else:
-            (table.defaults if default else table.classes).pop(target, None)  # type: ignore[call-overload]
+            (table.defaults if default else table.classes).pop(target, None)
         _install(table)
 
 
 def get_policy(target: PolicyTarget) -> Policy | None:
-    """The policy that ``target`` runs under by the precedence rule (``None``: none).
+    r"""The policy that ``target`` runs under by the precedence rule (``None``: none).
 
     For an instance: its own, else the longest matching path pattern, else
     its class's. For a class: the nearest one in the MRO (library defaults
@@ -207,7 +207,7 @@ def get_policy(target: PolicyTarget) -> Policy | None:
       >>> with policy_scope():
       ...   set_policy(Net, "c=bf16")
       ...   set_policy("~/Net_0/*", "f32")
-      ...   print(get_policy(Small), get_policy("~/Net_0/__call__/Small_0"), sep="\\n")
+      ...   print(get_policy(Small), get_policy("~/Net_0/__call__/Small_0"), sep="\n")
       params=float32,compute=bfloat16,output=bfloat16
       params=float32,compute=float32,output=float32
     """

@@ -225,7 +225,7 @@ def summary(params: Mapping[str, Any], policies: Mapping[str, Any] | None = None
       >>> with policy_scope(Module, "params=float32,compute=bfloat16,output=float32"):
       ...   policies = param_policies(f, jnp.ones((1, 3)))
       >>> print(summary(init_shapes(f, jnp.ones((1, 3))), policies).splitlines()[2])
-      ~/Linear_0/__call__  b     (2,)    float32     2    8 B  params=float32,compute=bfloat16,output=float32
+      ~/Linear_0/__call__  b     (2,)    float32     2    8 B  params=float32,compute=bfloat16,...
     """
     if policies is not None and not isinstance(policies, Mapping):
         raise InvalidArgumentTypeError(
@@ -252,9 +252,16 @@ def summary(params: Mapping[str, Any], policies: Mapping[str, Any] | None = None
             rows[-1] += (str(policies.get(path) or "-"),)
     total_size = tree_size(dict(params))
     total_bytes = tree_bytes(dict(params))
-    header = ("scope", "name", "shape", "dtype", "size", "bytes")
+    header: tuple[str, ...] = ("scope", "name", "shape", "dtype", "size", "bytes")
     count = f"{len(rows)} array" + ("" if len(rows) == 1 else "s")
-    footer = (f"total ({count})", "", "", "", f"{total_size:,}", _human(total_bytes))
+    footer: tuple[str, ...] = (
+        f"total ({count})",
+        "",
+        "",
+        "",
+        f"{total_size:,}",
+        _human(total_bytes),
+    )
     if policies is not None:
         header, footer = (*header, "policy"), (*footer, "")
     widths = [max(len(r[i]) for r in [header, footer, *rows]) for i in range(len(header))]

@@ -10,6 +10,7 @@ Examples:
   (4, 1)
 """
 
+from minihaiku.layers import _precision as _precision  # float32 defaults of the norms
 from minihaiku.layers import pad
 from minihaiku.layers._attention import MultiHeadAttention
 from minihaiku.layers._basic import BatchApply, Sequential, dropout
@@ -28,7 +29,6 @@ from minihaiku.layers._mlp import MLP
 from minihaiku.layers._moving_averages import ExponentialMovingAverage
 from minihaiku.layers._norm import GroupNorm, LayerNorm, RMSNorm
 from minihaiku.layers._pool import AvgPool, MaxPool, avg_pool, max_pool
-from minihaiku.layers._precision import NORM_POLICY as _NORM_POLICY  # float32 norms
 from minihaiku.layers._recurrent import GRU, LSTM, IdentityCore, LSTMState, RNNCore, VanillaRNN
 from minihaiku.layers._reshape import Flatten, Reshape
 from minihaiku.layers._rnn_wrappers import DeepRNN, ResetCore, deep_rnn_with_skip_connections
