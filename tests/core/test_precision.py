@@ -212,6 +212,23 @@ def test_an_inner_policy_replaces_the_outer_one_inside_its_module():
     assert out.dtype == F32
 
 
+class WithHelper(Module):
+    def helper(self, x):
+        return x * get_param("h", (), init=jax.nn.initializers.ones)
+
+    def __call__(self, x):
+        y = self.helper(x)
+        assert y.dtype == BF16  # not cast to the output dtype between the two methods
+        return y
+
+
+def test_a_method_called_by_another_method_of_the_module_stays_in_the_compute_dtype():
+    set_policy(WithHelper, MIXED)
+    params, out, seen = _run(lambda x: WithHelper()(x), jnp.ones((1, 3)))
+    assert seen == [("~/WithHelper_0", BF16, BF16)]
+    assert out.dtype == F32 and params["~/WithHelper_0/helper/h"].dtype == F32
+
+
 def test_a_bf16_param_dtype_stores_float_params_in_bf16():
     set_policy(Dense, "p=bf16,c=bf16,o=f32")
     params, out, _ = _run(lambda x: Dense()(x), jnp.ones((1, 3)))

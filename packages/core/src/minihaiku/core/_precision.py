@@ -337,11 +337,16 @@ def _intercept(
     context: MethodContext,
 ) -> Any:
     """The method interceptor that applies a module's policy to its call."""
+    frame = frame_or_none()
+    assert frame is not None  # module methods run inside a transform
+    scopes = frame.scopes.scopes
+    if len(scopes) > 1 and scopes[-2].owner is context.module:
+        # called by another method of the same module: already under its policy,
+        # and a helper's result must not be cast to the output dtype mid-call
+        return next_fun(*args, **kwargs)
     policy = _resolve(context.module)
     if policy is None:
         return next_fun(*args, **kwargs)
-    frame = frame_or_none()
-    assert frame is not None  # module methods run inside a transform
     before = frame.param_interceptors
     frame.param_interceptors = _with_caster(before, _Caster(policy))
     try:
