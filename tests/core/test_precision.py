@@ -345,6 +345,15 @@ def test_policy_scope_restores_what_the_block_set():
     assert get_policy("~/*") is None
 
 
+def test_policy_scope_keeps_library_defaults_registered_in_the_block():
+    norm = Policy(F32, F32, None)
+    with policy_scope():
+        set_policy(Dense, norm, default=True)  # as a library imported in the block would
+        set_policy(Outer, MIXED)
+    assert get_policy(Dense) == norm and get_policy(Outer) is None
+    clear_policy(Dense, default=True)
+
+
 @pytest.mark.parametrize(
     ("target", "got"),
     [(len, "builtin_function_or_method"), (int, "int"), (3, "int"), (None, "NoneType")],

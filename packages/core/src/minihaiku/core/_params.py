@@ -14,7 +14,7 @@ from minihaiku.core._create import InitLike, create
 from minihaiku.core._errors import MissingParameterError
 from minihaiku.core._frame import Frame, InitFrame, Stack, current_frame, frame_or_none
 from minihaiku.core._naming import check_name
-from minihaiku.core._precision import param_dtype
+from minihaiku.core._policy_table import param_dtype
 
 __all__ = ["get_param", "missing_message", "scoped_path", "unstack"]
 
