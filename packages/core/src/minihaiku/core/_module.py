@@ -40,11 +40,11 @@ __all__ = ["Module", "module_method", "transparent"]
 F = TypeVar("F", bound=Callable[..., Any])
 
 _WRAPPED = "_minihaiku_wrapped"
+_TRANSPARENT = "_minihaiku_transparent"
 
 #: Method interceptors that run on every module method call, outermost first,
 #: before the frame's own (mixed precision installs one while policies are set).
 GLOBAL_METHOD_INTERCEPTORS: list[Any] = []
-_TRANSPARENT = "_minihaiku_transparent"
 
 
 def _not_in_transform(module: Any, method_name: str) -> NotInTransformError:

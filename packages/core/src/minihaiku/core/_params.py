@@ -104,12 +104,12 @@ def get_param(
     if type(shape) is not tuple:
         shape = norm_shape(shape, path)
     params = frame.params
-    if frame.param_interceptors:  # a mixed-precision policy may store it in another dtype
-        dtype = param_dtype(frame.param_interceptors, dtype)
     if frame.initializing:
         value = params.get(path)
         if value is None:
             assert isinstance(frame, InitFrame)
+            if frame.param_interceptors:  # a mixed-precision policy's param dtype
+                dtype = param_dtype(frame.param_interceptors, dtype)
             value = frame.params[path] = create(
                 frame, path, norm_shape(shape, path), dtype, init, "parameter", path
             )
@@ -141,7 +141,7 @@ def get_param(
                 path,
                 "parameter",
                 norm_shape(shape, path),
-                dtype,
+                param_dtype(frame.param_interceptors, dtype),
                 frame.initializing,
                 delivered=value,
             )
