@@ -68,6 +68,14 @@ from minihaiku.core._multi_transform import (
     multi_transform_with_state,
 )
 from minihaiku.core._params import get_param
+from minihaiku.core._policy import Policy
+from minihaiku.core._precision import (
+    clear_policy,
+    get_policy,
+    param_policies,
+    policy_scope,
+    set_policy,
+)
 from minihaiku.core._registry import (
     AUTOLOAD_ENV,
     DEFAULT_INITIALIZER,
@@ -225,4 +233,11 @@ __all__ = [
     "param_axes",
     "param_shardings",
     "sharded_init",
+    # mixed precision (issue 12)
+    "Policy",
+    "clear_policy",
+    "get_policy",
+    "param_policies",
+    "policy_scope",
+    "set_policy",
 ]

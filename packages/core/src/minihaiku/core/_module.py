@@ -42,6 +42,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 _WRAPPED = "_minihaiku_wrapped"
 _TRANSPARENT = "_minihaiku_transparent"
 
+#: Method interceptors that run on every module method call, outermost first,
+#: before the frame's own (mixed precision installs one while policies are set).
+GLOBAL_METHOD_INTERCEPTORS: list[Any] = []
+
 
 def _not_in_transform(module: Any, method_name: str) -> NotInTransformError:
     return NotInTransformError(
@@ -86,10 +90,9 @@ def _wrap_method(method_name: str, f: Callable[..., Any], is_transparent: bool) 
         # Parameters go to ``path``; modules constructed here under ``prefix``.
         depth = scopes.enter(path, self, prefix)
         try:
-            if frame.method_interceptors:
-                return run_intercepted(
-                    frame.method_interceptors, self, method_name, f, args, kwargs
-                )
+            if frame.method_interceptors or GLOBAL_METHOD_INTERCEPTORS:
+                interceptors = (*GLOBAL_METHOD_INTERCEPTORS, *frame.method_interceptors)
+                return run_intercepted(interceptors, self, method_name, f, args, kwargs)
             return f(self, *args, **kwargs)
         finally:
             scopes.exit(depth)

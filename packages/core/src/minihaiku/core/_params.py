@@ -15,6 +15,7 @@ from minihaiku.core._create import InitLike, create
 from minihaiku.core._errors import MissingParameterError
 from minihaiku.core._frame import Frame, InitFrame, Stack, current_frame, frame_or_none
 from minihaiku.core._naming import check_name
+from minihaiku.core._policy_table import param_dtype
 
 __all__ = ["get_param", "missing_message", "scoped_path", "unstack"]
 
@@ -119,6 +120,8 @@ def get_param(
             assert isinstance(frame, InitFrame)
             if axes is not None:
                 record_axes(frame, path, norm_shape(shape, path), axes, "parameter")
+            if frame.param_interceptors:  # a mixed-precision policy's param dtype
+                dtype = param_dtype(frame.param_interceptors, dtype)
             value = frame.params[path] = create(
                 frame, path, norm_shape(shape, path), dtype, init, "parameter", path
             )
@@ -150,7 +153,7 @@ def get_param(
                 path,
                 "parameter",
                 norm_shape(shape, path),
-                dtype,
+                param_dtype(frame.param_interceptors, dtype),
                 frame.initializing,
                 delivered=value,
             )

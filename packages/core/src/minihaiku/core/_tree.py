@@ -229,13 +229,16 @@ def _spec(value: Any) -> str | None:
     return "P(" + ", ".join(repr(e) for e in sharding.spec) + ")"
 
 
-def summary(params: Mapping[str, Any]) -> str:
+def summary(params: Mapping[str, Any], policies: Mapping[str, Any] | None = None) -> str:
     """A table of the parameters: scope, name, shape, dtype, count and bytes, with totals.
 
     Works on params, state, or the ShapeDtypeStructs from :func:`init_shapes`.
     When some entries are placed by a ``NamedSharding`` (``init_shapes(...,
     mesh=...)``, or params from ``sharded_init``), a ``sharding`` column shows
     each one's PartitionSpec.
+    With ``policies`` (from :func:`param_policies`: path -> policy or ``None``)
+    a last column shows the mixed-precision policy each parameter is read
+    under (``-``: none).
 
     Examples:
       >>> from minihaiku.core import Module, get_param, init_shapes, summary, transform
@@ -257,8 +260,19 @@ def summary(params: Mapping[str, Any]) -> str:
       ~                w     (3, 4)  float32    12   48 B  P(None, 'model')
       ---------------  ----  ------  -------  ----  -----  ----------------
       total (1 array)                           12   48 B
+      >>> from minihaiku.core import Module, param_policies, policy_scope
+      >>> f = transform(lambda x: Linear()(x))
+      >>> with policy_scope(Module, "params=float32,compute=bfloat16,output=float32"):
+      ...   policies = param_policies(f, jnp.ones((1, 3)))
+      >>> print(summary(init_shapes(f, jnp.ones((1, 3))), policies).splitlines()[2])
+      ~/Linear_0/__call__  b     (2,)    float32     2    8 B  params=float32,compute=bfloat16,...
     """
-    rows = []
+    if policies is not None and not isinstance(policies, Mapping):
+        raise InvalidArgumentTypeError(
+            f"summary's policies must map paths to policies (what param_policies "
+            f"returns), got {type(policies).__name__}."
+        )
+    rows: list[tuple[str, ...]] = []
     specs = [_spec(v) for v in _mapping(params, "summary").values()]
     sharded = any(sp is not None for sp in specs)
     for (path, value), spec in zip(params.items(), specs, strict=True):
@@ -274,7 +288,11 @@ def summary(params: Mapping[str, Any]) -> str:
             f"{size:,}",
             _human(size * dtype.itemsize),
         )
-        rows.append((*row, spec or "-") if sharded else row)
+        if sharded:
+            row = (*row, spec or "-")
+        if policies is not None:
+            row = (*row, str(policies.get(path) or "-"))
+        rows.append(row)
     total_size = tree_size(dict(params))
     total_bytes = tree_bytes(dict(params))
     header: tuple[str, ...] = ("scope", "name", "shape", "dtype", "size", "bytes")
@@ -289,8 +307,9 @@ def summary(params: Mapping[str, Any]) -> str:
     )
     if sharded:
         header, footer = (*header, "sharding"), (*footer, "")
-    ncols = len(header)
-    widths = [max(len(r[i]) for r in [header, footer, *rows]) for i in range(ncols)]
+    if policies is not None:
+        header, footer = (*header, "policy"), (*footer, "")
+    widths = [max(len(r[i]) for r in [header, footer, *rows]) for i in range(len(header))]
     right = {4, 5}
 
     def line(r: tuple[str, ...]) -> str:

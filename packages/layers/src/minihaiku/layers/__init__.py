@@ -10,6 +10,7 @@ Examples:
   (4, 1)
 """
 
+from minihaiku.layers import _precision as _precision  # float32 defaults of the norms
 from minihaiku.layers import pad
 from minihaiku.layers._attention import MultiHeadAttention
 from minihaiku.layers._basic import BatchApply, Sequential, dropout

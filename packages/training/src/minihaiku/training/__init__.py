@@ -31,6 +31,12 @@ from minihaiku.training._freeze import (
 )
 from minihaiku.training._lock import DirectoryLock
 from minihaiku.training._loop import TrainResult, train
+from minihaiku.training._loss_scale import (
+    DynamicLossScale,
+    LossScaleState,
+    ScaledOptState,
+    StaticLossScale,
+)
 from minihaiku.training._losses import Loss, accuracy, mse_loss, softmax_cross_entropy
 from minihaiku.training._parallel import DataParallel
 from minihaiku.training._plot import plot_fit
@@ -73,4 +79,9 @@ __all__ = [
     "softmax_cross_entropy",
     "train",
     "tree_digest",
+    # loss scaling (issue 12)
+    "DynamicLossScale",
+    "LossScaleState",
+    "ScaledOptState",
+    "StaticLossScale",
 ]

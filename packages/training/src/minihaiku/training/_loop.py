@@ -29,12 +29,13 @@ from minihaiku.training._freeze import (
     partition,
 )
 from minihaiku.training._history import History
+from minihaiku.training._loss_scale import LossScale, init_opt_state
 from minihaiku.training._losses import Loss
 from minihaiku.training._mesh import MeshPlan, Rules
 from minihaiku.training._on_mesh import jit_options, on_mesh, snapshot
 from minihaiku.training._parallel import DataParallel
 from minihaiku.training._plan import plan_chunks
-from minihaiku.training._records import Pending, check_finite, host, record
+from minihaiku.training._records import Pending, check_finite, host, newest_eval, record
 from minihaiku.training._result import TrainResult
 from minihaiku.training._setup import (
     check_evaluate,
@@ -79,6 +80,7 @@ def train(
     mesh: Mesh | None = None,
     rules: Rules | None = None,
     param_shardings: Mapping[str, Any] | None = None,
+    loss_scale: LossScale | None = None,
 ) -> TrainResult:
     """Trains ``params`` for ``steps`` steps on a full batch or on minibatches.
 
@@ -133,6 +135,9 @@ def train(
         optimizer state sharded, the batch split over the data axis.
       rules: logical axis -> mesh axis; ``"batch"``: the data axis (default first).
       param_shardings: param path -> ``PartitionSpec`` (default: annotations).
+      loss_scale: a :class:`DynamicLossScale` (float16 training: overflowing
+        steps are skipped) or :class:`StaticLossScale`; its state rides in
+        ``opt_state`` and the metrics gain ``loss_scale`` and ``overflow``.
 
     Returns:
       A :class:`TrainResult`.
@@ -194,8 +199,7 @@ def train(
     on, (params, data, trainable, fixed, opt_state, state) = on_mesh(
         mesh, rules, param_shardings, data_parallel, the_loss, optimizer, batch_size, t
     )
-    if opt_state is None:
-        opt_state = optimizer.init(trainable)
+    opt_state = init_opt_state(optimizer, trainable, opt_state, loss_scale)
     key = jax.random.key(seed) if the_loss.rng else None
     ckpt: Checkpointer | None = None
     bar = None
@@ -292,7 +296,7 @@ def train(
             nonlocal compile_seconds
             if n not in compiled:
                 t = time.perf_counter()
-                chunk = make_chunk(f, optimizer, n, source.stacked)
+                chunk = make_chunk(f, optimizer, n, source.stacked, loss_scale)
                 compiled[n] = jax.jit(chunk, **jit_options(dp, args)).lower(*args).compile()
                 compile_seconds += time.perf_counter() - t
             return compiled[n]
@@ -329,13 +333,13 @@ def train(
             next_n = next(plan, None)
             batch = fetch(step + n, next_n)  # sent to the device while this chunk runs
             if pending is not None:
-                record(pending, losses, metrics, bar, report, last_good, _latest(evals))
+                record(pending, losses, metrics, bar, report, last_good, newest_eval(evals))
             pending = (step, chunk_losses, chunk_metrics)
             step += n
             at_ckpt = ckpt is not None and checkpoint_every and step % checkpoint_every == 0
             at_eval = eval_fn is not None and eval_every and step % eval_every == 0
             if (at_ckpt or at_eval) and step < steps:
-                record(pending, losses, metrics, bar, report, last_good, _latest(evals))
+                record(pending, losses, metrics, bar, report, last_good, newest_eval(evals))
                 pending = None
                 run_seconds += time.perf_counter() - t_run
                 if at_eval:
@@ -345,7 +349,7 @@ def train(
                 t_run = time.perf_counter()
             n = next_n
         if pending is not None:
-            record(pending, losses, metrics, bar, report, last_good, _latest(evals))
+            record(pending, losses, metrics, bar, report, last_good, newest_eval(evals))
         run_seconds += time.perf_counter() - t_run  # record waited for the last chunk
         run_seconds -= compile_seconds  # every chunk compiled inside the timed stretches
         if dry is not None:
@@ -394,7 +398,3 @@ def train(
         metrics={k: np.asarray(v, np.float32) for k, v in metrics.items()},
         evals=evals,
     )
-
-
-def _latest(evals: list[tuple[int, dict[str, float]]]) -> dict[str, float]:
-    return evals[-1][1] if evals else {}

@@ -12,7 +12,7 @@ from minihaiku.training._digest import to_numpy
 from minihaiku.training._errors import NonFiniteLossError
 from minihaiku.training._parallel import DataParallel
 
-__all__ = ["Pending", "check_finite", "host", "record"]
+__all__ = ["Pending", "check_finite", "host", "newest_eval", "record"]
 
 #: (first step of a chunk, its losses, its metrics), read one dispatch late.
 Pending = tuple[int, jax.Array, Mapping[str, jax.Array]]
@@ -32,10 +32,18 @@ def record(
     last_good: Callable[[], str],
     latest_eval: Mapping[str, float],
 ) -> None:
-    """Appends a chunk's losses and metrics; raises at the first non-finite loss."""
+    """Appends a chunk's losses and metrics; raises at the first non-finite loss.
+
+    A non-finite loss at a step that loss scaling skipped (metric
+    ``overflow`` 1) is not an error: the scale was lowered instead.
+    """
     first, chunk_losses, chunk_metrics = pending
     values = np.asarray(DataParallel.to_host(chunk_losses))
-    bad = np.flatnonzero(~np.isfinite(values))
+    skipped = chunk_metrics.get("overflow") if "loss_scale" in chunk_metrics else None
+    ok = np.isfinite(values)
+    if skipped is not None:
+        ok |= np.asarray(DataParallel.to_host(skipped)) > 0
+    bad = np.flatnonzero(~ok)
     if bad.size:
         at = first + int(bad[0])
         raise NonFiniteLossError(
@@ -80,3 +88,8 @@ def check_finite(
                 f"the learning rate or check the data. {last_good()}",
                 step,
             )
+
+
+def newest_eval(evals: list[tuple[int, dict[str, float]]]) -> dict[str, float]:
+    """The metrics of the newest evaluation (empty before the first)."""
+    return evals[-1][1] if evals else {}

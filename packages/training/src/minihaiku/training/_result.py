@@ -8,6 +8,8 @@ from typing import Any
 import jax
 import numpy as np
 
+from minihaiku.training._loss_scale import ScaledOptState
+
 __all__ = ["TrainResult"]
 
 
@@ -17,7 +19,8 @@ class TrainResult:
 
     Attributes:
       params: the trained params (frozen ones unchanged).
-      opt_state: the optimizer state, for continuing (``train(..., opt_state=)``).
+      opt_state: the optimizer state, for continuing (``train(..., opt_state=)``);
+        with ``loss_scale=`` a ``ScaledOptState`` that also holds the scale.
       losses: the loss before each step, from step 0 (restored steps included).
       step: the number of steps done in all.
       final_loss: the loss at the final params (on the full batch, or on the
@@ -44,3 +47,10 @@ class TrainResult:
     state: Any = None
     metrics: dict[str, np.ndarray] = field(default_factory=dict)
     evals: list[tuple[int, dict[str, float]]] = field(default_factory=list)
+
+    @property
+    def loss_scale(self) -> float | None:
+        """The loss scale reached (``train(..., loss_scale=)``), else ``None``."""
+        if not isinstance(self.opt_state, ScaledOptState):
+            return None
+        return float(self.opt_state.loss_scale.scale)

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import optax
 
 from minihaiku.core import InvalidArgumentError
+from minihaiku.training._loss_scale import LossScale, scaled_step
 from minihaiku.training._losses import Loss
 
 __all__ = ["Normalized", "check_outputs", "make_chunk", "normalize"]
@@ -90,13 +91,19 @@ def check_outputs(f: Normalized, params: Any, state: Any, key: Any, batch: Any) 
 
 
 def make_chunk(
-    f: Normalized, optimizer: optax.GradientTransformation, length: int, stacked: bool
+    f: Normalized,
+    optimizer: optax.GradientTransformation,
+    length: int,
+    stacked: bool,
+    loss_scale: LossScale | None = None,
 ) -> Callable[..., Any]:
     """``chunk(trainable, frozen, opt_state, state, key, step0, data)``: ``length`` steps.
 
     With ``stacked`` the data holds one batch per step on axis 0 (scanned
     over); otherwise it is the one batch of every step. Step ``i`` gets the key
-    ``fold_in(key, i)`` (``None`` when ``key`` is ``None``).
+    ``fold_in(key, i)`` (``None`` when ``key`` is ``None``). With
+    ``loss_scale`` the optimizer state is a ``ScaledOptState`` and each step
+    scales the loss (see :mod:`minihaiku.training._loss_scale`).
     """
 
     def chunk(
@@ -105,10 +112,14 @@ def make_chunk(
         def objective(t: Any, s: Any, k: Any, batch: Any) -> Any:
             return f({**t, **frozen}, s, k, batch)
 
+        scaled = None if loss_scale is None else scaled_step(loss_scale, optimizer, objective)
+
         def step(carry: Any, x: Any) -> Any:
             p, o, s = carry
             i, batch = x if stacked else (x, data)
             k = None if key is None else jax.random.fold_in(key, i)
+            if scaled is not None:
+                return scaled(p, o, s, k, batch)
             (value, (s, metrics)), grads = jax.value_and_grad(objective, has_aux=True)(
                 p, s, k, batch
             )
