@@ -280,7 +280,7 @@ def summary(params: Mapping[str, Any], policies: Mapping[str, Any] | None = None
         shape = tuple(np.shape(value))
         dtype = np.dtype(value.dtype)
         size = math.prod(shape)
-        row = (
+        row: tuple[str, ...] = (
             scope or "(top level)",
             name,
             str(shape),
