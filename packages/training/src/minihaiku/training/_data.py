@@ -165,8 +165,14 @@ class ArrayBatches:
     def example(self) -> Any:
         return jax.tree_util.tree_map(lambda x: x[: self.batch_size], self.data)
 
-    def take(self, step: int, n: int) -> Any:
+    def take_indices(self, step: int, n: int) -> np.ndarray:
+        """The example indices of steps ``step`` to ``step + n - 1``, shape ``(n, batch_size)``."""
         idx = np.stack([self.indices(s) for s in range(step, step + n)])
+        return idx.astype(np.int32 if self.n < 2**31 else np.int64)
+
+    def take(self, step: int, n: int) -> Any:
+        """Stacks the batches of steps ``step`` to ``step + n - 1`` (axis 0)."""
+        idx = self.take_indices(step, n)
         return jax.tree_util.tree_map(lambda x: x[idx], self.data)
 
 

@@ -90,13 +90,19 @@ def check_outputs(f: Normalized, params: Any, state: Any, key: Any, batch: Any) 
 
 
 def make_chunk(
-    f: Normalized, optimizer: optax.GradientTransformation, length: int, stacked: bool
+    f: Normalized,
+    optimizer: optax.GradientTransformation,
+    length: int,
+    stacked: bool,
+    gather: bool = False,
 ) -> Callable[..., Any]:
     """``chunk(trainable, frozen, opt_state, state, key, step0, data)``: ``length`` steps.
 
     With ``stacked`` the data holds one batch per step on axis 0 (scanned
-    over); otherwise it is the one batch of every step. Step ``i`` gets the key
-    ``fold_in(key, i)`` (``None`` when ``key`` is ``None``).
+    over); with ``gather`` too, it is ``(arrays, indices)`` and step ``j`` takes
+    the examples ``indices[j]`` of ``arrays`` (on the device); otherwise it is
+    the one batch of every step. Step ``i`` gets the key ``fold_in(key, i)``
+    (``None`` when ``key`` is ``None``).
     """
 
     def chunk(
@@ -108,6 +114,8 @@ def make_chunk(
         def step(carry: Any, x: Any) -> Any:
             p, o, s = carry
             i, batch = x if stacked else (x, data)
+            if gather:
+                batch = jax.tree_util.tree_map(lambda a: a[batch], data[0])
             k = None if key is None else jax.random.fold_in(key, i)
             (value, (s, metrics)), grads = jax.value_and_grad(objective, has_aux=True)(
                 p, s, k, batch
@@ -118,7 +126,7 @@ def make_chunk(
         # Without a key the step index is not needed: the scan then is exactly
         # the plain full-batch one (no index array carried).
         index = None if key is None else step0 + jnp.arange(length, dtype=jnp.uint32)
-        xs = (index, data) if stacked else index
+        xs = (index, data[1] if gather else data) if stacked else index
         (p, o, s), (losses, metrics) = jax.lax.scan(
             step, (trainable, opt_state, state), xs, length=length
         )
