@@ -112,11 +112,13 @@ def test_a_digits_classifier_learns_and_resumes_bit_identically(tmp_path):
 LATENT = 4
 
 
-def vae_forward(x):
+def vae_forward(x, sample=True):
     hidden = jax.nn.relu(Linear(32, name="encoder")(x))
     mean = Linear(LATENT, name="mean")(hidden)
     log_var = Linear(LATENT, name="log_var")(hidden)
-    z = mean + jnp.exp(0.5 * log_var) * jax.random.normal(next_rng_key(), mean.shape)
+    z = mean
+    if sample:  # the reparameterized sample, with this step's key
+        z = mean + jnp.exp(0.5 * log_var) * jax.random.normal(next_rng_key(), mean.shape)
     logits = MLP([32, x.shape[-1]], name="decoder")(z)
     return logits, mean, log_var
 
@@ -124,9 +126,13 @@ def vae_forward(x):
 vae = transform(vae_forward, apply_rng=True)
 
 
+def reconstruction(logits, x):
+    return jnp.mean(jnp.sum(optax.sigmoid_binary_cross_entropy(logits, x), axis=-1))
+
+
 def vae_loss_fn(params, batch, key):
     logits, mean, log_var = vae.apply(params, key, batch)
-    recon = jnp.mean(jnp.sum(optax.sigmoid_binary_cross_entropy(logits, batch), axis=-1))
+    recon = reconstruction(logits, batch)
     kl = jnp.mean(-0.5 * jnp.sum(1 + log_var - mean**2 - jnp.exp(log_var), axis=-1))
     return recon + kl, {"reconstruction": recon, "kl": kl}
 
@@ -135,20 +141,9 @@ vae_loss = Loss(vae_loss_fn, rng=True, has_aux=True)
 
 
 def vae_evaluate(params, batch):
-    # No key at evaluation: decode the mean.
-    hidden = jax.nn.relu(batch @ params["~/encoder/__call__/w"] + params["~/encoder/__call__/b"])
-    mean = hidden @ params["~/mean/__call__/w"] + params["~/mean/__call__/b"]
-    h = jax.nn.relu(
-        mean @ params["~/decoder/__call__/Linear_0/__call__/w"]
-        + params["~/decoder/__call__/Linear_0/__call__/b"]
-    )
-    logits = (
-        h @ params["~/decoder/__call__/Linear_1/__call__/w"]
-        + params["~/decoder/__call__/Linear_1/__call__/b"]
-    )
-    return {
-        "reconstruction": jnp.mean(jnp.sum(optax.sigmoid_binary_cross_entropy(logits, batch), -1))
-    }
+    # Evaluation gets no key: decode the mean.
+    logits, _, _ = vae.apply(params, None, batch, False)
+    return {"reconstruction": reconstruction(logits, batch)}
 
 
 VAE_KW = dict(steps_per_dispatch=3, progress=False)

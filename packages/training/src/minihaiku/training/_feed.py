@@ -47,8 +47,7 @@ class Feeder:
         self.gather = (
             isinstance(source, ArrayBatches)
             and not parallel
-            and sum(x.nbytes for x in jax.tree_util.tree_leaves(source.data))
-            <= DEVICE_GATHER_BYTES
+            and sum(x.nbytes for x in jax.tree_util.tree_leaves(source.data)) <= DEVICE_GATHER_BYTES
         )
         self._table = place(source.data) if self.gather else None  # type: ignore[union-attr]
         self.fixed = None if source.stacked else place(source.example())

@@ -106,7 +106,9 @@ def train(
         default: when there is more than one device.
       batch_size: minibatches of this size, shuffled per epoch (epoch ``e``:
         ``np.random.default_rng((seed, e)).permutation(n)``), the last partial
-        batch of each epoch dropped.
+        batch of each epoch dropped. Arrays up to 256 MiB in all are copied
+        to the device once and each step's batch is gathered there (larger
+        ones, and data-parallel runs, are stacked on the host per chunk).
       seed: the shuffling seed, and the key ``key(seed)`` of the losses that
         take one: step ``i`` gets ``jax.random.fold_in(key(seed), i)``.
       rng: the loss takes a key (a model made with ``apply_rng=True``).
