@@ -17,8 +17,10 @@ Loops (the first three run the same minihaiku model):
   ``softmax_cross_entropy`` (which also logs the accuracy at every step);
   digits: the arrays with ``batch_size=128`` (kept on the device, batches
   gathered there); LM: an iterator of the windows (stacked on the host per
-  chunk); ``train, host-stacked batches`` (digits): the same with the
-  device-side gathering turned off, as train() did before;
+  chunk); ``train, loss only``: the same with a plain ``Loss`` computing
+  only the cross-entropy (the work the hand-written loops do);
+  ``train, host-stacked batches`` (digits): ``train`` with the device-side
+  gathering turned off, as train() did before;
 - ``per-batch jit``: a hand-written ``jax.jit`` optax step called once per
   batch from Python (batches sent from the host one at a time);
 - ``pre-stacked scan``: a hand-written ``lax.scan`` over all the batches
@@ -54,7 +56,7 @@ import optax
 from minihaiku.core import get_param, transform
 from minihaiku.initializers import truncated_normal, variance_scaling
 from minihaiku.layers import MLP, Embed, LayerNorm, Linear, MultiHeadAttention
-from minihaiku.training import softmax_cross_entropy, train
+from minihaiku.training import Loss, softmax_cross_entropy, train
 
 DIGITS_BATCH = 128
 B, T, D, H, V = 32, 64, 128, 4, 256  # LM: batch, sequence, model size, heads, vocabulary
@@ -205,15 +207,21 @@ def ce(logits: jax.Array, labels: jax.Array) -> jax.Array:
 # Each returns steps per second over ``stacked`` (a tuple of (steps, ...) arrays).
 
 
-def run_train(model: Any, params: Any, data: Any, stacked: Any, lm: bool) -> float:
+def run_train(
+    model: Any, params: Any, data: Any, stacked: Any, lm: bool, metrics: bool = True
+) -> float:
     steps = len(stacked[0])
     if lm:  # an iterator of random windows
         source: Any = zip(*stacked, strict=True)
         kw: dict[str, Any] = {}
     else:  # in-memory arrays, shuffled minibatches
         source, kw = data, {"batch_size": DIGITS_BATCH}
-    r = train(softmax_cross_entropy(model), params, source, optax.adam(LR), steps, **kw,
-              progress=False)  # fmt: skip
+    loss = (
+        softmax_cross_entropy(model)
+        if metrics
+        else Loss(lambda p, batch: ce(model.apply(p, batch[0]), batch[1]))
+    )
+    r = train(loss, params, source, optax.adam(LR), steps, **kw, progress=False)
     return r.steps_per_second
 
 
@@ -309,6 +317,7 @@ def workload(name: str, steps: int, repeats: int) -> list[tuple[str, str, float]
     hk_params = hk_model.init(jax.random.key(0), example)
     loops: dict[str, Callable[[], float]] = {
         "train": lambda: run_train(mh, params, data, stacked, lm),
+        "train, loss only": lambda: run_train(mh, params, data, stacked, lm, metrics=False),
         "per-batch jit": lambda: run_per_batch(mh.apply, params, stacked),
         "pre-stacked scan": lambda: run_scan(mh.apply, params, stacked),
         "dm-haiku (per-batch jit)": lambda: run_per_batch(hk_model.apply, hk_params, stacked),

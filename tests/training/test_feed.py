@@ -57,3 +57,17 @@ def test_gathering_on_the_device_gives_the_results_of_host_stacking(monkeypatch,
     assert on_device.final_loss == on_host.final_loss
     for k in params0:
         np.testing.assert_array_equal(on_device.params[k], on_host.params[k])
+
+
+@pytest.mark.parametrize(("n", "batch_size"), [(10, 4), (128, 24), (5, 5)])
+@pytest.mark.parametrize(("start", "count"), [(0, 1), (1, 3), (7, 14), (13, 50)])
+def test_the_indices_of_a_chunk_are_each_steps_batch_across_epochs(n, batch_size, start, count):
+    source = ArrayBatches(np.zeros((n, 1)), batch_size, seed=3)
+    per_epoch = n // batch_size
+    want = [
+        np.random.default_rng((3, s // per_epoch)).permutation(n)[
+            (s % per_epoch) * batch_size : (s % per_epoch + 1) * batch_size
+        ]
+        for s in range(start, start + count)
+    ]
+    np.testing.assert_array_equal(source.take_indices(start, count), np.stack(want))
