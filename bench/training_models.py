@@ -37,6 +37,7 @@ the loops. Prints a markdown table with the ratios to the scan and to the
 per-batch loop.
 
 Usage: python bench/training_models.py [--repeats 3] [--digits-steps 2000] [--lm-steps 50]
+       [--workloads digits lm]
 """
 
 from __future__ import annotations
@@ -339,9 +340,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--digits-steps", type=int, default=2000)
     parser.add_argument("--lm-steps", type=int, default=50)
+    parser.add_argument(
+        "--workloads", nargs="+", choices=["digits", "lm"], default=["digits", "lm"]
+    )
     args = parser.parse_args()
-    rows = workload("digits", args.digits_steps, args.repeats)
-    rows += workload("char LM", args.lm_steps, args.repeats)
+    names = [n for n, flag in (("digits", "digits"), ("char LM", "lm")) if flag in args.workloads]
+    rows = []
+    for name in names:
+        rows += workload(
+            name, args.digits_steps if name == "digits" else args.lm_steps, args.repeats
+        )
     import flax
     import haiku
 
@@ -352,7 +360,7 @@ def main() -> None:
         f"{args.lm_steps} steps; best of {args.repeats}\n"
     )
     print("| workload | loop | steps/s | vs scan | vs per-batch jit |\n|---|---|---:|---:|---:|")
-    for name in ("digits", "char LM"):
+    for name in names:
         got = {loop: v for w, loop, v in rows if w == name}
         scan, per_batch = got["pre-stacked scan"], got["per-batch jit"]
         for loop, v in got.items():
