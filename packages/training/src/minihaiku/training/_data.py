@@ -165,8 +165,20 @@ class ArrayBatches:
     def example(self) -> Any:
         return jax.tree_util.tree_map(lambda x: x[: self.batch_size], self.data)
 
+    def take_indices(self, step: int, n: int) -> np.ndarray:
+        """The example indices of steps ``step`` to ``step + n - 1``, shape ``(n, batch_size)``."""
+        parts, at, stop = [], step, step + n
+        while at < stop:  # one slice of each epoch's permutation
+            epoch, i = divmod(at, self.per_epoch)
+            k = min(stop - at, self.per_epoch - i)
+            order = self.order(epoch)[i * self.batch_size : (i + k) * self.batch_size]
+            parts.append(order.reshape(k, self.batch_size))
+            at += k
+        return np.concatenate(parts).astype(np.int32 if self.n < 2**31 else np.int64)
+
     def take(self, step: int, n: int) -> Any:
-        idx = np.stack([self.indices(s) for s in range(step, step + n)])
+        """Stacks the batches of steps ``step`` to ``step + n - 1`` (axis 0)."""
+        idx = self.take_indices(step, n)
         return jax.tree_util.tree_map(lambda x: x[idx], self.data)
 
 

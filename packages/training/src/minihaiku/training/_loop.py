@@ -20,8 +20,9 @@ from minihaiku.core import (
     TransformedWithState,
 )
 from minihaiku.training._checkpoint import Checkpointer
-from minihaiku.training._data import _DryError, make_source
+from minihaiku.training._data import make_source
 from minihaiku.training._errors import CheckpointError, NonFiniteLossError
+from minihaiku.training._feed import Feeder
 from minihaiku.training._freeze import (
     FrozenSpec,
     check_frozen_matches,
@@ -113,7 +114,9 @@ def train(
         default: when there is more than one device.
       batch_size: minibatches of this size, shuffled per epoch (epoch ``e``:
         ``np.random.default_rng((seed, e)).permutation(n)``), the last partial
-        batch of each epoch dropped.
+        batch of each epoch dropped. Arrays up to 256 MiB in all are copied
+        to the device once and each step's batch is gathered there (larger
+        ones, and data-parallel runs, are stacked on the host per chunk).
       seed: the shuffling seed, and the key ``key(seed)`` of the losses that
         take one: step ``i`` gets ``jax.random.fold_in(key(seed), i)``.
       rng: the loss takes a key (a model made with ``apply_rng=True``).
@@ -286,7 +289,7 @@ def train(
             trainable, fixed, opt_state, state, key = jax.device_put(
                 (trainable, fixed, opt_state, state, key)
             )
-        fixed_data = None if source.stacked else place(source.example())
+        feed = Feeder(source, place, place_stack, dp is not None)
         eval_batch = None if eval_fn is None else place(eval_data)
 
         compile_seconds = 0.0
@@ -296,7 +299,7 @@ def train(
             nonlocal compile_seconds
             if n not in compiled:
                 t = time.perf_counter()
-                chunk = make_chunk(f, optimizer, n, source.stacked, loss_scale)
+                chunk = make_chunk(f, optimizer, n, source.stacked, loss_scale, feed.gather)
                 compiled[n] = jax.jit(chunk, **jit_options(dp, args)).lower(*args).compile()
                 compile_seconds += time.perf_counter() - t
             return compiled[n]
@@ -308,21 +311,9 @@ def train(
         step = start
         run_seconds = 0.0
         plan = plan_chunks(start, steps, steps_per_dispatch, every)
-        dry: _DryError | None = None
-
-        def fetch(at: int, n: int | None) -> Any:
-            nonlocal dry
-            if n is None or not source.stacked:
-                return fixed_data
-            try:
-                return place_stack(source.take(at, n))  # type: ignore[union-attr]
-            except _DryError as e:
-                dry = e
-                return None
-
         n = next(plan, None)
-        batch = fetch(step, n)
-        last_batch = batch if n is not None else fetch(step, 1)
+        batch = feed.fetch(step, n)
+        last_batch = batch if n is not None else feed.fetch(step, 1)
         pending: Pending | None = None
         t_run = time.perf_counter()
         while n is not None and batch is not None:
@@ -331,7 +322,7 @@ def train(
             trainable, opt_state, state, chunk_losses, chunk_metrics = fn(*args)
             last_batch = batch
             next_n = next(plan, None)
-            batch = fetch(step + n, next_n)  # sent to the device while this chunk runs
+            batch = feed.fetch(step + n, next_n)  # sent to the device while this chunk runs
             if pending is not None:
                 record(pending, losses, metrics, bar, report, last_good, newest_eval(evals))
             pending = (step, chunk_losses, chunk_metrics)
@@ -352,13 +343,11 @@ def train(
             record(pending, losses, metrics, bar, report, last_good, newest_eval(evals))
         run_seconds += time.perf_counter() - t_run  # record waited for the last chunk
         run_seconds -= compile_seconds  # every chunk compiled inside the timed stretches
-        if dry is not None:
+        if feed.dry is not None:
             if ckpt is not None and step not in saved and step != resumed_from:
                 save(step)
-            raise dry.error(step, steps, ckpt.directory if ckpt else None)
-        final_batch = fixed_data
-        if source.stacked:  # the last minibatch
-            final_batch = jax.tree_util.tree_map(lambda x: x[-1], last_batch)
+            raise feed.dry.error(step, steps, ckpt.directory if ckpt else None)
+        final_batch = feed.last(last_batch)  # the last minibatch, or the full batch
         final_key = None if key is None else jax.random.fold_in(key, step)
         final = jax.jit(lambda t, fr, s, k, b: f({**t, **fr}, s, k, b)[0])
         final_loss = float(

@@ -96,14 +96,17 @@ def make_chunk(
     length: int,
     stacked: bool,
     loss_scale: LossScale | None = None,
+    gather: bool = False,
 ) -> Callable[..., Any]:
     """``chunk(trainable, frozen, opt_state, state, key, step0, data)``: ``length`` steps.
 
     With ``stacked`` the data holds one batch per step on axis 0 (scanned
-    over); otherwise it is the one batch of every step. Step ``i`` gets the key
-    ``fold_in(key, i)`` (``None`` when ``key`` is ``None``). With
-    ``loss_scale`` the optimizer state is a ``ScaledOptState`` and each step
-    scales the loss (see :mod:`minihaiku.training._loss_scale`).
+    over); with ``gather`` too, it is ``(arrays, indices)`` and step ``j`` takes
+    the examples ``indices[j]`` of ``arrays`` (on the device); otherwise it is
+    the one batch of every step. Step ``i`` gets the key ``fold_in(key, i)``
+    (``None`` when ``key`` is ``None``). With ``loss_scale`` the optimizer state
+    is a ``ScaledOptState`` and each step scales the loss (see
+    :mod:`minihaiku.training._loss_scale`).
     """
 
     def chunk(
@@ -117,6 +120,8 @@ def make_chunk(
         def step(carry: Any, x: Any) -> Any:
             p, o, s = carry
             i, batch = x if stacked else (x, data)
+            if gather:
+                batch = jax.tree_util.tree_map(lambda a: a[batch], data[0])
             k = None if key is None else jax.random.fold_in(key, i)
             if scaled is not None:
                 return scaled(p, o, s, k, batch)
@@ -129,7 +134,7 @@ def make_chunk(
         # Without a key the step index is not needed: the scan then is exactly
         # the plain full-batch one (no index array carried).
         index = None if key is None else step0 + jnp.arange(length, dtype=jnp.uint32)
-        xs = (index, data) if stacked else index
+        xs = (index, data[1] if gather else data) if stacked else index
         (p, o, s), (losses, metrics) = jax.lax.scan(
             step, (trainable, opt_state, state), xs, length=length
         )
