@@ -40,10 +40,18 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from minihaiku.core import InvalidArgumentError, Module, Transformed, maybe_next_rng_key, transform
+from minihaiku.core import (
+    InvalidArgumentError,
+    Module,
+    Policy,
+    Transformed,
+    maybe_next_rng_key,
+    policy_scope,
+    transform,
+)
 from minihaiku.initializers import truncated_normal, variance_scaling
 from minihaiku.layers import MLP, Embed, LayerNorm, Linear, MultiHeadAttention, dropout
-from minihaiku.training import TrainResult, softmax_cross_entropy, train
+from minihaiku.training import DynamicLossScale, TrainResult, softmax_cross_entropy, train
 
 TEXT = Path(__file__).parent / "data" / "tinyshakespeare.txt"
 
@@ -333,6 +341,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--out", type=Path, default=Path("char-lm-run"))
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument(
+        "--compute",
+        choices=("float32", "bfloat16", "float16"),
+        default="float32",
+        help="the model's compute dtype (params stay float32, LayerNorms compute in "
+        "float32); float16 trains with dynamic loss scaling",
+    )
     args = parser.parse_args(argv)
 
     vocab, train_tokens, held_out = load_text(args.text)
@@ -349,42 +364,47 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     model = build_model(config)
     data = batches(train_tokens, config.seq_len, args.batch_size, args.seed)
     x0, _ = next(batches(train_tokens, config.seq_len, args.batch_size, args.seed))
-    params = jax.jit(model.init)(jax.random.key(args.seed), x0)  # jitted: faster than eager
-    args.out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    result = train(
-        softmax_cross_entropy(model, rng=True),
-        params,
-        data,
-        optax.adam(args.lr),
-        args.steps,
-        seed=args.seed,
-        evaluate=eval_loss(model),
-        eval_data=eval_windows(held_out, config.seq_len),
-        eval_every=args.eval_every,
-        progress=not args.no_progress,
-    )
-    train_seconds = time.perf_counter() - start
-    with (args.out / "history.jsonl").open("w") as f:
-        for step, loss in enumerate(result.losses.tolist()):
-            accuracy = float(result.metrics["accuracy"][step])
-            f.write(json.dumps({"step": step, "loss": loss, "accuracy": accuracy}) + "\n")
-        for step, values in result.evals:
-            f.write(json.dumps({"step": step, "eval": values}) + "\n")
-    path = plot(result, args.out)
-    sample = generate(
-        model,
-        config,
-        result.params,
-        vocab,
-        args.prompt,
-        args.sample_chars,
-        args.temperature,
-        args.seed,
-    )
+    policy = None if args.compute == "float32" else Policy("float32", args.compute, "float32")
+    # The policy holds for the init (params made float32), training and sampling.
+    with policy_scope(*((CharTransformer, policy) if policy is not None else ())):
+        params = jax.jit(model.init)(jax.random.key(args.seed), x0)  # jitted: faster than eager
+        args.out.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        result = train(
+            softmax_cross_entropy(model, rng=True),
+            params,
+            data,
+            optax.adam(args.lr),
+            args.steps,
+            seed=args.seed,
+            evaluate=eval_loss(model),
+            eval_data=eval_windows(held_out, config.seq_len),
+            eval_every=args.eval_every,
+            progress=not args.no_progress,
+            loss_scale=DynamicLossScale() if args.compute == "float16" else None,
+        )
+        train_seconds = time.perf_counter() - start
+        with (args.out / "history.jsonl").open("w") as f:
+            for step, loss in enumerate(result.losses.tolist()):
+                accuracy = float(result.metrics["accuracy"][step])
+                f.write(json.dumps({"step": step, "loss": loss, "accuracy": accuracy}) + "\n")
+            for step, values in result.evals:
+                f.write(json.dumps({"step": step, "eval": values}) + "\n")
+        path = plot(result, args.out)
+        sample = generate(
+            model,
+            config,
+            result.params,
+            vocab,
+            args.prompt,
+            args.sample_chars,
+            args.temperature,
+            args.seed,
+        )
     print(sample)
     summary = {
         "config": asdict(config),
+        "compute": args.compute,
         "params": sum(int(v.size) for v in result.params.values()),
         "first_loss": float(result.losses[0]),
         "final_loss": result.final_loss,
