@@ -10,12 +10,19 @@ allocates for one compiled training step (``memory_analysis``), and the
 loss after the run. On CPU, XLA has few native bfloat16 kernels, so bfloat16
 compute is mainly a memory figure there; the speed gain needs a GPU or TPU.
 
+A second table trains the repository's character-level transformer LM
+(examples/char_lm.py: dropout, learned positions, real text windows, the
+example's default sizes) the same two ways, with its ``--compute`` policy.
+
 Usage: python bench/precision.py [--steps 100] [--layers 2] [--model 64] [--seq 32]
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import sys
+from pathlib import Path
 from typing import Any
 
 import jax
@@ -23,7 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from minihaiku.core import Module, policy_scope, transform
+from minihaiku.core import Module, Policy, policy_scope, transform
 from minihaiku.layers import MLP, Embed, LayerNorm, Linear, MultiHeadAttention
 from minihaiku.training import softmax_cross_entropy, train
 
@@ -101,6 +108,59 @@ def run(args: argparse.Namespace, policy: str | None) -> dict[str, float]:
     return {"steps_per_second": best, "temp_bytes": memory, "final_loss": last}
 
 
+def load_char_lm() -> Any:
+    """examples/char_lm.py, loaded by path."""
+    path = Path(__file__).parents[1] / "examples" / "char_lm.py"
+    spec = importlib.util.spec_from_file_location("char_lm", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["char_lm"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_char_lm(args: argparse.Namespace, compute: str) -> dict[str, float]:
+    """The char LM example's model on its text: steps/s, step temp bytes, final loss."""
+    lm = load_char_lm()
+    vocab, tokens, _ = lm.load_text()
+    config = lm.Config(vocab_size=len(vocab))
+    model = lm.build_model(config)
+    stream = lm.batches(tokens, config.seq_len, 32, seed=0)
+    data = [next(stream) for _ in range(args.steps)]
+    policy = None if compute == "float32" else Policy("float32", compute, "float32")
+    with policy_scope(*((lm.CharTransformer, policy) if policy is not None else ())):
+        params = jax.jit(model.init)(jax.random.key(0), data[0][0])
+        loss = softmax_cross_entropy(model, rng=True)
+        best, last = 0.0, float("nan")
+        for _ in range(args.repeats):
+            result = train(loss, params, iter(data), optax.adam(1e-3), args.steps, progress=False)
+            best, last = max(best, result.steps_per_second), result.final_loss
+        opt = optax.adam(1e-3)
+
+        def step(p: Any, s: Any, batch: Any) -> Any:
+            g = jax.grad(lambda p, b: loss(p, b, jax.random.key(0))[0])(p, batch)
+            u, s = opt.update(g, s, p)
+            return optax.apply_updates(p, u), s
+
+        compiled = jax.jit(step).lower(params, opt.init(params), data[0]).compile()
+        memory = int(compiled.memory_analysis().temp_size_in_bytes)
+    return {"steps_per_second": best, "temp_bytes": memory, "final_loss": last}
+
+
+def table(rows: list[tuple[str, dict[str, float]]]) -> None:
+    """Prints the rows as a markdown table, ratios to the first row."""
+    base = rows[0][1]
+    print("| compute | steps/s | vs float32 | step temp memory | vs float32 | final loss |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, r in rows:
+        print(
+            f"| {name} | {r['steps_per_second']:,.1f} | "
+            f"{r['steps_per_second'] / base['steps_per_second']:.2f}x | "
+            f"{r['temp_bytes'] / 2**20:,.2f} MiB | {r['temp_bytes'] / base['temp_bytes']:.2f}x | "
+            f"{r['final_loss']:.4f} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=100)
@@ -117,17 +177,12 @@ def main() -> None:
         f"{args.layers} layers, batch {args.batch} x seq {args.seq}, adam, {args.steps} "
         f"steps; backend {jax.default_backend()}, {jax.devices()[0].device_kind}\n"
     )
-    rows = [("float32", run(args, None)), ("bfloat16 compute", run(args, BF16_POLICY))]
-    base = rows[0][1]
-    print("| compute | steps/s | vs float32 | step temp memory | vs float32 | final loss |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for name, r in rows:
-        print(
-            f"| {name} | {r['steps_per_second']:,.1f} | "
-            f"{r['steps_per_second'] / base['steps_per_second']:.2f}x | "
-            f"{r['temp_bytes'] / 2**20:,.2f} MiB | {r['temp_bytes'] / base['temp_bytes']:.2f}x | "
-            f"{r['final_loss']:.4f} |"
-        )
+    table([("float32", run(args, None)), ("bfloat16 compute", run(args, BF16_POLICY))])
+    print(
+        f"\nexamples/char_lm.py (its default sizes, batch 32 of real text, dropout), "
+        f"{args.steps} steps:\n"
+    )
+    table([(c, run_char_lm(args, c)) for c in ("float32", "bfloat16")])
 
 
 if __name__ == "__main__":
