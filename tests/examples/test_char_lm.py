@@ -241,7 +241,7 @@ def test_bf16_and_float16_compute_train_like_float32_with_float32_params(lm, tmp
     # tiny model the per-step training loss moved at most 0.0026 (bf16) and 0.0004
     # (float16, with dynamic loss scaling) from float32's: the bounds leave 8x room.
     args = [*TINY, "--steps", "30", "--eval-every", "30", "--sample-chars", "5", "--no-progress"]
-    losses, params = {}, {}
+    losses = {}
     for compute in ("float32", "bfloat16", "float16"):
         out = tmp_path / compute
         summary = lm.main([*args, "--out", str(out), "--compute", compute])
