@@ -2,7 +2,8 @@
 
 The checks on a real 8-device mesh run in ONE subprocess (XLA_FLAGS must be
 set before jax is imported): exact PartitionSpecs on meshes (8, 1), (4, 2),
-(2, 4), (1, 8), sharded_init's values against plain init bit for bit, each
+(2, 4), (1, 8), sharded_init's values against the jitted and the eager init
+(bit for bit up to JAX 0.10; within 4 ulp on JAX 0.12, see EXACT), each
 parameter's sharding and the shapes of its shards, and the divisibility error.
 """
 
@@ -36,6 +37,13 @@ from minihaiku.core import (
     transform,
     transform_with_state,
 )
+
+# Up to JAX 0.10, sharded_init equals the plain init (eager and jitted) bit for bit
+# (measured on 0.6.0 and 0.10.2). JAX 0.12's SPMD partitioner fuses the truncated
+# normal's arithmetic differently on some meshes: values then differ by up to 4
+# units in the last place (measured), from the jitted and the eager init alike.
+EXACT = tuple(int(v) for v in jax.__version__.split(".")[:2]) < (0, 11)
+MAX_ULPS = 4
 
 ONE = Mesh(np.array(jax.devices()[:1]).reshape(1, 1), ("data", "model"))
 TP = {"batch": "data", "mlp": "model", "heads": "model", "embed": None}
@@ -279,10 +287,18 @@ EIGHT_DEVICES = textwrap.dedent(
         x = x + jnp.einsum("hts,shd,hde->te", a, v, o)
         return x + mlp(ln("ln2", x))
 
+    def ulps(a, b):  # the largest distance in units in the last place
+        a, b = np.asarray(a, np.float32).ravel(), np.asarray(b, np.float32).ravel()
+        ia, ib = a.view(np.int32).astype(np.int64), b.view(np.int32).astype(np.int64)
+        ia = np.where(ia < 0, -(ia & 0x7FFFFFFF), ia)
+        ib = np.where(ib < 0, -(ib & 0x7FFFFFFF), ib)
+        return int(np.abs(ia - ib).max()) if a.size else 0
+
     def report(got, want, mesh):
         return {
             path: {
                 "equal": bool(np.array_equal(np.asarray(got[path]), np.asarray(want[path]))),
+                "ulps": [ulps(got[path], want[path]), ulps(got[path], eager[path])],
                 "spec": [list(a) if isinstance(a, tuple) else a for a in got[path].sharding.spec],
                 "mesh_ok": got[path].sharding.mesh == mesh,
                 "shards": sorted({tuple(s.data.shape) for s in got[path].addressable_shards}),
@@ -293,7 +309,8 @@ EIGHT_DEVICES = textwrap.dedent(
 
     out = {}
     model, x = transform(block), jnp.ones((4, 16))  # the block holds the MLP too
-    want = model.init(7, x)
+    want = jax.jit(model.init)(7, x)  # sharded_init is one jit: equal to the jitted init
+    eager = model.init(7, x)
     rules_tables = json.loads(sys.argv[1])
     for shape in [(8, 1), (4, 2), (2, 4), (1, 8)]:
         mesh = Mesh(np.array(jax.devices()).reshape(shape), ("data", "model"))
@@ -306,10 +323,10 @@ EIGHT_DEVICES = textwrap.dedent(
         # one compiled sharded init per mesh (2-D rules: both mesh axes in use)
         got = sharded_init(model, mesh, rules_tables["2d"])(7, x)
         out[f"init/True/{shape}"] = report(got, want, mesh)
-        out[f"order/{shape}"] = list(got) == list(want)
+        out[f"order/{shape}"] = list(got) == list(eager)
     jax.config.update("jax_threefry_partitionable", False)
     mesh = Mesh(np.array(jax.devices()).reshape(2, 4), ("data", "model"))
-    want = model.init(7, x)
+    want, eager = jax.jit(model.init)(7, x), model.init(7, x)
     got = sharded_init(model, mesh, rules_tables["2d"])(7, x)
     out["init/False/(2, 4)"] = report(got, want, mesh)
     jax.config.update("jax_threefry_partitionable", True)
@@ -410,7 +427,8 @@ def test_sharded_init_places_each_param_by_its_spec_and_equals_init_bit_for_bit(
         spec = _expected(axes, TWO_D)
         entry = got[path]
         assert entry["spec"] == spec, path
-        assert entry["mesh_ok"] and entry["equal"], path
+        assert entry["mesh_ok"] and (entry["equal"] or not EXACT), path
+        assert max(entry["ulps"]) <= (0 if EXACT else MAX_ULPS), (path, entry["ulps"])
         shard = [
             n // sizes[s] if s else n for n, s in zip(SHAPES.get(path, (16,)), spec, strict=True)
         ]

@@ -3,8 +3,9 @@
 Default logical names, per-instance overrides (``axes=``), bad overrides, and
 on 8 forced CPU devices (ONE subprocess) a transformer block built from the
 layers: exact specs under tensor-parallel, FSDP and 2-D rules on meshes
-(8, 1), (4, 2), (2, 4), (1, 8), and ``sharded_init`` equal to ``init`` bit
-for bit with each device holding only its shard.
+(8, 1), (4, 2), (2, 4), (1, 8), and ``sharded_init`` equal to the jitted and
+the eager ``init`` (bit for bit up to JAX 0.10; within 4 ulp on JAX 0.12, see
+EXACT) with each device holding only its shard.
 """
 
 import json
@@ -13,6 +14,7 @@ import subprocess
 import sys
 import textwrap
 
+import jax
 import jax.numpy as jnp
 import pytest
 
@@ -23,6 +25,13 @@ from minihaiku.core import (
     transform,
     transform_with_state,
 )
+
+# Up to JAX 0.10, sharded_init equals the plain init (eager and jitted) bit for bit
+# (measured on 0.6.0 and 0.10.2). JAX 0.12's SPMD partitioner fuses the truncated
+# normal's arithmetic differently on some meshes: values then differ by up to 4
+# units in the last place (measured), from the jitted and the eager init alike.
+EXACT = tuple(int(v) for v in jax.__version__.split(".")[:2]) < (0, 11)
+MAX_ULPS = 4
 
 P = "~/{}/__call__/{}"
 
@@ -149,11 +158,19 @@ EIGHT_DEVICES = textwrap.dedent(
         x = x + L.MultiHeadAttention(8, 4, w_init="glorot_uniform")(h, h, h)
         return x + L.MLP([64, 32])(L.LayerNorm(-1, True, True)(x))
 
+    def ulps(a, b):  # the largest distance in units in the last place
+        a, b = np.asarray(a, np.float32).ravel(), np.asarray(b, np.float32).ravel()
+        ia, ib = a.view(np.int32).astype(np.int64), b.view(np.int32).astype(np.int64)
+        ia = np.where(ia < 0, -(ia & 0x7FFFFFFF), ia)
+        ib = np.where(ib < 0, -(ib & 0x7FFFFFFF), ib)
+        return int(np.abs(ia - ib).max()) if a.size else 0
+
     def spec(s):
         return [list(a) if isinstance(a, tuple) else a for a in s.spec]
 
     model, x = transform(block), jnp.ones((2, 5, 32))
-    want = model.init(3, x)
+    want = jax.jit(model.init)(3, x)  # sharded_init is one jit: equal to the jitted init
+    eager = model.init(3, x)
     tables = json.loads(sys.argv[1])
     out = {}
     for shape in [(8, 1), (4, 2), (2, 4), (1, 8)]:
@@ -166,6 +183,7 @@ EIGHT_DEVICES = textwrap.dedent(
         out[f"init/{shape}"] = {
             p: {
                 "equal": bool(np.array_equal(np.asarray(got[p]), np.asarray(want[p]))),
+                "ulps": [ulps(got[p], want[p]), ulps(got[p], eager[p])],
                 "spec": spec(got[p].sharding),
                 "shards": sorted({tuple(s.data.shape) for s in got[p].addressable_shards}),
                 "shape": list(want[p].shape),
@@ -239,7 +257,8 @@ def test_a_transformer_block_inits_sharded_bit_for_bit_each_device_holding_its_s
     for path, axes in BLOCK_AXES.items():
         spec = _spec(axes, RULES["2d"])
         entry = got[path]
-        assert entry["equal"], path
+        assert entry["equal"] or not EXACT, path
+        assert max(entry["ulps"]) <= (0 if EXACT else MAX_ULPS), (path, entry["ulps"])
         assert entry["spec"] == spec, path
         shard = [n // sizes[s] if s else n for n, s in zip(entry["shape"], spec, strict=True)]
         assert entry["shards"] == [shard], path
