@@ -1,13 +1,48 @@
-"""Test-wide options: ``MINIHAIKU_SKIP_SLOW=1`` skips the tests marked ``slow``.
+"""Test-wide options and fixtures.
 
-The hatch matrix sets it in the lowest-JAX cells, so that the long end-to-end
-parity runs (ResNet, dm-haiku's examples) run once per Python version, with
-the newest JAX, and every other test runs in every cell.
+``MINIHAIKU_SKIP_SLOW=1`` skips the tests marked ``slow``. The hatch matrix
+sets it in the lowest-JAX cells, so that the long end-to-end parity runs
+(ResNet, dm-haiku's examples) run once per Python version, with the newest
+JAX, and every other test runs in every cell.
+
+``eight_devices_run`` runs Python in a subprocess with 8 forced CPU devices
+(``XLA_FLAGS`` must be set before jax is imported, so not in this process).
 """
 
+import json
 import os
+import subprocess
+import sys
 
 import pytest
+
+EIGHT_DEVICES_ENV = {
+    "XLA_FLAGS": "--xla_force_host_platform_device_count=8",
+    "JAX_PLATFORMS": "cpu",
+    "PYTHONWARNINGS": "ignore",
+}
+
+
+@pytest.fixture(scope="session")
+def eight_devices_run():
+    """``run(*argv, timeout=300)``: ``python *argv`` on 8 CPU devices; its stdout, parsed as JSON.
+
+    ``argv`` is ``("-c", code, *args)`` or ``(script_path, *args)``; a non-zero
+    exit fails the test with the subprocess's stderr.
+    """
+
+    def run(*argv, timeout=300):
+        r = subprocess.run(
+            [sys.executable, *map(str, argv)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **EIGHT_DEVICES_ENV},
+            timeout=timeout,
+        )
+        assert r.returncode == 0, r.stderr
+        return json.loads(r.stdout)
+
+    return run
 
 
 def pytest_collection_modifyitems(config, items):

@@ -8,9 +8,6 @@ parameter's sharding and the shapes of its shards, and the divisibility error.
 """
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import jax
@@ -383,22 +380,8 @@ def _expected(axes, rules):
 
 
 @pytest.fixture(scope="module")
-def eight_devices():
-    env = dict(
-        os.environ,
-        XLA_FLAGS="--xla_force_host_platform_device_count=8",
-        JAX_PLATFORMS="cpu",
-        PYTHONWARNINGS="ignore",
-    )
-    r = subprocess.run(
-        [sys.executable, "-c", EIGHT_DEVICES, json.dumps(RULES)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert r.returncode == 0, r.stderr
-    out = json.loads(r.stdout)
+def eight_devices(eight_devices_run):
+    out = eight_devices_run("-c", EIGHT_DEVICES, json.dumps(RULES))
     assert out["devices"] == 8
     return out["out"]
 

@@ -9,9 +9,6 @@ EXACT) with each device holding only its shard.
 """
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import jax
@@ -216,22 +213,8 @@ MESHES = [(8, 1), (4, 2), (2, 4), (1, 8)]
 
 
 @pytest.fixture(scope="module")
-def eight_devices():
-    env = dict(
-        os.environ,
-        XLA_FLAGS="--xla_force_host_platform_device_count=8",
-        JAX_PLATFORMS="cpu",
-        PYTHONWARNINGS="ignore",
-    )
-    r = subprocess.run(
-        [sys.executable, "-c", EIGHT_DEVICES, json.dumps(RULES)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)
+def eight_devices(eight_devices_run):
+    return eight_devices_run("-c", EIGHT_DEVICES, json.dumps(RULES))
 
 
 def _spec(axes, rules):

@@ -1,10 +1,6 @@
 """train(mesh=...): sharded params and optimizer state, sharded checkpoints, clear errors."""
 
-import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import jax
@@ -18,33 +14,15 @@ from minihaiku.core import InvalidArgumentError, InvalidArgumentTypeError
 from minihaiku.training import quadratic_data, quadratic_model, train
 
 HERE = Path(__file__).parent
-ENV = dict(
-    os.environ,
-    XLA_FLAGS="--xla_force_host_platform_device_count=8",
-    JAX_PLATFORMS="cpu",
-    PYTHONWARNINGS="ignore",
-)
 NEW_JAX = tuple(int(p) for p in jax.__version__.split(".")[:2]) >= (0, 7)
 MESHES = ["(8, 1)", "(4, 2)", "(2, 4)", "(1, 8)"]
 W2 = "~/MLP_0/__call__/Linear_1/__call__/w"  # (32, 16) in the block's MLP: ("mlp", "embed")
 
 
-def runs(*args):
-    r = subprocess.run(
-        [sys.executable, str(HERE / "mesh_runs.py"), *args],
-        capture_output=True,
-        text=True,
-        env=ENV,
-        timeout=600,
-    )
-    assert r.returncode == 0, r.stderr
-    return json.loads(r.stdout)
-
-
 @pytest.fixture(scope="module")
-def eight():
+def eight(eight_devices_run):
     """Every 8-device run of mesh_runs.py's equivalence mode (one subprocess)."""
-    return runs("equivalence")
+    return eight_devices_run(HERE / "mesh_runs.py", "equivalence", timeout=600)
 
 
 @pytest.mark.multiprocess
@@ -97,8 +75,8 @@ def test_a_param_dimension_the_mesh_does_not_divide_is_a_clear_error(eight):
 
 
 @pytest.mark.multiprocess
-def test_a_checkpoint_saved_on_one_mesh_resumes_on_another_bit_for_bit(tmp_path):
-    got = runs("resume", str(tmp_path / "ckpt"))
+def test_a_checkpoint_saved_on_one_mesh_resumes_on_another_bit_for_bit(tmp_path, eight_devices_run):
+    got = eight_devices_run(HERE / "mesh_runs.py", "resume", tmp_path / "ckpt", timeout=600)
     assert got["first"]["mesh"] == {"data": 4, "model": 2}
     resumed, straight = got["resumed"], got["straight"]
     assert got["resumed_from"] == 5

@@ -1,9 +1,5 @@
 """Minibatches over 8 forced CPU devices give the numbers of one device."""
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -29,18 +25,8 @@ EIGHT_DEVICES = textwrap.dedent(
 
 
 @pytest.mark.multiprocess
-def test_minibatches_split_over_eight_devices_give_the_numbers_of_one():
-    env = dict(
-        os.environ,
-        XLA_FLAGS="--xla_force_host_platform_device_count=8",
-        JAX_PLATFORMS="cpu",
-        PYTHONWARNINGS="ignore",
-    )
-    r = subprocess.run(
-        [sys.executable, "-c", EIGHT_DEVICES], capture_output=True, text=True, env=env, timeout=300
-    )
-    assert r.returncode == 0, r.stderr
-    out = json.loads(r.stdout)
+def test_minibatches_split_over_eight_devices_give_the_numbers_of_one(eight_devices_run):
+    out = eight_devices_run("-c", EIGHT_DEVICES)
     assert out["devices"] == 8
     xs, ys = quadratic_data()
     model = quadratic_model()

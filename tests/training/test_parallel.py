@@ -49,18 +49,8 @@ def compare(out, want):
 
 
 @pytest.mark.multiprocess
-def test_eight_devices_in_one_process_give_the_same_numbers():
-    env = dict(
-        os.environ,
-        XLA_FLAGS="--xla_force_host_platform_device_count=8",
-        JAX_PLATFORMS="cpu",
-        PYTHONWARNINGS="ignore",
-    )
-    r = subprocess.run(
-        [sys.executable, "-c", EIGHT_DEVICES], capture_output=True, text=True, env=env, timeout=300
-    )
-    assert r.returncode == 0, r.stderr
-    out = json.loads(r.stdout)
+def test_eight_devices_in_one_process_give_the_same_numbers(eight_devices_run):
+    out = eight_devices_run("-c", EIGHT_DEVICES)
     assert out["devices"] == 8
     compare(out, single_device(optax.adam(1e-3), 60))
 
