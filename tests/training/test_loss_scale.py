@@ -276,3 +276,43 @@ def test_a_loss_metric_named_like_the_scale_metrics_is_refused(problem):
     ):
         train(loss, params, data, optax.sgd(0.1), 1, has_aux=True,
               loss_scale=DynamicLossScale(), progress=False)  # fmt: skip
+
+
+DATA_PARALLEL = """
+import json, sys
+import jax, jax.numpy as jnp, numpy as np, optax
+from minihaiku.core import Module, policy_scope, transform
+from minihaiku.layers import MLP
+from minihaiku.training import DynamicLossScale, train
+
+class Net(Module):
+    def __call__(self, x):
+        return MLP([8, 1], activation=jnp.tanh)(x)
+
+model = transform(lambda x: Net()(x))
+xs = np.linspace(-1, 1, 32, dtype=np.float32)[:, None]
+params = model.init(0, xs)
+with policy_scope(Net, sys.argv[1]):
+    r = train(model, params, (xs, xs**2), optax.sgd(0.1), 40, data_parallel=True,
+              loss_scale=DynamicLossScale(initial=2.0**40, period=1000), progress=False)
+json.dump({"devices": jax.device_count(), "losses": r.losses.tolist(),
+           "overflow": r.metrics["overflow"].tolist(),
+           "loss_scale": r.metrics["loss_scale"].tolist()}, sys.stdout)
+"""
+
+
+@pytest.mark.multiprocess
+def test_data_parallel_loss_scaling_skips_the_same_steps_as_one_device(problem, eight_devices_run):
+    model, params, data = problem
+    with policy_scope(Net, F16_POLICY):
+        one = train(
+            model, params, data, optax.sgd(0.1), 40,
+            loss_scale=DynamicLossScale(initial=2.0**40, period=1000), progress=False,
+        )  # fmt: skip
+    eight = eight_devices_run("-c", DATA_PARALLEL, F16_POLICY)
+    assert eight["devices"] == 8
+    assert int(one.metrics["overflow"].sum()) > 0  # the overflow path ran
+    np.testing.assert_array_equal(eight["overflow"], one.metrics["overflow"])
+    np.testing.assert_array_equal(eight["loss_scale"], one.metrics["loss_scale"])
+    # float16 compute: the split batch's summation order differs from one device's
+    np.testing.assert_allclose(eight["losses"], one.losses, rtol=1e-3, atol=1e-4)
