@@ -300,6 +300,22 @@ class Module:
         """The module's full path, e.g. ``"~/MLP_0/__call__/Linear_0"``."""
         return self._minihaiku_path
 
+    @property
+    def module_label(self) -> str:
+        """The class name and path, as error messages name the module: ``"Linear ~/Linear_0"``.
+
+        Argument checks (:mod:`minihaiku.core.checks`) take it as their ``where``.
+
+        Examples:
+          >>> from minihaiku.core import Module, transform
+          >>> class Scale(Module):
+          ...   def __call__(self):
+          ...     return self.module_label
+          >>> transform(lambda: Scale()()).apply({})
+          'Scale ~/Scale_0'
+        """
+        return f"{type(self).__name__} {self._minihaiku_path}"
+
     def __repr__(self) -> str:
         path = self.__dict__.get("_minihaiku_path", "<unnamed>")
         return f"{type(self).__name__}({path})"
