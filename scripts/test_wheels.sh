@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs the whole test suite once against the built wheels of the four packages,
-# installed into a fresh virtual environment (not the editable sources), so that a
-# file or dependency missing from a wheel fails here.
-# Usage: scripts/test_wheels.sh [pytest args]   (needs uv and hatch on PATH)
+# Runs tests against the built wheels of the four packages, installed into a fresh
+# virtual environment (not the editable sources), so that a file or dependency
+# missing from a wheel fails here.
+# Usage: scripts/test_wheels.sh [pytest args and test paths]   (needs uv on PATH)
+# Without paths it runs the whole suite (pytest's testpaths).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 work="$(mktemp -d)"
@@ -24,4 +25,4 @@ for m in (minihaiku.core, minihaiku.initializers, minihaiku.layers, t):
     assert 'site-packages' in m.__file__, m.__file__
 print('testing the installed wheels:', ', '.join(m.__name__ for m in (minihaiku.core, minihaiku.initializers, minihaiku.layers, t)))
 "
-PATH="$work/venv/bin:$PATH" "$py" -m pytest -n 2 -p no:cacheprovider tests "$@"
+PATH="$work/venv/bin:$PATH" "$py" -m pytest -n 2 -p no:cacheprovider "$@"
