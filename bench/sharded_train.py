@@ -110,7 +110,16 @@ def main() -> None:
         held = per_device_bytes(trainable, opt_state)
         f = normalize(mse_loss(model))
         chunk = make_chunk(f, optimizer, args.steps, False)
-        call = (trainable, fixed, opt_state, state, None, np.uint32(0), plan.batch((x, y)))
+        call = (
+            trainable,
+            fixed,
+            opt_state,
+            state,
+            None,
+            np.uint32(0),
+            np.int32(args.steps),
+            plan.batch((x, y)),
+        )
         compiled = jax.jit(chunk, **jit_options(plan, call)).lower(*call).compile()
         memory = compiled.memory_analysis()
         del trainable, fixed, opt_state, call, compiled, shardings

@@ -71,3 +71,20 @@ def test_the_indices_of_a_chunk_are_each_steps_batch_across_epochs(n, batch_size
         for s in range(start, start + count)
     ]
     np.testing.assert_array_equal(source.take_indices(start, count), np.stack(want))
+
+
+@pytest.mark.parametrize("gather", [True, False], ids=["device gather", "host stack"])
+def test_a_short_chunk_is_padded_to_the_capacity_with_its_last_batch(monkeypatch, gather):
+    if not gather:
+        monkeypatch.setattr(_feed, "DEVICE_GATHER_BYTES", 0)
+    feed = Feeder(ArrayBatches((xs, ys), 24, seed=5), jax.device_put, jax.device_put, False, 4)
+    assert feed.gather == gather
+    data = feed.fetch(10, 2)
+    perm = np.random.default_rng((5, 2)).permutation(128)  # steps 10-11: epoch 2, batches 0-1
+    rows = [perm[:24], perm[24:48], perm[24:48], perm[24:48]]
+    got = np.asarray(data[1]) if gather else np.asarray(data[0])
+    want = np.stack(rows) if gather else np.stack([xs[r] for r in rows])
+    np.testing.assert_array_equal(got, want)
+    # The final batch is still the chunk's last real step's.
+    np.testing.assert_array_equal(np.asarray(feed.last(data)[0]), xs[perm[24:48]])
+    assert feed.fetch(10, 4)[1].shape[0] == 4  # a full chunk is not padded further

@@ -2,10 +2,12 @@
 
 In-memory arrays (``batch_size=``) up to :data:`DEVICE_GATHER_BYTES` are copied
 to the device once; each chunk then gets only the ``(steps, batch_size)``
-example indices and gathers its batches inside the compiled scan (no host-side
+example indices and gathers its batches inside the compiled loop (no host-side
 stacking, a few hundred bytes per step sent). Larger arrays, iterators and data
 parallel runs stack each chunk's batches on the host and send the stack while
-the previous chunk runs.
+the previous chunk runs. Every chunk's stack holds ``capacity`` steps (a short
+chunk's is padded with its last batch, or last index row), so one compiled
+program serves all chunks of a run.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ class Feeder:
       place: sends one batch (a full batch, the final minibatch) to the device(s).
       place_stack: sends a stack of batches (steps on axis 0).
       parallel: the run is data parallel (batches split over devices).
+      capacity: the steps of every stack (the largest chunk); shorter chunks
+        are padded by repeating their last batch.
     """
 
     def __init__(
@@ -40,8 +44,10 @@ class Feeder:
         place: Callable[[Any], Any],
         place_stack: Callable[[Any], Any],
         parallel: bool,
+        capacity: int = 1,
     ) -> None:
         self.source = source
+        self.capacity = capacity
         self._place = place
         self._place_stack = place_stack
         self.gather = (
@@ -59,15 +65,27 @@ class Feeder:
             return self.fixed
         if self.gather:
             assert isinstance(self.source, ArrayBatches)
-            return self._table, jax.device_put(self.source.take_indices(at, n))
+            return self._table, jax.device_put(self._pad(self.source.take_indices(at, n)))
         try:
-            return self._place_stack(self.source.take(at, n))  # type: ignore[union-attr]
+            return self._place_stack(self._pad(self.source.take(at, n)))  # type: ignore[union-attr]
         except _DryError as e:
             self.dry = e
             return None
 
+    def _pad(self, stack: Any) -> Any:
+        """``stack`` (steps on axis 0) padded to ``capacity`` steps with its last row."""
+
+        def pad(x: np.ndarray) -> np.ndarray:
+            short = self.capacity - x.shape[0]
+            return np.concatenate([x, np.repeat(x[-1:], short, 0)]) if short > 0 else x
+
+        return jax.tree_util.tree_map(pad, stack)
+
     def last(self, data: Any) -> Any:
-        """The batch of the last step of a chunk given ``data`` (for the final loss)."""
+        """The batch of the last step of a chunk given ``data`` (for the final loss).
+
+        The padding repeats a chunk's last batch, so the last row is that batch.
+        """
         if not self.source.stacked:
             return self.fixed
         if self.gather:

@@ -289,20 +289,22 @@ def train(
             trainable, fixed, opt_state, state, key = jax.device_put(
                 (trainable, fixed, opt_state, state, key)
             )
-        feed = Feeder(source, place, place_stack, dp is not None)
+        # Every chunk runs one program compiled for the largest chunk (see make_chunk).
+        capacity = max(1, min(steps_per_dispatch, steps - start, every or steps_per_dispatch))
+        feed = Feeder(source, place, place_stack, dp is not None, capacity)
         eval_batch = None if eval_fn is None else place(eval_data)
 
         compile_seconds = 0.0
-        compiled: dict[int, Any] = {}
+        compiled: list[Any] = []  # the one chunk program of the run
 
-        def chunk_fn(n: int, args: tuple[Any, ...]) -> Any:
+        def chunk_fn(args: tuple[Any, ...]) -> Any:
             nonlocal compile_seconds
-            if n not in compiled:
+            if not compiled:
                 t = time.perf_counter()
-                chunk = make_chunk(f, optimizer, n, source.stacked, loss_scale, feed.gather)
-                compiled[n] = jax.jit(chunk, **jit_options(dp, args)).lower(*args).compile()
+                chunk = make_chunk(f, optimizer, capacity, source.stacked, loss_scale, feed.gather)
+                compiled.append(jax.jit(chunk, **jit_options(dp, args)).lower(*args).compile())
                 compile_seconds += time.perf_counter() - t
-            return compiled[n]
+            return compiled[0]
 
         if progress:
             from tqdm.auto import tqdm
@@ -317,15 +319,15 @@ def train(
         pending: Pending | None = None
         t_run = time.perf_counter()
         while n is not None and batch is not None:
-            args = (trainable, fixed, opt_state, state, key, np.uint32(step), batch)
-            fn = chunk_fn(n, args)
+            args = (trainable, fixed, opt_state, state, key, np.uint32(step), np.int32(n), batch)
+            fn = chunk_fn(args)
             trainable, opt_state, state, chunk_losses, chunk_metrics = fn(*args)
             last_batch = batch
             next_n = next(plan, None)
             batch = feed.fetch(step + n, next_n)  # sent to the device while this chunk runs
             if pending is not None:
                 record(pending, losses, metrics, bar, report, last_good, newest_eval(evals))
-            pending = (step, chunk_losses, chunk_metrics)
+            pending = (step, n, chunk_losses, chunk_metrics)  # the first n of capacity
             step += n
             at_ckpt = ckpt is not None and checkpoint_every and step % checkpoint_every == 0
             at_eval = eval_fn is not None and eval_every and step % eval_every == 0

@@ -14,8 +14,9 @@ from minihaiku.training._parallel import DataParallel
 
 __all__ = ["Pending", "check_finite", "host", "newest_eval", "record"]
 
-#: (first step of a chunk, its losses, its metrics), read one dispatch late.
-Pending = tuple[int, jax.Array, Mapping[str, jax.Array]]
+#: (first step of a chunk, its step count n, its losses, its metrics), read one
+#: dispatch late; the losses and metrics hold at least n entries, the first n count.
+Pending = tuple[int, int, jax.Array, Mapping[str, jax.Array]]
 
 
 def host(tree: Any, dp: Any) -> Any:
@@ -37,12 +38,12 @@ def record(
     A non-finite loss at a step that loss scaling skipped (metric
     ``overflow`` 1) is not an error: the scale was lowered instead.
     """
-    first, chunk_losses, chunk_metrics = pending
-    values = np.asarray(DataParallel.to_host(chunk_losses))
+    first, n, chunk_losses, chunk_metrics = pending
+    values = np.asarray(DataParallel.to_host(chunk_losses))[:n]
     skipped = chunk_metrics.get("overflow") if "loss_scale" in chunk_metrics else None
     ok = np.isfinite(values)
     if skipped is not None:
-        ok |= np.asarray(DataParallel.to_host(skipped)) > 0
+        ok |= np.asarray(DataParallel.to_host(skipped))[:n] > 0
     bad = np.flatnonzero(~ok)
     if bad.size:
         at = first + int(bad[0])
@@ -54,7 +55,7 @@ def record(
     losses.extend(values.tolist())
     latest = {"loss": f"{values[-1]:.4g}"}
     for name, value in DataParallel.to_host(dict(chunk_metrics)).items():
-        got = np.asarray(value, np.float64)
+        got = np.asarray(value, np.float64)[:n]
         metrics.setdefault(name, []).extend(got.tolist())
         latest[name] = f"{got[-1]:.4g}"
     latest.update({f"eval_{k}": f"{v:.4g}" for k, v in latest_eval.items()})

@@ -93,36 +93,58 @@ def check_outputs(f: Normalized, params: Any, state: Any, key: Any, batch: Any) 
 def make_chunk(
     f: Normalized,
     optimizer: optax.GradientTransformation,
-    length: int,
+    capacity: int,
     stacked: bool,
     loss_scale: LossScale | None = None,
     gather: bool = False,
 ) -> Callable[..., Any]:
-    """``chunk(trainable, frozen, opt_state, state, key, step0, data)``: ``length`` steps.
+    """``chunk(trainable, frozen, opt_state, state, key, step0, n, data)``: ``n`` steps.
 
-    With ``stacked`` the data holds one batch per step on axis 0 (scanned
-    over); with ``gather`` too, it is ``(arrays, indices)`` and step ``j`` takes
-    the examples ``indices[j]`` of ``arrays`` (on the device); otherwise it is
-    the one batch of every step. Step ``i`` gets the key ``fold_in(key, i)``
-    (``None`` when ``key`` is ``None``). With ``loss_scale`` the optimizer state
-    is a ``ScaledOptState`` and each step scales the loss (see
+    One compiled program serves every chunk of a run, whatever its length:
+    ``n <= capacity`` is a traced argument, the steps run in a
+    ``lax.fori_loop`` with that dynamic trip count, and the losses and
+    metrics come back in ``(capacity,)`` buffers of which the first ``n``
+    entries are the steps' (a chunk compiled per length would let XLA drop
+    the loop of a one-step chunk and fuse it differently, changing the last
+    bit of the results, so a resumed run would not equal an uninterrupted
+    one). With ``stacked`` the data holds one batch per step on axis 0
+    (``capacity`` of them; step ``j`` reads row ``j``); with ``gather`` too,
+    it is ``(arrays, indices)`` and step ``j`` takes the examples
+    ``indices[j]`` of ``arrays`` (on the device); otherwise it is the one batch
+    of every step. Step ``i`` gets the key ``fold_in(key, i)`` (``None`` when
+    ``key`` is ``None``). With ``loss_scale`` the optimizer state is a
+    ``ScaledOptState`` and each step scales the loss (see
     :mod:`minihaiku.training._loss_scale`).
     """
 
     def chunk(
-        trainable: Any, frozen: Any, opt_state: Any, state: Any, key: Any, step0: Any, data: Any
+        trainable: Any,
+        frozen: Any,
+        opt_state: Any,
+        state: Any,
+        key: Any,
+        step0: Any,
+        n: Any,
+        data: Any,
     ) -> Any:
         def objective(t: Any, s: Any, k: Any, batch: Any) -> Any:
             return f({**t, **frozen}, s, k, batch)
 
         scaled = None if loss_scale is None else scaled_step(loss_scale, optimizer, objective)
 
-        def step(carry: Any, x: Any) -> Any:
-            p, o, s = carry
-            i, batch = x if stacked else (x, data)
+        def batch_of(j: Any) -> Any:
+            if not stacked:
+                return data
             if gather:
-                batch = jax.tree_util.tree_map(lambda a: a[batch], data[0])
-            k = None if key is None else jax.random.fold_in(key, i)
+                rows = jax.lax.dynamic_index_in_dim(data[1], j, keepdims=False)
+                return jax.tree_util.tree_map(lambda a: a[rows], data[0])
+            return jax.tree_util.tree_map(
+                lambda a: jax.lax.dynamic_index_in_dim(a, j, keepdims=False), data
+            )
+
+        def step(j: Any, p: Any, o: Any, s: Any) -> Any:
+            batch = batch_of(j)
+            k = None if key is None else jax.random.fold_in(key, step0 + j.astype(jnp.uint32))
             if scaled is not None:
                 return scaled(p, o, s, k, batch)
             (value, (s, metrics)), grads = jax.value_and_grad(objective, has_aux=True)(
@@ -131,12 +153,20 @@ def make_chunk(
             updates, o = optimizer.update(grads, o, p)
             return (optax.apply_updates(p, updates), o, s), (value, metrics)
 
-        # Without a key the step index is not needed: the scan then is exactly
-        # the plain full-batch one (no index array carried).
-        index = None if key is None else step0 + jnp.arange(length, dtype=jnp.uint32)
-        xs = (index, data[1] if gather else data) if stacked else index
-        (p, o, s), (losses, metrics) = jax.lax.scan(
-            step, (trainable, opt_state, state), xs, length=length
+        shapes = jax.eval_shape(step, jnp.int32(0), trainable, opt_state, state)[1]
+        buffers = jax.tree_util.tree_map(lambda x: jnp.zeros((capacity, *x.shape), x.dtype), shapes)
+
+        def body(j: Any, carry: Any) -> Any:
+            p, o, s, out = carry
+            (p, o, s), got = step(j, p, o, s)
+            out = jax.tree_util.tree_map(
+                lambda b, x: jax.lax.dynamic_update_index_in_dim(b, x, j, 0), out, got
+            )
+            return p, o, s, out
+
+        # A dynamic trip count: XLA keeps the loop for every n (even 1).
+        p, o, s, (losses, metrics) = jax.lax.fori_loop(
+            0, n, body, (trainable, opt_state, state, buffers)
         )
         return p, o, s, losses, metrics
 
