@@ -18,13 +18,13 @@ from minihaiku.core import (
     ParameterShapeError,
     get_param,
 )
+from minihaiku.core.checks import check_initializer
 from minihaiku.initializers import ones, zeros
-from minihaiku.layers._axes import check_name, one_axis
+from minihaiku.layers._axes import check_axis_name, one_axis
 from minihaiku.layers._checks import (
     channel_index,
     check_init_needs_create,
     check_no_call_arg,
-    resolve_init,
 )
 from minihaiku.layers._moving_averages import ExponentialMovingAverage
 from minihaiku.layers._norm import to_abs_axes, to_axes_or_slice
@@ -102,10 +102,10 @@ class BatchNorm(Module):
         axes: str | None = "conv_out",
     ) -> None:
         super().__init__(name=name)
-        where = f"BatchNorm {self.module_path}"
-        self.axes = check_name(axes, where)
-        check_init_needs_create(scale_init, create_scale, "scale", where)
-        check_init_needs_create(offset_init, create_offset, "offset", where)
+        where = self.module_label
+        self.axes = check_axis_name(axes, "axes", where)
+        check_init_needs_create(scale_init, "scale_init", where, create=create_scale)
+        check_init_needs_create(offset_init, "offset_init", where, create=create_offset)
         if not cross_replica_axis and cross_replica_axis_index_groups is not None:
             raise InvalidArgumentError(
                 f"{where}: cross_replica_axis_index_groups needs cross_replica_axis: "
@@ -115,12 +115,12 @@ class BatchNorm(Module):
         self.create_scale = bool(create_scale)
         self.create_offset = bool(create_offset)
         self.eps = eps
-        self.scale_init = resolve_init(scale_init, ones(), "scale_init", where)
-        self.offset_init = resolve_init(offset_init, zeros(), "offset_init", where)
+        self.scale_init = check_initializer(scale_init, "scale_init", where, default=ones())
+        self.offset_init = check_initializer(offset_init, "offset_init", where, default=zeros())
         self.axis = None if axis is None else to_axes_or_slice(axis, "axis", where)
         self.cross_replica_axis = cross_replica_axis
         self.cross_replica_axis_index_groups = cross_replica_axis_index_groups
-        self.channel_index = channel_index(data_format, where)
+        self.channel_index = channel_index(data_format, "data_format", where)
         self.mean_ema = ExponentialMovingAverage(decay_rate, name="mean_ema")
         self.var_ema = ExponentialMovingAverage(decay_rate, name="var_ema")
 
@@ -146,11 +146,11 @@ class BatchNorm(Module):
         Returns:
           The normalized array, of the shape of ``inputs``.
         """
-        where = f"BatchNorm {self.module_path}"
+        where = self.module_label
         training = _python_bool(is_training, "is_training", where)
         local = _python_bool(test_local_stats, "test_local_stats", where)
-        check_no_call_arg(scale, self.create_scale, "scale", where)
-        check_no_call_arg(offset, self.create_offset, "offset", where)
+        check_no_call_arg(scale, "scale", where, create=self.create_scale)
+        check_no_call_arg(offset, "offset", where, create=self.create_offset)
         inputs = jnp.asarray(inputs)
         if inputs.ndim == 0:
             raise InvalidArgumentError(f"{where} needs an input with a channel axis, got a scalar.")

@@ -10,14 +10,13 @@ import jax
 from jax import lax
 
 from minihaiku.core import InitLike, InvalidArgumentError, Module, get_param
+from minihaiku.core.checks import check_initializer, check_positive_int
 from minihaiku.initializers import zeros
-from minihaiku.layers._axes import CONV_AXES, Pair, check_pair
+from minihaiku.layers._axes import CONV_AXES, Pair, check_axis_pair
 from minihaiku.layers._checks import (
     channel_index,
-    check_positive_int,
     check_size,
     positive_ints,
-    resolve_init,
 )
 from minihaiku.layers._conv_common import (
     Padding,
@@ -96,23 +95,25 @@ class ConvND(Module):
         axes: Pair = CONV_AXES,
     ) -> None:
         super().__init__(name=name)
-        where = self._where = f"{type(self).__name__} {self.module_path}"
-        self.axes = check_pair(axes, where)
+        where = self.module_label
+        self.axes = check_axis_pair(axes, "axes", where)
         n = self.num_spatial_dims = check_positive_int(num_spatial_dims, "num_spatial_dims", where)
         self.output_channels = check_size(output_channels, "output_channels", where)
-        self.kernel_shape = positive_ints(kernel_shape, n, "kernel_shape", where)
-        self.stride = positive_ints(stride, n, "stride", where)
-        self.kernel_dilation = positive_ints(rate, n, "rate", where)
+        self.kernel_shape = positive_ints(kernel_shape, "kernel_shape", where, n=n)
+        self.stride = positive_ints(stride, "stride", where, n=n)
+        self.kernel_dilation = positive_ints(rate, "rate", where, n=n)
         self.lhs_dilation = (1,) * n
         self.with_bias = bool(with_bias)
-        self.w_init = None if w_init is None else resolve_init(w_init, zeros(), "w_init", where)
-        self.b_init = resolve_init(b_init, zeros(), "b_init", where)
+        self.w_init = (
+            None if w_init is None else check_initializer(w_init, "w_init", where, default=zeros())
+        )
+        self.b_init = check_initializer(b_init, "b_init", where, default=zeros())
         self.mask = mask
         self.feature_group_count = check_positive_int(
             feature_group_count, "feature_group_count", where
         )
         self.data_format = data_format
-        self.channel_index = channel_index(data_format, where)
+        self.channel_index = channel_index(data_format, "data_format", where)
         self._w_axes, self._b_axes = conv_axes(self.axes, n, self.channel_index, transpose=False)
         self.dimension_numbers = to_dimension_numbers(
             n, channels_last=self.channel_index == -1, transpose=False
@@ -133,7 +134,7 @@ class ConvND(Module):
         channels = x.shape[self.channel_index]
         if channels % self.feature_group_count:
             raise InvalidArgumentError(
-                f"{self._where}: the input has {channels} channels, which is not a "
+                f"{self.module_label}: the input has {channels} channels, which is not a "
                 f"multiple of feature_group_count={self.feature_group_count}. Use a "
                 "feature_group_count that divides the number of input channels."
             )

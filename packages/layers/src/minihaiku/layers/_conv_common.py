@@ -66,7 +66,7 @@ def padding_pairs(value: Any, n: int, where: str) -> tuple[tuple[int, int], ...]
     """``n`` ``(low, high)`` int pairs from one pair or a sequence of 1 or ``n``."""
     if isinstance(value, Sequence) and len(value) == 2 and isinstance(value[0], (int, np.integer)):
         value = [value]
-    pairs = replicate(value, n, "padding", where)
+    pairs = replicate(value, "padding", where, n=n)
     for pair in pairs:
         if (
             isinstance(pair, str)
@@ -89,7 +89,7 @@ def resolve_padding(
     if isinstance(padding, str):
         return padding_string(padding, where)
     if pad_lib.is_padfn(padding):
-        fns = replicate(padding, n, "padding", where)
+        fns = replicate(padding, "padding", where, n=n)
         if not all(callable(fn) for fn in fns):
             raise InvalidArgumentTypeError(
                 f"{where}: padding mixes padding functions and other values: "
@@ -106,7 +106,7 @@ def input_for(layer: Any, inputs: Any, what: str) -> tuple[jax.Array, bool]:
     rank = layer.num_spatial_dims + 1
     if inputs.ndim not in (rank, rank + 1):
         raise InvalidArgumentError(
-            f"{layer._where} needs an input of rank {rank} (unbatched, "
+            f"{layer.module_label} needs an input of rank {rank} (unbatched, "
             f"{what}) or {rank + 1} (batched), got shape {inputs.shape}. Use "
             f"data_format={layer.data_format!r}, or the layer for your number of "
             "spatial dimensions."
@@ -119,7 +119,7 @@ def check_mask(layer: Any, w_shape: tuple[int, ...]) -> None:
     """Raises unless the layer's mask has the weights' shape."""
     if layer.mask is not None and tuple(np.shape(layer.mask)) != w_shape:
         raise InvalidArgumentError(
-            f"{layer._where}: mask has shape {tuple(np.shape(layer.mask))} but the "
+            f"{layer.module_label}: mask has shape {tuple(np.shape(layer.mask))} but the "
             f"weights w have shape {w_shape} (kernel_shape + (input channels / groups, "
             "output channels)); give mask the shape of w."
         )

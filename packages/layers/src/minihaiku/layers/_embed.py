@@ -17,9 +17,10 @@ from minihaiku.core import (
     Module,
     get_param,
 )
+from minihaiku.core.checks import check_initializer
 from minihaiku.initializers import truncated_normal
-from minihaiku.layers._axes import EMBED_AXES, Pair, check_pair
-from minihaiku.layers._checks import check_size, resolve_init
+from minihaiku.layers._axes import EMBED_AXES, Pair, check_axis_pair
+from minihaiku.layers._checks import check_size
 
 __all__ = ["Embed", "EmbedLookupStyle"]
 
@@ -107,8 +108,8 @@ class Embed(Module, method_scopes=False):
         axes: Pair = EMBED_AXES,
     ) -> None:
         super().__init__(name=name)
-        where = f"Embed {self.module_path}"
-        self.axes = check_pair(axes, where)
+        where = self.module_label
+        self.axes = check_axis_pair(axes, "axes", where)
         self._dtype: Any = jnp.float32
         if embedding_matrix is None:
             if vocab_size is None or embed_dim is None:
@@ -120,7 +121,7 @@ class Embed(Module, method_scopes=False):
                 )
             vocab_size = check_size(vocab_size, "vocab_size", where)
             embed_dim = check_size(embed_dim, "embed_dim", where)
-            self.w_init = resolve_init(w_init, truncated_normal(), "w_init", where)
+            self.w_init = check_initializer(w_init, "w_init", where, default=truncated_normal())
         else:
             matrix = jnp.asarray(embedding_matrix)
             if matrix.ndim != 2:
@@ -171,7 +172,7 @@ class Embed(Module, method_scopes=False):
         Returns:
           An array of shape ``ids.shape + (embed_dim,)``.
         """
-        where = f"Embed {self.module_path}"
+        where = self.module_label
         ids = jnp.asarray(ids)
         if not jnp.issubdtype(ids.dtype, jnp.integer):
             raise InvalidArgumentTypeError(

@@ -17,13 +17,13 @@ from minihaiku.core import (
     Module,
     get_param,
 )
+from minihaiku.core.checks import check_initializer
 from minihaiku.initializers import ones, zeros
-from minihaiku.layers._axes import NORM_AXIS, check_name, one_axis
+from minihaiku.layers._axes import NORM_AXIS, check_axis_name, one_axis
 from minihaiku.layers._checks import (
     channel_index,
     check_init_needs_create,
     check_no_call_arg,
-    resolve_init,
 )
 
 __all__ = ["AxisOrAxes", "GroupNorm", "LayerNorm", "RMSNorm"]
@@ -144,16 +144,16 @@ class LayerNorm(Module):
         axes: str | None = NORM_AXIS,
     ) -> None:
         super().__init__(name=name)
-        self.axes = check_name(axes, f"{type(self).__name__} {self.module_path}")
-        where = f"{type(self).__name__} {self.module_path}"
-        check_init_needs_create(scale_init, create_scale, "scale", where)
-        check_init_needs_create(offset_init, create_offset, "offset", where)
+        self.axes = check_axis_name(axes, "axes", self.module_label)
+        where = self.module_label
+        check_init_needs_create(scale_init, "scale_init", where, create=create_scale)
+        check_init_needs_create(offset_init, "offset_init", where, create=create_offset)
         self.axis = to_axes_or_slice(axis, "axis", where)
         self.eps = eps
         self.create_scale = bool(create_scale)
         self.create_offset = bool(create_offset)
-        self.scale_init = resolve_init(scale_init, ones(), "scale_init", where)
-        self.offset_init = resolve_init(offset_init, zeros(), "offset_init", where)
+        self.scale_init = check_initializer(scale_init, "scale_init", where, default=ones())
+        self.offset_init = check_initializer(offset_init, "offset_init", where, default=zeros())
         self.use_fast_variance = bool(use_fast_variance)
         self.param_axis = (
             (-1,) if param_axis is None else to_axes_or_slice(param_axis, "param_axis", where)
@@ -166,9 +166,9 @@ class LayerNorm(Module):
         offset: jax.Array | None = None,
     ) -> jax.Array:
         """Normalizes ``inputs``; ``scale``/``offset`` may be given when not created."""
-        where = f"{type(self).__name__} {self.module_path}"
-        check_no_call_arg(scale, self.create_scale, "scale", where)
-        check_no_call_arg(offset, self.create_offset, "offset", where)
+        where = self.module_label
+        check_no_call_arg(scale, "scale", where, create=self.create_scale)
+        check_no_call_arg(offset, "offset", where, create=self.create_offset)
         inputs = _as_input(inputs, where)
         axis = to_abs_axes(self.axis, inputs.ndim, "axis", where)
         mean = jnp.mean(inputs, axis=axis, keepdims=True)
@@ -239,20 +239,20 @@ class RMSNorm(Module):
         axes: str | None = NORM_AXIS,
     ) -> None:
         super().__init__(name=name)
-        self.axes = check_name(axes, f"{type(self).__name__} {self.module_path}")
-        where = f"RMSNorm {self.module_path}"
-        check_init_needs_create(scale_init, create_scale, "scale", where)
+        self.axes = check_axis_name(axes, "axes", self.module_label)
+        where = self.module_label
+        check_init_needs_create(scale_init, "scale_init", where, create=create_scale)
         self.axis = to_axes_or_slice(axis, "axis", where)
         self.eps = eps
         self.create_scale = bool(create_scale)
-        self.scale_init = resolve_init(scale_init, ones(), "scale_init", where)
+        self.scale_init = check_initializer(scale_init, "scale_init", where, default=ones())
         self.param_axis = (
             (-1,) if param_axis is None else to_axes_or_slice(param_axis, "param_axis", where)
         )
 
     def __call__(self, inputs: jax.Array) -> jax.Array:
         """Normalizes ``inputs`` by their root mean square over ``axis``."""
-        where = f"RMSNorm {self.module_path}"
+        where = self.module_label
         inputs = _as_input(inputs, where)
         axis = to_abs_axes(self.axis, inputs.ndim, "axis", where)
         param_shape = _param_shape(self.param_axis, inputs.shape, where)
@@ -318,24 +318,24 @@ class GroupNorm(Module):
         axes: str | None = "conv_out",
     ) -> None:
         super().__init__(name=name)
-        where = f"GroupNorm {self.module_path}"
-        self.axes = check_name(axes, where)
+        where = self.module_label
+        self.axes = check_axis_name(axes, "axes", where)
         if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups <= 0:
             raise InvalidArgumentError(
                 f"{where}: groups must be a positive int, got {groups!r:.60}. "
                 "Pass the number of channel groups, e.g. groups=32."
             )
-        check_init_needs_create(scale_init, create_scale, "scale", where)
-        check_init_needs_create(offset_init, create_offset, "offset", where)
+        check_init_needs_create(scale_init, "scale_init", where, create=create_scale)
+        check_init_needs_create(offset_init, "offset_init", where, create=create_offset)
         self.groups = int(groups)
         self.axis = to_axes_or_slice(axis, "axis", where)
         self.eps = eps
         self.data_format = data_format
-        self.channel_index = channel_index(data_format, where)
+        self.channel_index = channel_index(data_format, "data_format", where)
         self.create_scale = bool(create_scale)
         self.create_offset = bool(create_offset)
-        self.scale_init = resolve_init(scale_init, ones(), "scale_init", where)
-        self.offset_init = resolve_init(offset_init, zeros(), "offset_init", where)
+        self.scale_init = check_initializer(scale_init, "scale_init", where, default=ones())
+        self.offset_init = check_initializer(offset_init, "offset_init", where, default=zeros())
         self.rank: int | None = None
 
     def __call__(
@@ -345,7 +345,7 @@ class GroupNorm(Module):
         offset: jax.Array | None = None,
     ) -> jax.Array:
         """Normalizes ``x``; ``scale``/``offset`` may be given when not created."""
-        where = f"GroupNorm {self.module_path}"
+        where = self.module_label
         x = jnp.asarray(x)
         if self.rank is not None and x.ndim != self.rank:
             raise InvalidArgumentError(
@@ -357,8 +357,8 @@ class GroupNorm(Module):
             raise InvalidArgumentError(
                 f"{where} needs an input of rank >= 2 (batch and channels), got shape {x.shape}."
             )
-        check_no_call_arg(scale, self.create_scale, "scale", where)
-        check_no_call_arg(offset, self.create_offset, "offset", where)
+        check_no_call_arg(scale, "scale", where, create=self.create_scale)
+        check_no_call_arg(offset, "offset", where, create=self.create_offset)
         channels = x.shape[self.channel_index]
         if channels % self.groups != 0:
             raise InvalidArgumentError(

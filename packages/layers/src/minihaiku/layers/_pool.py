@@ -13,7 +13,7 @@ import numpy as np
 from jax import lax
 
 from minihaiku.core import InvalidArgumentError, Module
-from minihaiku.layers._checks import check_positive_int
+from minihaiku.core.checks import check_positive_int
 
 __all__ = ["AvgPool", "MaxPool", "avg_pool", "max_pool"]
 
@@ -186,7 +186,7 @@ class MaxPool(Module):
 
     def __call__(self, value: jax.Array) -> jax.Array:
         """Max-pools ``value``."""
-        where = f"MaxPool {self.module_path}"
+        where = self.module_label
         return _max_pool(
             value, self.window_shape, self.strides, self.padding, self.channel_axis, where
         )
@@ -227,7 +227,7 @@ class AvgPool(Module):
 
     def __call__(self, value: jax.Array) -> jax.Array:
         """Average-pools ``value``."""
-        where = f"AvgPool {self.module_path}"
+        where = self.module_label
         return _avg_pool(
             value, self.window_shape, self.strides, self.padding, self.channel_axis, where
         )
