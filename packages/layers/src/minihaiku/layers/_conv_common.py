@@ -1,29 +1,21 @@
-"""What the convolutions and transposed convolutions share: layouts, padding, checks."""
+"""Layouts, padding and axis names of the convolutions (``ConvBase`` holds the rest)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any, TypeAlias
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from minihaiku.core import InvalidArgumentError, InvalidArgumentTypeError, get_param
-from minihaiku.initializers import truncated_normal
+from minihaiku.core import InvalidArgumentError, InvalidArgumentTypeError
 from minihaiku.layers import pad as pad_lib
 from minihaiku.layers._checks import replicate
 
 __all__ = [
     "PADDING_STRINGS",
     "Padding",
-    "add_bias",
-    "check_mask",
     "conv_axes",
-    "fan_in_init",
-    "input_for",
     "padding_pairs",
     "padding_string",
     "resolve_padding",
@@ -100,41 +92,6 @@ def resolve_padding(
     return padding_pairs(padding, n, where)
 
 
-def input_for(layer: Any, inputs: Any, what: str) -> tuple[jax.Array, bool]:
-    """``inputs`` as a batched array (and whether it was unbatched), rank checked."""
-    inputs = jnp.asarray(inputs)
-    rank = layer.num_spatial_dims + 1
-    if inputs.ndim not in (rank, rank + 1):
-        raise InvalidArgumentError(
-            f"{layer.module_label} needs an input of rank {rank} (unbatched, "
-            f"{what}) or {rank + 1} (batched), got shape {inputs.shape}. Use "
-            f"data_format={layer.data_format!r}, or the layer for your number of "
-            "spatial dimensions."
-        )
-    unbatched = inputs.ndim == rank
-    return (inputs[None] if unbatched else inputs), unbatched
-
-
-def check_mask(layer: Any, w_shape: tuple[int, ...]) -> None:
-    """Raises unless the layer's mask has the weights' shape."""
-    if layer.mask is not None and tuple(np.shape(layer.mask)) != w_shape:
-        raise InvalidArgumentError(
-            f"{layer.module_label}: mask has shape {tuple(np.shape(layer.mask))} but the "
-            f"weights w have shape {w_shape} (kernel_shape + (input channels / groups, "
-            "output channels)); give mask the shape of w."
-        )
-
-
-def add_bias(layer: Any, out: jax.Array, dtype: Any) -> jax.Array:
-    """``out`` plus the bias ``b`` when the layer has one."""
-    if not layer.with_bias:
-        return out
-    shape = (layer.output_channels,)
-    if layer.channel_index == 1:
-        shape += (1,) * layer.num_spatial_dims
-    return out + get_param("b", shape, dtype, layer.b_init, axes=layer._b_axes)
-
-
 def conv_axes(
     axes: tuple[str | None, str | None] | None, n: int, channel_index: int, transpose: bool
 ) -> tuple[tuple[str | None, ...] | None, tuple[str | None, ...] | None]:
@@ -149,8 +106,3 @@ def conv_axes(
     channels = (axes[1], axes[0]) if transpose else axes
     b_rank = 1 + (n if channel_index == 1 else 0)
     return (None,) * n + channels, (axes[1],) + (None,) * (b_rank - 1)
-
-
-def fan_in_init(fan_in: int) -> Any:
-    """dm-haiku's default conv kernel init: truncated normal, stddev 1/sqrt(fan_in)."""
-    return truncated_normal(stddev=1.0 / math.sqrt(fan_in))

@@ -9,25 +9,11 @@ from typing import Any
 import jax
 from jax import lax
 
-from minihaiku.core import InitLike, InvalidArgumentError, Module, get_param
-from minihaiku.core.checks import check_initializer, check_positive_int
-from minihaiku.initializers import zeros
-from minihaiku.layers._axes import CONV_AXES, Pair, check_axis_pair
-from minihaiku.layers._checks import (
-    channel_index,
-    check_size,
-    positive_ints,
-)
-from minihaiku.layers._conv_common import (
-    add_bias,
-    check_mask,
-    conv_axes,
-    fan_in_init,
-    input_for,
-    padding_pairs,
-    padding_string,
-    to_dimension_numbers,
-)
+from minihaiku.core import InitLike, InvalidArgumentError, Module
+from minihaiku.layers._axes import CONV_AXES, Pair
+from minihaiku.layers._checks import positive_ints
+from minihaiku.layers._conv_base import ConvBase
+from minihaiku.layers._conv_common import padding_pairs, padding_string
 
 __all__ = ["Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose", "ConvNDTranspose"]
 
@@ -56,7 +42,7 @@ def compute_adjusted_padding(
     return (pad_before, pad_after)
 
 
-class ConvNDTranspose(Module):
+class ConvNDTranspose(ConvBase, Module):
     """An N-dimensional transposed convolution, as dm-haiku's ``hk.ConvNDTranspose``.
 
     Parameters: ``w`` of shape ``kernel_shape + (output_channels, in_channels)``
@@ -96,6 +82,8 @@ class ConvNDTranspose(Module):
       (1, 10, 10, 4)
     """
 
+    _transposed = True
+
     def __init__(
         self,
         num_spatial_dims: int,
@@ -115,11 +103,7 @@ class ConvNDTranspose(Module):
     ) -> None:
         super().__init__(name=name)
         where = self.module_label
-        self.axes = check_axis_pair(axes, "axes", where)
-        n = self.num_spatial_dims = check_positive_int(num_spatial_dims, "num_spatial_dims", where)
-        self.output_channels = check_size(output_channels, "output_channels", where)
-        self.kernel_shape = positive_ints(kernel_shape, "kernel_shape", where, n=n)
-        self.stride = positive_ints(stride, "stride", where, n=n)
+        n = self._check_shape_args(num_spatial_dims, output_channels, kernel_shape, stride, axes)
         self.output_shape = (
             None
             if output_shape is None
@@ -140,18 +124,7 @@ class ConvNDTranspose(Module):
                     f"{padding!r:.60}. Pass a string padding, or output_shape=None."
                 )
             self.padding = padding_pairs(padding, n, where)
-        self.with_bias = bool(with_bias)
-        self.w_init = (
-            None if w_init is None else check_initializer(w_init, "w_init", where, default=zeros())
-        )
-        self.b_init = check_initializer(b_init, "b_init", where, default=zeros())
-        self.mask = mask
-        self.data_format = data_format
-        self.channel_index = channel_index(data_format, "data_format", where)
-        self._w_axes, self._b_axes = conv_axes(self.axes, n, self.channel_index, transpose=True)
-        self.dimension_numbers = to_dimension_numbers(
-            n, channels_last=self.channel_index == -1, transpose=True
-        )
+        self._check_param_args(with_bias, w_init, b_init, data_format, mask)
 
     def __call__(self, inputs: Any, *, precision: lax.Precision | None = None) -> jax.Array:
         """Transposed-convolves ``inputs`` (``[N, *spatial, C]`` or unbatched ``[*spatial, C]``).
@@ -163,14 +136,10 @@ class ConvNDTranspose(Module):
         Returns:
           The output, batched if ``inputs`` was.
         """
-        x, unbatched = input_for(self, inputs, "spatial dimensions and channels")
+        x, unbatched = self._input(inputs)
         channels = x.shape[self.channel_index]
         w_shape = (*self.kernel_shape, self.output_channels, channels)
-        check_mask(self, w_shape)
-        w_init = self.w_init or fan_in_init(math.prod(self.kernel_shape) * channels)
-        w = get_param("w", w_shape, x.dtype, w_init, axes=self._w_axes)
-        if self.mask is not None:
-            w = w * self.mask
+        w = self._weights(w_shape, math.prod(self.kernel_shape) * channels, x.dtype)
         padding: Any = self.padding
         if self.output_shape is not None:
             spatial = x.shape[2:] if self.channel_index == 1 else x.shape[1:-1]
@@ -188,8 +157,7 @@ class ConvNDTranspose(Module):
             dimension_numbers=self.dimension_numbers,
             precision=precision,
         )
-        out = add_bias(self, out, x.dtype)
-        return out[0] if unbatched else out
+        return self._finish(out, x.dtype, unbatched)
 
 
 class Conv1DTranspose(ConvNDTranspose):
