@@ -155,9 +155,9 @@ class BatchNorm(Module):
         if inputs.ndim == 0:
             raise InvalidArgumentError(f"{where} needs an input with a channel axis, got a scalar.")
         if self.axis is not None:
-            axis = to_abs_axes(self.axis, inputs.ndim, "axis", where)
+            axis = to_abs_axes(self.axis, "axis", where, ndim=inputs.ndim)
         else:
-            ch = to_abs_axes((self.channel_index,), inputs.ndim, "the channel axis", where)[0]
+            ch = to_abs_axes((self.channel_index,), "the channel axis", where, ndim=inputs.ndim)[0]
             axis = tuple(i for i in range(inputs.ndim) if i != ch)
         if training or local:
             mean = jnp.mean(inputs, axis, keepdims=True)
@@ -214,7 +214,7 @@ class BatchNorm(Module):
             ) from None
 
 
-def _python_bool(value: Any, what: str, where: str) -> bool:
+def _python_bool(value: Any, name: str, where: str) -> bool:
     if value is _REQUIRED:
         raise InvalidArgumentTypeError(
             f"{where}: is_training is required: call it as bn(x, is_training=True) "
@@ -229,7 +229,7 @@ def _python_bool(value: Any, what: str, where: str) -> bool:
     ):
         return bool(value)
     raise InvalidArgumentTypeError(
-        f"{where}: {what} must be a Python bool, got {type(value).__name__} "
+        f"{where}: {name} must be a Python bool, got {type(value).__name__} "
         f"{value!r:.60}. It picks the computation when tracing: pass True or "
         "False (for jit, mark it static, e.g. static_argnums)."
     )

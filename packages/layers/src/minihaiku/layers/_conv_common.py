@@ -9,6 +9,7 @@ import numpy as np
 from jax import lax
 
 from minihaiku.core import InvalidArgumentError, InvalidArgumentTypeError
+from minihaiku.core.checks import prefix
 from minihaiku.layers import pad as pad_lib
 from minihaiku.layers._checks import replicate
 
@@ -42,23 +43,24 @@ def to_dimension_numbers(
     return lax.ConvDimensionNumbers(lhs_spec=image, rhs_spec=kernel, out_spec=image)
 
 
-def padding_string(padding: str, where: str) -> str:
-    """``padding`` upper-cased, if it is one that ``lax`` knows."""
+def padding_string(value: str, name: str, where: str) -> str:
+    """``value`` upper-cased, if it is one that ``lax`` knows."""
+    padding = value
     upper = padding.upper()
     if upper not in PADDING_STRINGS:
         raise InvalidArgumentError(
-            f"{where}: unknown padding {padding!r}. Pass 'SAME' or 'VALID', a sequence "
+            f"{prefix(where)}unknown {name} {padding!r}. Pass 'SAME' or 'VALID', a sequence "
             "of (low, high) pairs, or a padding function such as "
             "minihaiku.layers.pad.causal."
         )
     return upper
 
 
-def padding_pairs(value: Any, n: int, where: str) -> tuple[tuple[int, int], ...]:
+def padding_pairs(value: Any, name: str, where: str, *, n: int) -> tuple[tuple[int, int], ...]:
     """``n`` ``(low, high)`` int pairs from one pair or a sequence of 1 or ``n``."""
     if isinstance(value, Sequence) and len(value) == 2 and isinstance(value[0], (int, np.integer)):
         value = [value]
-    pairs = replicate(value, "padding", where, n=n)
+    pairs = replicate(value, name, where, n=n)
     for pair in pairs:
         if (
             isinstance(pair, str)
@@ -67,8 +69,8 @@ def padding_pairs(value: Any, n: int, where: str) -> tuple[tuple[int, int], ...]
             or not all(isinstance(p, (int, np.integer)) for p in pair)
         ):
             raise InvalidArgumentTypeError(
-                f"{where}: padding must be a string, a padding function or (low, high) "
-                f"int pairs, got {value!r:.80}. Pass e.g. padding=[(1, 1)] * {n}."
+                f"{prefix(where)}{name} must be a string, a padding function or (low, high) "
+                f"int pairs, got {value!r:.80}. Pass e.g. {name}=[(1, 1)] * {n}."
             )
     return tuple((int(lo), int(hi)) for lo, hi in pairs)
 
@@ -79,7 +81,7 @@ def resolve_padding(
     """A conv's ``padding`` argument as a ``lax`` padding string or pairs."""
     n = len(kernel)
     if isinstance(padding, str):
-        return padding_string(padding, where)
+        return padding_string(padding, "padding", where)
     if pad_lib.is_padfn(padding):
         fns = replicate(padding, "padding", where, n=n)
         if not all(callable(fn) for fn in fns):
@@ -88,8 +90,8 @@ def resolve_padding(
                 f"{padding!r:.80}. Pass one function, or one per spatial dimension."
             )
         pairs = [fn((k - 1) * r + 1) for fn, k, r in zip(fns, kernel, rate, strict=True)]
-        return padding_pairs(pairs, n, where)
-    return padding_pairs(padding, n, where)
+        return padding_pairs(pairs, "padding", where, n=n)
+    return padding_pairs(padding, "padding", where, n=n)
 
 
 def conv_axes(

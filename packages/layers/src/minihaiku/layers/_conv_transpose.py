@@ -111,7 +111,7 @@ class ConvNDTranspose(ConvBase, Module):
         )
         self.padding: str | tuple[tuple[int, int], ...]
         if isinstance(padding, str):
-            self.padding = padding_string(padding, where)
+            self.padding = padding_string(padding, "padding", where)
             if self.padding == "SAME_LOWER":
                 raise InvalidArgumentError(
                     f"{where}: padding 'SAME_LOWER' is not supported by transposed "
@@ -123,7 +123,7 @@ class ConvNDTranspose(ConvBase, Module):
                     f"{where}: output_shape needs padding 'SAME' or 'VALID', got "
                     f"{padding!r:.60}. Pass a string padding, or output_shape=None."
                 )
-            self.padding = padding_pairs(padding, n, where)
+            self.padding = padding_pairs(padding, "padding", where, n=n)
         self._check_param_args(with_bias, w_init, b_init, data_format, mask)
 
     def __call__(self, inputs: Any, *, precision: lax.Precision | None = None) -> jax.Array:

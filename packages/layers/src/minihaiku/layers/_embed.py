@@ -17,7 +17,7 @@ from minihaiku.core import (
     Module,
     get_param,
 )
-from minihaiku.core.checks import check_initializer
+from minihaiku.core.checks import check_initializer, prefix
 from minihaiku.initializers import truncated_normal
 from minihaiku.layers._axes import EMBED_AXES, Pair, check_axis_pair
 from minihaiku.layers._checks import check_size
@@ -42,7 +42,8 @@ class EmbedLookupStyle(enum.Enum):
     ONE_HOT = 2
 
 
-def _lookup_style(style: Any, where: str) -> EmbedLookupStyle:
+def _lookup_style(value: Any, name: str, where: str) -> EmbedLookupStyle:
+    style = value
     if isinstance(style, EmbedLookupStyle):
         return style
     if isinstance(style, str):
@@ -52,7 +53,7 @@ def _lookup_style(style: Any, where: str) -> EmbedLookupStyle:
             pass
     names = ", ".join(repr(s.name) for s in EmbedLookupStyle)
     raise InvalidArgumentError(
-        f"{where}: unknown lookup_style {style!r:.60}. Use one of {names} (or an EmbedLookupStyle)."
+        f"{prefix(where)}unknown {name} {style!r:.60}. Use one of {names} (or an EmbedLookupStyle)."
     )
 
 
@@ -147,7 +148,7 @@ class Embed(Module, method_scopes=False):
         self.vocab_size: int = vocab_size
         self.embed_dim: int = embed_dim
         self.lookup_style = lookup_style
-        _lookup_style(lookup_style, where)
+        _lookup_style(lookup_style, "lookup_style", where)
         self.precision = precision
 
     @property
@@ -179,7 +180,7 @@ class Embed(Module, method_scopes=False):
                 f"{where} takes an array of integer ids, got dtype {ids.dtype}. Cast "
                 "the ids, e.g. ids.astype(jnp.int32)."
             )
-        style = _lookup_style(lookup_style or self.lookup_style, where)
+        style = _lookup_style(lookup_style or self.lookup_style, "lookup_style", where)
         if style is EmbedLookupStyle.ARRAY_INDEX:
             return jnp.asarray(self.embeddings)[(ids,)]
         one_hot_ids = jax.nn.one_hot(ids, self.vocab_size)

@@ -17,7 +17,7 @@ from minihaiku.core import (
     Module,
     get_param,
 )
-from minihaiku.core.checks import check_initializer
+from minihaiku.core.checks import check_initializer, prefix
 from minihaiku.initializers import ones, zeros
 from minihaiku.layers._axes import NORM_AXIS, check_axis_name, one_axis
 from minihaiku.layers._checks import (
@@ -32,13 +32,14 @@ AxisOrAxes = int | Sequence[int] | slice
 _AxesOrSlice = tuple[int, ...] | slice
 
 
-def to_axes_or_slice(axis: Any, what: str, where: str) -> _AxesOrSlice:
+def to_axes_or_slice(value: Any, name: str, where: str) -> _AxesOrSlice:
     """An int, a sequence of ints or a slice, as a tuple of ints or the slice.
 
     Examples:
       >>> to_axes_or_slice(-1, "axis", "LayerNorm"), to_axes_or_slice([1, 2], "axis", "LayerNorm")
       ((-1,), (1, 2))
     """
+    axis = value
     if isinstance(axis, slice):
         return axis
     if isinstance(axis, (int, np.integer)) and not isinstance(axis, bool):
@@ -50,24 +51,27 @@ def to_axes_or_slice(axis: Any, what: str, where: str) -> _AxesOrSlice:
     ):
         return tuple(operator.index(a) for a in axis)
     raise InvalidArgumentTypeError(
-        f"{where}: {what} must be an int, a slice or a sequence of ints, got "
-        f"{type(axis).__name__} {axis!r:.60}. Pass e.g. {what}=-1 or {what}=(1, 2)."
+        f"{prefix(where)}{name} must be an int, a slice or a sequence of ints, got "
+        f"{type(axis).__name__} {axis!r:.60}. Pass e.g. {name}=-1 or {name}=(1, 2)."
     )
 
 
-def to_abs_axes(axis: _AxesOrSlice, ndim: int, what: str, where: str) -> tuple[int, ...]:
+def to_abs_axes(value: _AxesOrSlice, name: str, where: str, *, ndim: int) -> tuple[int, ...]:
     """Sorted, distinct, non-negative axes of an input of rank ``ndim``.
 
     Examples:
-      >>> to_abs_axes((-1, 1), 3, "axis", "LayerNorm"), to_abs_axes(slice(1, None), 3, "axis", "")
-      ((1, 2), (1, 2))
+      >>> to_abs_axes((-1, 1), "axis", "LayerNorm", ndim=3)
+      (1, 2)
+      >>> to_abs_axes(slice(1, None), "axis", "", ndim=3)
+      (1, 2)
     """
+    axis = value
     if isinstance(axis, slice):
         return tuple(range(ndim)[axis])
     bad = [a for a in axis if not -ndim <= a < ndim]
     if bad:
         raise InvalidArgumentError(
-            f"{where}: {what}={axis} is out of range for an input of rank {ndim} "
+            f"{prefix(where)}{name}={axis} is out of range for an input of rank {ndim} "
             f"(axes {bad}; valid axes are {-ndim}..{ndim - 1}). Pass axes that "
             "the input has, or give the input the expected rank."
         )
@@ -76,7 +80,7 @@ def to_abs_axes(axis: _AxesOrSlice, ndim: int, what: str, where: str) -> tuple[i
 
 def _param_shape(param_axis: _AxesOrSlice, shape: tuple[int, ...], where: str) -> tuple[int, ...]:
     ndim = len(shape)
-    axes = to_abs_axes(param_axis, ndim, "param_axis", where)
+    axes = to_abs_axes(param_axis, "param_axis", where, ndim=ndim)
     if axes == (ndim - 1,):  # dm-haiku keeps the unbroadcast shape for param_axis=-1
         return (shape[-1],)
     return tuple(shape[i] if i in axes else 1 for i in range(ndim))
@@ -170,7 +174,7 @@ class LayerNorm(Module):
         check_no_call_arg(scale, "scale", where, create=self.create_scale)
         check_no_call_arg(offset, "offset", where, create=self.create_offset)
         inputs = _as_input(inputs, where)
-        axis = to_abs_axes(self.axis, inputs.ndim, "axis", where)
+        axis = to_abs_axes(self.axis, "axis", where, ndim=inputs.ndim)
         mean = jnp.mean(inputs, axis=axis, keepdims=True)
         if self.use_fast_variance:
             variance = jnp.mean(jnp.square(inputs), axis=axis, keepdims=True) - jnp.square(mean)
@@ -254,7 +258,7 @@ class RMSNorm(Module):
         """Normalizes ``inputs`` by their root mean square over ``axis``."""
         where = self.module_label
         inputs = _as_input(inputs, where)
-        axis = to_abs_axes(self.axis, inputs.ndim, "axis", where)
+        axis = to_abs_axes(self.axis, "axis", where, ndim=inputs.ndim)
         param_shape = _param_shape(self.param_axis, inputs.shape, where)
         scale: Any = 1.0
         if self.create_scale:
@@ -367,7 +371,7 @@ class GroupNorm(Module):
                 f"groups={self.groups}. Pick a groups that divides {channels}."
             )
         rank = self.rank = x.ndim
-        axes = to_abs_axes(self.axis, rank, "axis", where)
+        axes = to_abs_axes(self.axis, "axis", where, ndim=rank)
         g = self.groups
         if self.channel_index == -1:
             axes = tuple(a if a != rank - 1 else a + 1 for a in axes)
