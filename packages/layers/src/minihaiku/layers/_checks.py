@@ -60,8 +60,10 @@ def check_size(value: Any, name: str, where: str) -> int:
     return size
 
 
-def check_real(value: Any, name: str, where: str) -> float:
+def check_real(value: Any, name: str, where: str, *, example: float = 0.25) -> float:
     """``value`` as a float if it is a real number (not a bool), else raises.
+
+    ``example`` is the value the message suggests.
 
     Examples:
       >>> check_real(1, "commitment_cost", "VectorQuantizer ~/VectorQuantizer_0")
@@ -75,7 +77,7 @@ def check_real(value: Any, name: str, where: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InvalidArgumentTypeError(
             f"{prefix(where)}{name} must be a number, got {type(value).__name__} "
-            f"{value!r:.40}. Pass e.g. {name}=0.25."
+            f"{value!r:.40}. Pass e.g. {name}={example!r}."
         )
     return float(value)
 

@@ -74,7 +74,7 @@ class VectorQuantizerEMA(Module, method_scopes=False):
         self.embedding_dim = check_size(embedding_dim, "embedding_dim", where)
         self.num_embeddings = check_size(num_embeddings, "num_embeddings", where)
         self.commitment_cost = check_real(commitment_cost, "commitment_cost", where)
-        self.epsilon = check_real(epsilon, "epsilon", where)
+        self.epsilon = check_real(epsilon, "epsilon", where, example=1e-5)
         self.decay = float(decay)
         self.cross_replica_axis = cross_replica_axis
         self._embedding_shape = (self.embedding_dim, self.num_embeddings)
