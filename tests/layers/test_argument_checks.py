@@ -37,8 +37,7 @@ from minihaiku.layers import nets
         (
             lambda: L.Conv2D(4, 3, data_format=3),
             InvalidArgumentTypeError,
-            "Conv2D ~/Conv2D_0: data_format must be a string such as 'channels_last', got "
-            "int 3.",
+            "Conv2D ~/Conv2D_0: data_format must be a string such as 'channels_last', got int 3.",
         ),
         (
             lambda: L.Conv2D(4, 3, padding=[(1, "a")]),
