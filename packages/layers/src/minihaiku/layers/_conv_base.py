@@ -37,7 +37,6 @@ class ConvBase:
     """The shared part of the convolutions; mixed into ``Module`` subclasses.
 
     Examples:
-      >>> from minihaiku.core import transform
       >>> from minihaiku.layers import Conv1D, Conv1DTranspose
       >>> from minihaiku.layers._conv_base import ConvBase
       >>> issubclass(Conv1D, ConvBase) and issubclass(Conv1DTranspose, ConvBase)
