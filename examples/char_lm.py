@@ -323,25 +323,33 @@ def plot(result: TrainResult, out: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Trains, evaluates, samples, writes the history and the curves; returns a summary."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=2000)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--seq-len", type=int, default=64)
-    parser.add_argument("--d-model", type=int, default=64)
-    parser.add_argument("--heads", type=int, default=4)
-    parser.add_argument("--layers", type=int, default=2)
-    parser.add_argument("--mlp-width", type=int, default=256)
-    parser.add_argument("--dropout", type=float, default=0.1)
-    parser.add_argument("--eval-every", type=int, default=200)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--text", type=Path, default=TEXT)
-    parser.add_argument("--prompt", default="MENENIUS:\n")
-    parser.add_argument("--sample-chars", type=int, default=300)
-    parser.add_argument("--temperature", type=float, default=0.8)
-    parser.add_argument("--out", type=Path, default=Path("char-lm-run"))
-    parser.add_argument("--no-progress", action="store_true")
-    parser.add_argument(
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add = parser.add_argument
+    add("--steps", type=int, default=2000, help="training steps")
+    add("--batch-size", type=int, default=32, help="text windows per training step")
+    add("--lr", type=float, default=1e-3, help="learning rate of adam")
+    add("--seq-len", type=int, default=64, help="characters per window (the context length)")
+    add("--d-model", type=int, default=64, help="width of the embeddings and of every block")
+    add("--heads", type=int, default=4, help="attention heads per transformer block")
+    add("--layers", type=int, default=2, help="number of transformer blocks")
+    add("--mlp-width", type=int, default=256, help="hidden width of each block's MLP")
+    add("--dropout", type=float, default=0.1, help="dropout rate of the residual branches")
+    add("--eval-every", type=int, default=200, help="steps between held-out evaluations")
+    add("--seed", type=int, default=0, help="random seed (init, batches, dropout, sample)")
+    add("--text", type=Path, default=TEXT, help="text file: the first 90%% trains")
+    add(
+        "--prompt",
+        default="MENENIUS:\n",
+        help="text that the final sample continues (default: %(default)r)",
+    )
+    add("--sample-chars", type=int, default=300, help="characters sampled after the prompt")
+    add("--temperature", type=float, default=0.8, help="sampling temperature (lower: safer)")
+    add("--out", type=Path, default=Path("char-lm-run"), help="directory of the outputs")
+    add("--no-progress", action="store_true", help="hide the progress bar")
+    add(
         "--compute",
         choices=("float32", "bfloat16", "float16"),
         default="float32",

@@ -85,15 +85,19 @@ def plot(result: object, out: Path, title: str = "") -> Path:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Trains, evaluates, writes the history and the curves; returns a summary."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", choices=sorted(MODELS), default="mlp")
-    parser.add_argument("--steps", type=int, default=1000)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    parser.add_argument("--eval-every", type=int, default=50)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=Path("digits-run"))
-    parser.add_argument("--no-progress", action="store_true")
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    add = parser.add_argument
+    add("--model", choices=sorted(MODELS), default="mlp", help="an MLP or a small CNN")
+    add("--steps", type=int, default=1000, help="training steps")
+    add("--batch-size", type=int, default=128, help="images per training step")
+    add("--lr", type=float, default=1e-3, help="learning rate of adam")
+    add("--eval-every", type=int, default=50, help="steps between test evaluations")
+    add("--seed", type=int, default=0, help="random seed (split, init, shuffling)")
+    add("--out", type=Path, default=Path("digits-run"), help="directory of the outputs")
+    add("--no-progress", action="store_true", help="hide the progress bar")
     args = parser.parse_args(argv)
 
     (x_train, y_train), (x_test, y_test) = load(args.seed)

@@ -121,6 +121,7 @@ PUBLIC = {
         "check_each",
         "check_finite",
         "check_float_dtype",
+        "check_initializer",
         "check_int",
         "check_nonnegative",
         "check_one_of",

@@ -2,6 +2,7 @@
 
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -274,3 +275,14 @@ def test_the_compute_policy_keeps_params_float32_and_ends_with_the_run(lm, tiny)
     norm = next(p for p in policies if "LayerNorm" in p)
     assert str(policies[norm]).startswith("params=float32,compute=float32")
     assert get_policy(lm.CharTransformer) is None
+
+
+def test_every_option_in_help_has_a_text_and_shows_its_default(lm, help_options):
+    options = help_options(lm.main)
+    assert len(options) == 18 and "--steps" in options and "--no-progress" in options
+    for option, text in options.items():
+        assert re.search(r"\(default: .+\)$", text), (option, text)
+        assert re.sub(r"\(default: .+\)$", "", text).strip(), (option, text)
+    assert options["--steps"] == "training steps (default: 2000)"
+    assert options["--prompt"].endswith("(default: 'MENENIUS:\\n')")
+    assert options["--out"].endswith("(default: char-lm-run)")

@@ -76,3 +76,12 @@ def test_the_split_is_reproducible_and_disjoint():
     assert a_x.shape == (1437, 64) and b_x.shape == (360, 64)
     assert (a_x == c_x).all()
     assert a_y.dtype.name == "int32"
+
+
+def test_every_option_in_help_has_a_text_and_shows_its_default(help_options):
+    options = help_options(load_example().main)
+    assert len(options) == 8 and "--model" in options and "--no-progress" in options
+    for option, text in options.items():
+        assert re.search(r"\(default: .+\)$", text), (option, text)
+        assert re.sub(r"\(default: .+\)$", "", text).strip(), (option, text)
+    assert options["--out"].endswith("(default: digits-run)")

@@ -10,6 +10,7 @@ import pytest
 from minihaiku import initializers as I
 from minihaiku.core import (
     InitializerError,
+    InvalidArgumentError,
     get_initializer,
     get_param,
     list_initializers,
@@ -160,7 +161,7 @@ def test_orthogonal_is_orthogonal_times_scale():
     ],
 )
 def test_bad_arguments_are_rejected_when_configured(make, message):
-    with pytest.raises(InitializerError) as e:
+    with pytest.raises(InvalidArgumentError) as e:
         make()
     assert str(e.value) == message
     assert isinstance(e.value, ValueError)

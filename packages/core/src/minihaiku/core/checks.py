@@ -35,7 +35,9 @@ from minihaiku.core._errors import (
     InvalidArgumentError,
     InvalidArgumentTypeError,
     NotCallableError,
+    UnknownInitializerError,
 )
+from minihaiku.core._registry import get_initializer
 
 __all__ = [
     "check_bool",
@@ -43,6 +45,7 @@ __all__ = [
     "check_each",
     "check_finite",
     "check_float_dtype",
+    "check_initializer",
     "check_int",
     "check_nonnegative",
     "check_one_of",
@@ -277,3 +280,40 @@ def check_each(
       (1, 2)
     """
     return tuple(check(v, f"{name}[{i}]", where) for i, v in enumerate(values))
+
+
+def check_initializer(value: Any, name: str, where: str, *, default: Any) -> Callable[..., Any]:
+    """``value`` as an initializer callable: ``None`` gives ``default``, a name is looked up.
+
+    ``value`` (and ``default``) may be ``None``, a registered initializer name
+    such as ``"zeros"`` (resolved with :func:`~minihaiku.core.get_initializer`)
+    or a ``(key, shape, dtype) -> Array`` callable. An unknown name is an
+    :class:`~minihaiku.core.UnknownInitializerError` that lists the registered
+    names; anything else is a :class:`~minihaiku.core.NotCallableError`.
+
+    Examples:
+      >>> zeros = check_initializer("zeros", "b_init", "Linear ~/Linear_0", default=None)
+      >>> zeros(None, (2,), jnp.float32)
+      Array([0., 0.], dtype=float32)
+      >>> check_initializer(None, "b_init", "Linear ~/Linear_0", default="ones")(
+      ...     None, (1,), jnp.float32)
+      Array([1.], dtype=float32)
+      >>> check_initializer(3, "w_init", "Linear ~/Linear_0", default="zeros")
+      Traceback (most recent call last):
+        ...
+      minihaiku.core._errors.NotCallableError: Linear ~/Linear_0: w_init must be a (key,
+      shape, dtype) -> Array callable or a registered initializer name, got int 3.
+    """
+    if value is None:
+        value = default
+    if isinstance(value, str):
+        try:
+            return get_initializer(value)
+        except UnknownInitializerError as e:
+            raise UnknownInitializerError(f"{prefix(where)}{name}={value!r}: {e}") from e
+    if not callable(value):
+        raise NotCallableError(
+            f"{prefix(where)}{name} must be a (key, shape, dtype) -> Array callable or "
+            f"a registered initializer name, got {_shown(value)}."
+        )
+    return value  # type: ignore[no-any-return]

@@ -1,8 +1,13 @@
-"""Argument checks shared by the built-in initializers."""
+"""The one check of the built-in initializers that core's checks do not hold.
+
+The arguments of the factories (``stddev``, ``mode``, ...) are checked with
+:mod:`minihaiku.core.checks`; this module only checks the dtype an
+initializer is *called* with, an :class:`~minihaiku.core.InitializerError`
+(raised while a parameter is created, so core adds the parameter's path).
+"""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import jax.numpy as jnp
@@ -10,72 +15,33 @@ import numpy as np
 
 from minihaiku.core import InitializerError
 
-__all__ = [
-    "check_finite",
-    "check_float_dtype",
-    "check_nonnegative",
-    "check_one_of",
-    "check_positive",
-]
-
-
-def _number(name: str, value: Any, where: str) -> float:
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        raise InitializerError(
-            f"{where}: {name} must be a number, got {type(value).__name__} {value!r}."
-        ) from None
-    if not math.isfinite(v):
-        raise InitializerError(f"{where}: {name} must be finite, got {value!r}.")
-    return v
-
-
-def check_finite(name: str, value: Any, where: str) -> float:
-    """Returns ``value`` as a float, or raises if it is not a finite number."""
-    return _number(name, value, where)
-
-
-def check_nonnegative(name: str, value: Any, where: str) -> float:
-    """Returns ``value`` as a float, or raises if it is negative or not finite."""
-    v = _number(name, value, where)
-    if v < 0:
-        raise InitializerError(
-            f"{where}: {name} must be >= 0, got {value!r}. A spread is never "
-            f"negative: pass {name}={abs(v)!r} if that was meant."
-        )
-    return v
-
-
-def check_positive(name: str, value: Any, where: str) -> float:
-    """Returns ``value`` as a float, or raises if it is not > 0."""
-    v = _number(name, value, where)
-    if v <= 0:
-        raise InitializerError(f"{where}: {name} must be > 0, got {value!r}.")
-    return v
-
-
-def check_one_of(name: str, value: Any, options: tuple[str, ...], where: str) -> str:
-    """Returns ``value`` if it is one of ``options``, else raises."""
-    if value not in options:
-        raise InitializerError(
-            f"{where}: {name} must be one of {', '.join(map(repr, options))}; got {value!r}."
-        )
-    return str(value)
-
+__all__ = ["check_random_dtype"]
 
 _INEXACT: set[Any] = set()
 
 
-def check_float_dtype(dtype: Any, where: str) -> None:
-    """Raises if ``dtype`` is not a floating (or complex) dtype."""
-    if dtype in _INEXACT:
+def check_random_dtype(value: Any, name: str, where: str) -> None:
+    """Raises if the dtype ``value`` cannot hold random floats.
+
+    ``name`` is the argument's name (``"dtype"``), ``where`` the initializer.
+
+    Examples:
+      >>> check_random_dtype(jnp.float32, "dtype", "normal")
+      >>> check_random_dtype(jnp.int32, "dtype", "normal")
+      Traceback (most recent call last):
+        ...
+      minihaiku.core._errors.InitializerError: normal draws random floats and cannot fill
+      dtype int32; use a float dtype, or the 'constant'/'zeros' initializer for integer
+      parameters.
+    """
+    del name  # the message names the dtype itself
+    if value in _INEXACT:
         return
-    if jnp.issubdtype(np.dtype(dtype), jnp.inexact):
-        _INEXACT.add(dtype)
+    if jnp.issubdtype(np.dtype(value), jnp.inexact):
+        _INEXACT.add(value)
         return
     raise InitializerError(
-        f"{where} draws random floats and cannot fill dtype {np.dtype(dtype)}; "
+        f"{where} draws random floats and cannot fill dtype {np.dtype(value)}; "
         "use a float dtype, or the 'constant'/'zeros' initializer for "
         "integer parameters."
     )

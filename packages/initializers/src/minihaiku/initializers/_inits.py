@@ -9,14 +9,9 @@ from typing import Any, TypeVar
 import jax
 import jax.numpy as jnp
 
-from minihaiku.core import Initializer, InitializerError
-from minihaiku.initializers._checks import (
-    check_finite,
-    check_float_dtype,
-    check_nonnegative,
-    check_one_of,
-    check_positive,
-)
+from minihaiku.core import Initializer, InitializerError, InvalidArgumentError
+from minihaiku.core.checks import check_finite, check_nonnegative, check_one_of, check_positive
+from minihaiku.initializers._checks import check_random_dtype
 
 __all__ = [
     "constant",
@@ -104,11 +99,11 @@ def normal(stddev: float = 1.0, mean: float = 0.0) -> Initializer:
       >>> normal(0.1)(jax.random.key(0), (3,), jnp.float32).shape
       (3,)
     """
-    s = check_nonnegative("stddev", stddev, "normal")
-    m = check_finite("mean", mean, "normal")
+    s = check_nonnegative(stddev, "stddev", "normal")
+    m = check_finite(mean, "mean", "normal")
 
     def init(key: Any, shape: Shape, dtype: Any = jnp.float32) -> jax.Array:
-        check_float_dtype(dtype, "normal")
+        check_random_dtype(dtype, "dtype", "normal")
         x = jax.random.normal(key, shape, dtype)
         if s == 1.0 and m == 0.0:
             return x
@@ -131,16 +126,16 @@ def truncated_normal(
       >>> bool(abs(x).max() <= 2.0)
       True
     """
-    s = check_nonnegative("stddev", stddev, "truncated_normal")
-    m = check_finite("mean", mean, "truncated_normal")
+    s = check_nonnegative(stddev, "stddev", "truncated_normal")
+    m = check_finite(mean, "mean", "truncated_normal")
     if not float(lower) < float(upper):
-        raise InitializerError(
+        raise InvalidArgumentError(
             f"truncated_normal: lower must be < upper, got lower={lower!r}, upper={upper!r}."
         )
     inner = jax.nn.initializers.truncated_normal(1.0, lower=lower, upper=upper)
 
     def init(key: Any, shape: Shape, dtype: Any = jnp.float32) -> jax.Array:
-        check_float_dtype(dtype, "truncated_normal")
+        check_random_dtype(dtype, "dtype", "truncated_normal")
         return (m + s * inner(key, shape, dtype)).astype(dtype)
 
     return init
@@ -154,15 +149,15 @@ def uniform(minval: float = 0.0, maxval: float = 1.0) -> Initializer:
       >>> bool((x >= -1).all() and (x < 1).all())
       True
     """
-    lo = check_finite("minval", minval, "uniform")
-    hi = check_finite("maxval", maxval, "uniform")
+    lo = check_finite(minval, "minval", "uniform")
+    hi = check_finite(maxval, "maxval", "uniform")
     if not lo < hi:
-        raise InitializerError(
+        raise InvalidArgumentError(
             f"uniform: minval must be < maxval, got minval={minval!r}, maxval={maxval!r}."
         )
 
     def init(key: Any, shape: Shape, dtype: Any = jnp.float32) -> jax.Array:
-        check_float_dtype(dtype, "uniform")
+        check_random_dtype(dtype, "dtype", "uniform")
         return jax.random.uniform(key, shape, dtype, lo, hi)
 
     return init
@@ -217,9 +212,9 @@ def variance_scaling(
       >>> round(float(b.var() * 10000), 1)
       1.0
     """
-    check_positive("scale", scale, "variance_scaling")
-    check_one_of("mode", mode, _MODES, "variance_scaling")
-    check_one_of("distribution", distribution, _DISTRIBUTIONS, "variance_scaling")
+    check_positive(scale, "scale", "variance_scaling")
+    check_one_of(mode, "mode", "variance_scaling", options=_MODES)
+    check_one_of(distribution, "distribution", "variance_scaling", options=_DISTRIBUTIONS)
     inner = jax.nn.initializers.variance_scaling(
         scale,
         mode,  # type: ignore[arg-type]  # checked above
@@ -230,7 +225,7 @@ def variance_scaling(
 
     def init(key: Any, shape: Shape, dtype: Any = jnp.float32) -> jax.Array:
         shape = tuple(shape)
-        check_float_dtype(dtype, "variance_scaling")
+        check_random_dtype(dtype, "dtype", "variance_scaling")
         fan_in, fan_out = _fans(shape, in_axis, out_axis)
         zero = {
             "fan_in": ["fan_in"] if fan_in == 0 else [],
@@ -303,12 +298,12 @@ def orthogonal(scale: float = 1.0, column_axis: int = -1) -> Initializer:
       >>> bool(jnp.allclose(w.T @ w, jnp.eye(4), atol=1e-5))
       True
     """
-    check_positive("scale", scale, "orthogonal")
+    check_positive(scale, "scale", "orthogonal")
     inner = jax.nn.initializers.orthogonal(scale, column_axis)
 
     def init(key: Any, shape: Shape, dtype: Any = jnp.float32) -> jax.Array:
         shape = tuple(shape)
-        check_float_dtype(dtype, "orthogonal")
+        check_random_dtype(dtype, "dtype", "orthogonal")
         if len(shape) < 2:
             raise InitializerError(
                 f"orthogonal cannot serve shape {shape}: it needs at least two "

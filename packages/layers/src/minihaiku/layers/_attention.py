@@ -10,7 +10,7 @@ import numpy as np
 
 from minihaiku.core import InitLike, InvalidArgumentError, Module
 from minihaiku.initializers import variance_scaling
-from minihaiku.layers._axes import ATTENTION_AXES, Pair, check_pair, swap
+from minihaiku.layers._axes import ATTENTION_AXES, Pair, check_axis_pair, swap
 from minihaiku.layers._checks import check_size
 from minihaiku.layers._linear import Linear
 
@@ -81,8 +81,8 @@ class MultiHeadAttention(Module):
         axes: Pair = ATTENTION_AXES,
     ) -> None:
         super().__init__(name=name)
-        where = f"MultiHeadAttention {self.module_path}"
-        self.axes = check_pair(axes, where)
+        where = self.module_label
+        self.axes = check_axis_pair(axes, "axes", where)
         self.num_heads = check_size(num_heads, "num_heads", where)
         self.key_size = check_size(key_size, "key_size", where)
         self.value_size = (
@@ -136,7 +136,7 @@ class MultiHeadAttention(Module):
         Returns:
           The attended sequence, of shape ``[..., T', model_size]``.
         """
-        where = f"MultiHeadAttention {self.module_path}"
+        where = self.module_label
         query, key, value = jnp.asarray(query), jnp.asarray(key), jnp.asarray(value)
         for what, x in (("query", query), ("key", key), ("value", value)):
             if x.ndim < 2:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from minihaiku.core import InvalidArgumentTypeError
+from minihaiku.core.checks import prefix
 
 __all__ = [
     "CONV_AXES",
@@ -21,8 +22,8 @@ __all__ = [
     "NORM_AXIS",
     "ATTENTION_AXES",
     "Pair",
-    "check_name",
-    "check_pair",
+    "check_axis_name",
+    "check_axis_pair",
     "one_axis",
     "swap",
 ]
@@ -38,8 +39,14 @@ CONV_AXES: Pair = ("conv_in", "conv_out")
 NORM_AXIS = "embed"
 
 
-def check_pair(axes: Any, where: str) -> Pair:
-    """``axes`` as an (input, output) pair of logical names, or None; else raises."""
+def check_axis_pair(value: Any, name: str, where: str) -> Pair:
+    """``value`` as an (input, output) pair of logical axis names, or None; else raises.
+
+    Examples:
+      >>> check_axis_pair(["embed", None], "axes", "Linear ~/Linear_0")
+      ('embed', None)
+    """
+    axes = value
     if axes is None:
         return None
     if (
@@ -50,20 +57,29 @@ def check_pair(axes: Any, where: str) -> Pair:
     ):
         return (axes[0], axes[1])
     raise InvalidArgumentTypeError(
-        f"{where}: axes must be a pair (input name, output name) of logical axis "
+        f"{prefix(where)}{name} must be a pair (input name, output name) of logical axis "
         f"names (str or None), or None for no annotation, got "
-        f"{type(axes).__name__} {axes!r:.60}. Example: axes=('embed', 'mlp')."
+        f"{type(axes).__name__} {axes!r:.60}. Example: {name}=('embed', 'mlp')."
     )
 
 
-def check_name(axis: Any, where: str) -> str | None:
-    """``axis`` if it is one logical name (str) or None; else raises."""
+def check_axis_name(value: Any, name: str, where: str) -> str | None:
+    """``value`` if it is one logical axis name (str) or None; else raises.
+
+    Not core's ``check_name`` (a module or parameter name): this one checks the
+    logical axis name of a parameter's feature axis, used by sharding rules.
+
+    Examples:
+      >>> check_axis_name("embed", "axes", "LayerNorm ~/LayerNorm_0")
+      'embed'
+    """
+    axis = value
     if axis is None or isinstance(axis, str):
         return axis
     raise InvalidArgumentTypeError(
-        f"{where}: axes must be one logical axis name (str) for the feature axis of "
+        f"{prefix(where)}{name} must be one logical axis name (str) for the feature axis of "
         f"the parameters, or None for no annotation, got {type(axis).__name__} "
-        f"{axis!r:.60}. Example: axes='embed'."
+        f"{axis!r:.60}. Example: {name}='embed'."
     )
 
 

@@ -17,7 +17,7 @@ from minihaiku.core import (
     NotCallableError,
     RngError,
 )
-from minihaiku.layers._checks import check_positive_int
+from minihaiku.core.checks import check_positive_int
 
 __all__ = ["BatchApply", "Sequential", "dropout"]
 
@@ -42,7 +42,7 @@ class Sequential(Module):
 
     def __init__(self, layers: Iterable[Callable[..., Any]], name: str | None = None) -> None:
         super().__init__(name=name)
-        where = f"Sequential {self.module_path}"
+        where = self.module_label
         given: Any = layers
         if isinstance(given, (str, bytes)) or not isinstance(given, Iterable):
             raise InvalidArgumentTypeError(

@@ -18,13 +18,13 @@ from minihaiku.core import (
     ParameterShapeError,
     get_param,
 )
+from minihaiku.core.checks import check_initializer
 from minihaiku.initializers import ones, zeros
-from minihaiku.layers._axes import check_name, one_axis
+from minihaiku.layers._axes import check_axis_name, one_axis
 from minihaiku.layers._checks import (
     channel_index,
     check_init_needs_create,
     check_no_call_arg,
-    resolve_init,
 )
 from minihaiku.layers._moving_averages import ExponentialMovingAverage
 from minihaiku.layers._norm import to_abs_axes, to_axes_or_slice
@@ -102,10 +102,10 @@ class BatchNorm(Module):
         axes: str | None = "conv_out",
     ) -> None:
         super().__init__(name=name)
-        where = f"BatchNorm {self.module_path}"
-        self.axes = check_name(axes, where)
-        check_init_needs_create(scale_init, create_scale, "scale", where)
-        check_init_needs_create(offset_init, create_offset, "offset", where)
+        where = self.module_label
+        self.axes = check_axis_name(axes, "axes", where)
+        check_init_needs_create(scale_init, "scale_init", where, create=create_scale)
+        check_init_needs_create(offset_init, "offset_init", where, create=create_offset)
         if not cross_replica_axis and cross_replica_axis_index_groups is not None:
             raise InvalidArgumentError(
                 f"{where}: cross_replica_axis_index_groups needs cross_replica_axis: "
@@ -115,12 +115,12 @@ class BatchNorm(Module):
         self.create_scale = bool(create_scale)
         self.create_offset = bool(create_offset)
         self.eps = eps
-        self.scale_init = resolve_init(scale_init, ones(), "scale_init", where)
-        self.offset_init = resolve_init(offset_init, zeros(), "offset_init", where)
+        self.scale_init = check_initializer(scale_init, "scale_init", where, default=ones())
+        self.offset_init = check_initializer(offset_init, "offset_init", where, default=zeros())
         self.axis = None if axis is None else to_axes_or_slice(axis, "axis", where)
         self.cross_replica_axis = cross_replica_axis
         self.cross_replica_axis_index_groups = cross_replica_axis_index_groups
-        self.channel_index = channel_index(data_format, where)
+        self.channel_index = channel_index(data_format, "data_format", where)
         self.mean_ema = ExponentialMovingAverage(decay_rate, name="mean_ema")
         self.var_ema = ExponentialMovingAverage(decay_rate, name="var_ema")
 
@@ -146,18 +146,18 @@ class BatchNorm(Module):
         Returns:
           The normalized array, of the shape of ``inputs``.
         """
-        where = f"BatchNorm {self.module_path}"
+        where = self.module_label
         training = _python_bool(is_training, "is_training", where)
         local = _python_bool(test_local_stats, "test_local_stats", where)
-        check_no_call_arg(scale, self.create_scale, "scale", where)
-        check_no_call_arg(offset, self.create_offset, "offset", where)
+        check_no_call_arg(scale, "scale", where, create=self.create_scale)
+        check_no_call_arg(offset, "offset", where, create=self.create_offset)
         inputs = jnp.asarray(inputs)
         if inputs.ndim == 0:
             raise InvalidArgumentError(f"{where} needs an input with a channel axis, got a scalar.")
         if self.axis is not None:
-            axis = to_abs_axes(self.axis, inputs.ndim, "axis", where)
+            axis = to_abs_axes(self.axis, "axis", where, ndim=inputs.ndim)
         else:
-            ch = to_abs_axes((self.channel_index,), inputs.ndim, "the channel axis", where)[0]
+            ch = to_abs_axes((self.channel_index,), "the channel axis", where, ndim=inputs.ndim)[0]
             axis = tuple(i for i in range(inputs.ndim) if i != ch)
         if training or local:
             mean = jnp.mean(inputs, axis, keepdims=True)
@@ -214,7 +214,7 @@ class BatchNorm(Module):
             ) from None
 
 
-def _python_bool(value: Any, what: str, where: str) -> bool:
+def _python_bool(value: Any, name: str, where: str) -> bool:
     if value is _REQUIRED:
         raise InvalidArgumentTypeError(
             f"{where}: is_training is required: call it as bn(x, is_training=True) "
@@ -229,7 +229,7 @@ def _python_bool(value: Any, what: str, where: str) -> bool:
     ):
         return bool(value)
     raise InvalidArgumentTypeError(
-        f"{where}: {what} must be a Python bool, got {type(value).__name__} "
+        f"{where}: {name} must be a Python bool, got {type(value).__name__} "
         f"{value!r:.60}. It picks the computation when tracing: pass True or "
         "False (for jit, mark it static, e.g. static_argnums)."
     )

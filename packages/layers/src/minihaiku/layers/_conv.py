@@ -9,31 +9,17 @@ from typing import Any
 import jax
 from jax import lax
 
-from minihaiku.core import InitLike, InvalidArgumentError, Module, get_param
-from minihaiku.initializers import zeros
-from minihaiku.layers._axes import CONV_AXES, Pair, check_pair
-from minihaiku.layers._checks import (
-    channel_index,
-    check_positive_int,
-    check_size,
-    positive_ints,
-    resolve_init,
-)
-from minihaiku.layers._conv_common import (
-    Padding,
-    add_bias,
-    check_mask,
-    conv_axes,
-    fan_in_init,
-    input_for,
-    resolve_padding,
-    to_dimension_numbers,
-)
+from minihaiku.core import InitLike, InvalidArgumentError, Module
+from minihaiku.core.checks import check_positive_int
+from minihaiku.layers._axes import CONV_AXES, Pair
+from minihaiku.layers._checks import positive_ints
+from minihaiku.layers._conv_base import ConvBase
+from minihaiku.layers._conv_common import Padding, resolve_padding
 
 __all__ = ["Conv1D", "Conv2D", "Conv3D", "ConvND"]
 
 
-class ConvND(Module):
+class ConvND(ConvBase, Module):
     """An N-dimensional convolution, as dm-haiku's ``hk.ConvND``.
 
     Parameters: ``w`` of shape ``kernel_shape + (in_channels // feature_group_count,
@@ -96,27 +82,14 @@ class ConvND(Module):
         axes: Pair = CONV_AXES,
     ) -> None:
         super().__init__(name=name)
-        where = self._where = f"{type(self).__name__} {self.module_path}"
-        self.axes = check_pair(axes, where)
-        n = self.num_spatial_dims = check_positive_int(num_spatial_dims, "num_spatial_dims", where)
-        self.output_channels = check_size(output_channels, "output_channels", where)
-        self.kernel_shape = positive_ints(kernel_shape, n, "kernel_shape", where)
-        self.stride = positive_ints(stride, n, "stride", where)
-        self.kernel_dilation = positive_ints(rate, n, "rate", where)
+        where = self.module_label
+        n = self._check_shape_args(num_spatial_dims, output_channels, kernel_shape, stride, axes)
+        self.kernel_dilation = positive_ints(rate, "rate", where, n=n)
         self.lhs_dilation = (1,) * n
-        self.with_bias = bool(with_bias)
-        self.w_init = None if w_init is None else resolve_init(w_init, zeros(), "w_init", where)
-        self.b_init = resolve_init(b_init, zeros(), "b_init", where)
-        self.mask = mask
         self.feature_group_count = check_positive_int(
             feature_group_count, "feature_group_count", where
         )
-        self.data_format = data_format
-        self.channel_index = channel_index(data_format, where)
-        self._w_axes, self._b_axes = conv_axes(self.axes, n, self.channel_index, transpose=False)
-        self.dimension_numbers = to_dimension_numbers(
-            n, channels_last=self.channel_index == -1, transpose=False
-        )
+        self._check_param_args(with_bias, w_init, b_init, data_format, mask)
         self.padding = resolve_padding(padding, self.kernel_shape, self.kernel_dilation, where)
 
     def __call__(self, inputs: Any, *, precision: lax.Precision | None = None) -> jax.Array:
@@ -129,20 +102,16 @@ class ConvND(Module):
         Returns:
           The output, batched if ``inputs`` was.
         """
-        x, unbatched = input_for(self, inputs, "spatial dimensions and channels")
+        x, unbatched = self._input(inputs)
         channels = x.shape[self.channel_index]
         if channels % self.feature_group_count:
             raise InvalidArgumentError(
-                f"{self._where}: the input has {channels} channels, which is not a "
+                f"{self.module_label}: the input has {channels} channels, which is not a "
                 f"multiple of feature_group_count={self.feature_group_count}. Use a "
                 "feature_group_count that divides the number of input channels."
             )
         w_shape = (*self.kernel_shape, channels // self.feature_group_count, self.output_channels)
-        check_mask(self, w_shape)
-        w_init = self.w_init or fan_in_init(math.prod(w_shape[:-1]))
-        w = get_param("w", w_shape, x.dtype, w_init, axes=self._w_axes)
-        if self.mask is not None:
-            w = w * self.mask
+        w = self._weights(w_shape, math.prod(w_shape[:-1]), x.dtype)
         out = lax.conv_general_dilated(
             x,
             w,
@@ -154,8 +123,7 @@ class ConvND(Module):
             feature_group_count=self.feature_group_count,
             precision=precision,
         )
-        out = add_bias(self, out, x.dtype)
-        return out[0] if unbatched else out
+        return self._finish(out, x.dtype, unbatched)
 
 
 class Conv1D(ConvND):

@@ -1,29 +1,22 @@
-"""What the convolutions and transposed convolutions share: layouts, padding, checks."""
+"""Layouts, padding and axis names of the convolutions (``ConvBase`` holds the rest)."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any, TypeAlias
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from minihaiku.core import InvalidArgumentError, InvalidArgumentTypeError, get_param
-from minihaiku.initializers import truncated_normal
+from minihaiku.core import InvalidArgumentError, InvalidArgumentTypeError
+from minihaiku.core.checks import prefix
 from minihaiku.layers import pad as pad_lib
 from minihaiku.layers._checks import replicate
 
 __all__ = [
     "PADDING_STRINGS",
     "Padding",
-    "add_bias",
-    "check_mask",
     "conv_axes",
-    "fan_in_init",
-    "input_for",
     "padding_pairs",
     "padding_string",
     "resolve_padding",
@@ -50,23 +43,24 @@ def to_dimension_numbers(
     return lax.ConvDimensionNumbers(lhs_spec=image, rhs_spec=kernel, out_spec=image)
 
 
-def padding_string(padding: str, where: str) -> str:
-    """``padding`` upper-cased, if it is one that ``lax`` knows."""
+def padding_string(value: str, name: str, where: str) -> str:
+    """``value`` upper-cased, if it is one that ``lax`` knows."""
+    padding = value
     upper = padding.upper()
     if upper not in PADDING_STRINGS:
         raise InvalidArgumentError(
-            f"{where}: unknown padding {padding!r}. Pass 'SAME' or 'VALID', a sequence "
+            f"{prefix(where)}unknown {name} {padding!r}. Pass 'SAME' or 'VALID', a sequence "
             "of (low, high) pairs, or a padding function such as "
             "minihaiku.layers.pad.causal."
         )
     return upper
 
 
-def padding_pairs(value: Any, n: int, where: str) -> tuple[tuple[int, int], ...]:
+def padding_pairs(value: Any, name: str, where: str, *, n: int) -> tuple[tuple[int, int], ...]:
     """``n`` ``(low, high)`` int pairs from one pair or a sequence of 1 or ``n``."""
     if isinstance(value, Sequence) and len(value) == 2 and isinstance(value[0], (int, np.integer)):
         value = [value]
-    pairs = replicate(value, n, "padding", where)
+    pairs = replicate(value, name, where, n=n)
     for pair in pairs:
         if (
             isinstance(pair, str)
@@ -75,8 +69,8 @@ def padding_pairs(value: Any, n: int, where: str) -> tuple[tuple[int, int], ...]
             or not all(isinstance(p, (int, np.integer)) for p in pair)
         ):
             raise InvalidArgumentTypeError(
-                f"{where}: padding must be a string, a padding function or (low, high) "
-                f"int pairs, got {value!r:.80}. Pass e.g. padding=[(1, 1)] * {n}."
+                f"{prefix(where)}{name} must be a string, a padding function or (low, high) "
+                f"int pairs, got {value!r:.80}. Pass e.g. {name}=[(1, 1)] * {n}."
             )
     return tuple((int(lo), int(hi)) for lo, hi in pairs)
 
@@ -87,52 +81,17 @@ def resolve_padding(
     """A conv's ``padding`` argument as a ``lax`` padding string or pairs."""
     n = len(kernel)
     if isinstance(padding, str):
-        return padding_string(padding, where)
+        return padding_string(padding, "padding", where)
     if pad_lib.is_padfn(padding):
-        fns = replicate(padding, n, "padding", where)
+        fns = replicate(padding, "padding", where, n=n)
         if not all(callable(fn) for fn in fns):
             raise InvalidArgumentTypeError(
                 f"{where}: padding mixes padding functions and other values: "
                 f"{padding!r:.80}. Pass one function, or one per spatial dimension."
             )
         pairs = [fn((k - 1) * r + 1) for fn, k, r in zip(fns, kernel, rate, strict=True)]
-        return padding_pairs(pairs, n, where)
-    return padding_pairs(padding, n, where)
-
-
-def input_for(layer: Any, inputs: Any, what: str) -> tuple[jax.Array, bool]:
-    """``inputs`` as a batched array (and whether it was unbatched), rank checked."""
-    inputs = jnp.asarray(inputs)
-    rank = layer.num_spatial_dims + 1
-    if inputs.ndim not in (rank, rank + 1):
-        raise InvalidArgumentError(
-            f"{layer._where} needs an input of rank {rank} (unbatched, "
-            f"{what}) or {rank + 1} (batched), got shape {inputs.shape}. Use "
-            f"data_format={layer.data_format!r}, or the layer for your number of "
-            "spatial dimensions."
-        )
-    unbatched = inputs.ndim == rank
-    return (inputs[None] if unbatched else inputs), unbatched
-
-
-def check_mask(layer: Any, w_shape: tuple[int, ...]) -> None:
-    """Raises unless the layer's mask has the weights' shape."""
-    if layer.mask is not None and tuple(np.shape(layer.mask)) != w_shape:
-        raise InvalidArgumentError(
-            f"{layer._where}: mask has shape {tuple(np.shape(layer.mask))} but the "
-            f"weights w have shape {w_shape} (kernel_shape + (input channels / groups, "
-            "output channels)); give mask the shape of w."
-        )
-
-
-def add_bias(layer: Any, out: jax.Array, dtype: Any) -> jax.Array:
-    """``out`` plus the bias ``b`` when the layer has one."""
-    if not layer.with_bias:
-        return out
-    shape = (layer.output_channels,)
-    if layer.channel_index == 1:
-        shape += (1,) * layer.num_spatial_dims
-    return out + get_param("b", shape, dtype, layer.b_init, axes=layer._b_axes)
+        return padding_pairs(pairs, "padding", where, n=n)
+    return padding_pairs(padding, "padding", where, n=n)
 
 
 def conv_axes(
@@ -149,8 +108,3 @@ def conv_axes(
     channels = (axes[1], axes[0]) if transpose else axes
     b_rank = 1 + (n if channel_index == 1 else 0)
     return (None,) * n + channels, (axes[1],) + (None,) * (b_rank - 1)
-
-
-def fan_in_init(fan_in: int) -> Any:
-    """dm-haiku's default conv kernel init: truncated normal, stddev 1/sqrt(fan_in)."""
-    return truncated_normal(stddev=1.0 / math.sqrt(fan_in))

@@ -9,26 +9,11 @@ from typing import Any
 import jax
 from jax import lax
 
-from minihaiku.core import InitLike, InvalidArgumentError, Module, get_param
-from minihaiku.initializers import zeros
-from minihaiku.layers._axes import CONV_AXES, Pair, check_pair
-from minihaiku.layers._checks import (
-    channel_index,
-    check_positive_int,
-    check_size,
-    positive_ints,
-    resolve_init,
-)
-from minihaiku.layers._conv_common import (
-    add_bias,
-    check_mask,
-    conv_axes,
-    fan_in_init,
-    input_for,
-    padding_pairs,
-    padding_string,
-    to_dimension_numbers,
-)
+from minihaiku.core import InitLike, InvalidArgumentError, Module
+from minihaiku.layers._axes import CONV_AXES, Pair
+from minihaiku.layers._checks import positive_ints
+from minihaiku.layers._conv_base import ConvBase
+from minihaiku.layers._conv_common import padding_pairs, padding_string
 
 __all__ = ["Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose", "ConvNDTranspose"]
 
@@ -57,7 +42,7 @@ def compute_adjusted_padding(
     return (pad_before, pad_after)
 
 
-class ConvNDTranspose(Module):
+class ConvNDTranspose(ConvBase, Module):
     """An N-dimensional transposed convolution, as dm-haiku's ``hk.ConvNDTranspose``.
 
     Parameters: ``w`` of shape ``kernel_shape + (output_channels, in_channels)``
@@ -97,6 +82,8 @@ class ConvNDTranspose(Module):
       (1, 10, 10, 4)
     """
 
+    _transposed = True
+
     def __init__(
         self,
         num_spatial_dims: int,
@@ -115,18 +102,16 @@ class ConvNDTranspose(Module):
         axes: Pair = CONV_AXES,
     ) -> None:
         super().__init__(name=name)
-        where = self._where = f"{type(self).__name__} {self.module_path}"
-        self.axes = check_pair(axes, where)
-        n = self.num_spatial_dims = check_positive_int(num_spatial_dims, "num_spatial_dims", where)
-        self.output_channels = check_size(output_channels, "output_channels", where)
-        self.kernel_shape = positive_ints(kernel_shape, n, "kernel_shape", where)
-        self.stride = positive_ints(stride, n, "stride", where)
+        where = self.module_label
+        n = self._check_shape_args(num_spatial_dims, output_channels, kernel_shape, stride, axes)
         self.output_shape = (
-            None if output_shape is None else positive_ints(output_shape, n, "output_shape", where)
+            None
+            if output_shape is None
+            else positive_ints(output_shape, "output_shape", where, n=n)
         )
         self.padding: str | tuple[tuple[int, int], ...]
         if isinstance(padding, str):
-            self.padding = padding_string(padding, where)
+            self.padding = padding_string(padding, "padding", where)
             if self.padding == "SAME_LOWER":
                 raise InvalidArgumentError(
                     f"{where}: padding 'SAME_LOWER' is not supported by transposed "
@@ -138,17 +123,8 @@ class ConvNDTranspose(Module):
                     f"{where}: output_shape needs padding 'SAME' or 'VALID', got "
                     f"{padding!r:.60}. Pass a string padding, or output_shape=None."
                 )
-            self.padding = padding_pairs(padding, n, where)
-        self.with_bias = bool(with_bias)
-        self.w_init = None if w_init is None else resolve_init(w_init, zeros(), "w_init", where)
-        self.b_init = resolve_init(b_init, zeros(), "b_init", where)
-        self.mask = mask
-        self.data_format = data_format
-        self.channel_index = channel_index(data_format, where)
-        self._w_axes, self._b_axes = conv_axes(self.axes, n, self.channel_index, transpose=True)
-        self.dimension_numbers = to_dimension_numbers(
-            n, channels_last=self.channel_index == -1, transpose=True
-        )
+            self.padding = padding_pairs(padding, "padding", where, n=n)
+        self._check_param_args(with_bias, w_init, b_init, data_format, mask)
 
     def __call__(self, inputs: Any, *, precision: lax.Precision | None = None) -> jax.Array:
         """Transposed-convolves ``inputs`` (``[N, *spatial, C]`` or unbatched ``[*spatial, C]``).
@@ -160,19 +136,15 @@ class ConvNDTranspose(Module):
         Returns:
           The output, batched if ``inputs`` was.
         """
-        x, unbatched = input_for(self, inputs, "spatial dimensions and channels")
+        x, unbatched = self._input(inputs)
         channels = x.shape[self.channel_index]
         w_shape = (*self.kernel_shape, self.output_channels, channels)
-        check_mask(self, w_shape)
-        w_init = self.w_init or fan_in_init(math.prod(self.kernel_shape) * channels)
-        w = get_param("w", w_shape, x.dtype, w_init, axes=self._w_axes)
-        if self.mask is not None:
-            w = w * self.mask
+        w = self._weights(w_shape, math.prod(self.kernel_shape) * channels, x.dtype)
         padding: Any = self.padding
         if self.output_shape is not None:
             spatial = x.shape[2:] if self.channel_index == 1 else x.shape[1:-1]
             padding = tuple(
-                compute_adjusted_padding(i, o, k, s, self.padding, self._where)  # type: ignore[arg-type]
+                compute_adjusted_padding(i, o, k, s, self.padding, self.module_label)  # type: ignore[arg-type]
                 for i, o, k, s in zip(
                     spatial, self.output_shape, self.kernel_shape, self.stride, strict=True
                 )
@@ -185,8 +157,7 @@ class ConvNDTranspose(Module):
             dimension_numbers=self.dimension_numbers,
             precision=precision,
         )
-        out = add_bias(self, out, x.dtype)
-        return out[0] if unbatched else out
+        return self._finish(out, x.dtype, unbatched)
 
 
 class Conv1DTranspose(ConvNDTranspose):

@@ -17,9 +17,10 @@ from minihaiku.core import (
     Module,
     get_param,
 )
+from minihaiku.core.checks import check_initializer, prefix
 from minihaiku.initializers import truncated_normal
-from minihaiku.layers._axes import EMBED_AXES, Pair, check_pair
-from minihaiku.layers._checks import check_size, resolve_init
+from minihaiku.layers._axes import EMBED_AXES, Pair, check_axis_pair
+from minihaiku.layers._checks import check_size
 
 __all__ = ["Embed", "EmbedLookupStyle"]
 
@@ -41,7 +42,8 @@ class EmbedLookupStyle(enum.Enum):
     ONE_HOT = 2
 
 
-def _lookup_style(style: Any, where: str) -> EmbedLookupStyle:
+def _lookup_style(value: Any, name: str, where: str) -> EmbedLookupStyle:
+    style = value
     if isinstance(style, EmbedLookupStyle):
         return style
     if isinstance(style, str):
@@ -51,7 +53,7 @@ def _lookup_style(style: Any, where: str) -> EmbedLookupStyle:
             pass
     names = ", ".join(repr(s.name) for s in EmbedLookupStyle)
     raise InvalidArgumentError(
-        f"{where}: unknown lookup_style {style!r:.60}. Use one of {names} (or an EmbedLookupStyle)."
+        f"{prefix(where)}unknown {name} {style!r:.60}. Use one of {names} (or an EmbedLookupStyle)."
     )
 
 
@@ -107,8 +109,8 @@ class Embed(Module, method_scopes=False):
         axes: Pair = EMBED_AXES,
     ) -> None:
         super().__init__(name=name)
-        where = f"Embed {self.module_path}"
-        self.axes = check_pair(axes, where)
+        where = self.module_label
+        self.axes = check_axis_pair(axes, "axes", where)
         self._dtype: Any = jnp.float32
         if embedding_matrix is None:
             if vocab_size is None or embed_dim is None:
@@ -120,7 +122,7 @@ class Embed(Module, method_scopes=False):
                 )
             vocab_size = check_size(vocab_size, "vocab_size", where)
             embed_dim = check_size(embed_dim, "embed_dim", where)
-            self.w_init = resolve_init(w_init, truncated_normal(), "w_init", where)
+            self.w_init = check_initializer(w_init, "w_init", where, default=truncated_normal())
         else:
             matrix = jnp.asarray(embedding_matrix)
             if matrix.ndim != 2:
@@ -146,7 +148,7 @@ class Embed(Module, method_scopes=False):
         self.vocab_size: int = vocab_size
         self.embed_dim: int = embed_dim
         self.lookup_style = lookup_style
-        _lookup_style(lookup_style, where)
+        _lookup_style(lookup_style, "lookup_style", where)
         self.precision = precision
 
     @property
@@ -171,14 +173,14 @@ class Embed(Module, method_scopes=False):
         Returns:
           An array of shape ``ids.shape + (embed_dim,)``.
         """
-        where = f"Embed {self.module_path}"
+        where = self.module_label
         ids = jnp.asarray(ids)
         if not jnp.issubdtype(ids.dtype, jnp.integer):
             raise InvalidArgumentTypeError(
                 f"{where} takes an array of integer ids, got dtype {ids.dtype}. Cast "
                 "the ids, e.g. ids.astype(jnp.int32)."
             )
-        style = _lookup_style(lookup_style or self.lookup_style, where)
+        style = _lookup_style(lookup_style or self.lookup_style, "lookup_style", where)
         if style is EmbedLookupStyle.ARRAY_INDEX:
             return jnp.asarray(self.embeddings)[(ids,)]
         one_hot_ids = jax.nn.one_hot(ids, self.vocab_size)

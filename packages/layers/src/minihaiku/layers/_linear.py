@@ -8,9 +8,10 @@ import numpy as np
 from jax import lax
 
 from minihaiku.core import InitLike, InvalidArgumentError, Module, get_param
+from minihaiku.core.checks import check_initializer
 from minihaiku.initializers import lecun_normal, zeros
-from minihaiku.layers._axes import LINEAR_AXES, Pair, check_pair
-from minihaiku.layers._checks import check_size, resolve_init
+from minihaiku.layers._axes import LINEAR_AXES, Pair, check_axis_pair
+from minihaiku.layers._checks import check_size
 
 __all__ = ["Linear"]
 
@@ -57,14 +58,14 @@ class Linear(Module):
         axes: Pair = LINEAR_AXES,
     ) -> None:
         super().__init__(name=name)
-        where = f"Linear {self.module_path}"
-        self.axes = check_pair(axes, where)
+        where = self.module_label
+        self.axes = check_axis_pair(axes, "axes", where)
         self._b_axes = None if self.axes is None else self.axes[1:]
         self.output_size = check_size(output_size, "output_size", where)
         self.input_size: int | None = None
         self.with_bias = bool(with_bias)
-        self.w_init = resolve_init(w_init, DEFAULT_W_INIT, "w_init", where)
-        self.b_init = resolve_init(b_init, DEFAULT_B_INIT, "b_init", where)
+        self.w_init = check_initializer(w_init, "w_init", where, default=DEFAULT_W_INIT)
+        self.b_init = check_initializer(b_init, "b_init", where, default=DEFAULT_B_INIT)
 
     def __call__(
         self, inputs: jax.Array | np.ndarray, *, precision: lax.Precision | None = None
@@ -83,7 +84,7 @@ class Linear(Module):
         shape = getattr(x, "shape", None)
         if not shape:
             raise InvalidArgumentError(
-                f"Linear {self.module_path} needs an input with a feature axis "
+                f"{self.module_label} needs an input with a feature axis "
                 f"(shape (..., features)), got "
                 f"{'shape ()' if shape == () else type(x).__name__}. Add an axis, "
                 "e.g. x[..., None] or x.reshape(-1, 1)."

@@ -15,9 +15,10 @@ from minihaiku.core import (
     NotCallableError,
     RngError,
 )
-from minihaiku.layers._axes import LINEAR_AXES, Pair, check_pair, swap
+from minihaiku.core.checks import check_initializer
+from minihaiku.layers._axes import LINEAR_AXES, Pair, check_axis_pair, swap
 from minihaiku.layers._basic import dropout
-from minihaiku.layers._checks import check_size, resolve_init
+from minihaiku.layers._checks import check_size
 from minihaiku.layers._linear import DEFAULT_B_INIT, DEFAULT_W_INIT, Linear
 
 __all__ = ["MLP"]
@@ -68,8 +69,8 @@ class MLP(Module):
         axes: Pair = LINEAR_AXES,
     ) -> None:
         super().__init__(name=name)
-        where = self._where = f"MLP {self.module_path}"
-        self.axes = check_pair(axes, where)
+        where = self.module_label
+        self.axes = check_axis_pair(axes, "axes", where)
         given: Any = output_sizes
         if isinstance(given, (str, bytes)) or not isinstance(given, Iterable):
             raise InvalidArgumentTypeError(
@@ -100,8 +101,8 @@ class MLP(Module):
         self.activate_final = bool(activate_final)
         self.with_bias = bool(with_bias)
         self._given_inits = (w_init, b_init)
-        self.w_init = resolve_init(w_init, DEFAULT_W_INIT, "w_init", where)
-        self.b_init = resolve_init(b_init, DEFAULT_B_INIT, "b_init", where)
+        self.w_init = check_initializer(w_init, "w_init", where, default=DEFAULT_W_INIT)
+        self.b_init = check_initializer(b_init, "b_init", where, default=DEFAULT_B_INIT)
         self._input_sizes: tuple[int, ...] | None = None
 
     def __call__(
@@ -122,12 +123,12 @@ class MLP(Module):
         """
         if dropout_rate is not None and rng is None:
             raise RngError(
-                f"{self._where}: dropout_rate={dropout_rate!r} needs an rng key. Pass "
+                f"{self.module_label}: dropout_rate={dropout_rate!r} needs an rng key. Pass "
                 "rng=next_rng_key() (or any PRNG key) with dropout_rate."
             )
         if dropout_rate is None and rng is not None:
             raise InvalidArgumentError(
-                f"{self._where}: rng is only used for dropout; pass dropout_rate with it, "
+                f"{self.module_label}: rng is only used for dropout; pass dropout_rate with it, "
                 "or leave rng out."
             )
         if isinstance(rng, int):
@@ -174,7 +175,7 @@ class MLP(Module):
         """
         if self._input_sizes is None:
             raise InvalidArgumentError(
-                f"{self._where}: reverse() needs the input size of every layer, known "
+                f"{self.module_label}: reverse() needs the input size of every layer, known "
                 "only once the MLP has been called. Call it on an input first."
             )
         w_init, b_init = self._given_inits

@@ -70,7 +70,7 @@ class ExponentialMovingAverage(Module, method_scopes=False):
         axes: Sequence[str | None] | None = None,
     ) -> None:
         super().__init__(name=name)
-        where = f"ExponentialMovingAverage {self.module_path}"
+        where = self.module_label
         if isinstance(warmup_length, bool):
             raise InvalidArgumentTypeError(f"{where}: warmup_length must be an int, got a bool.")
         try:
@@ -117,7 +117,7 @@ class ExponentialMovingAverage(Module, method_scopes=False):
         """
         if hasattr(shape, "shape"):
             warnings.warn(
-                f"ExponentialMovingAverage {self.module_path}: passing a value to "
+                f"{self.module_label}: passing a value to "
                 "initialize instead of a shape and dtype is deprecated. Use "
                 "ema.initialize(v.shape, v.dtype).",
                 DeprecationWarning,

@@ -17,13 +17,13 @@ from minihaiku.core import (
     Module,
     get_param,
 )
+from minihaiku.core.checks import check_initializer, prefix
 from minihaiku.initializers import ones, zeros
-from minihaiku.layers._axes import NORM_AXIS, check_name, one_axis
+from minihaiku.layers._axes import NORM_AXIS, check_axis_name, one_axis
 from minihaiku.layers._checks import (
     channel_index,
     check_init_needs_create,
     check_no_call_arg,
-    resolve_init,
 )
 
 __all__ = ["AxisOrAxes", "GroupNorm", "LayerNorm", "RMSNorm"]
@@ -32,13 +32,14 @@ AxisOrAxes = int | Sequence[int] | slice
 _AxesOrSlice = tuple[int, ...] | slice
 
 
-def to_axes_or_slice(axis: Any, what: str, where: str) -> _AxesOrSlice:
+def to_axes_or_slice(value: Any, name: str, where: str) -> _AxesOrSlice:
     """An int, a sequence of ints or a slice, as a tuple of ints or the slice.
 
     Examples:
       >>> to_axes_or_slice(-1, "axis", "LayerNorm"), to_axes_or_slice([1, 2], "axis", "LayerNorm")
       ((-1,), (1, 2))
     """
+    axis = value
     if isinstance(axis, slice):
         return axis
     if isinstance(axis, (int, np.integer)) and not isinstance(axis, bool):
@@ -50,24 +51,27 @@ def to_axes_or_slice(axis: Any, what: str, where: str) -> _AxesOrSlice:
     ):
         return tuple(operator.index(a) for a in axis)
     raise InvalidArgumentTypeError(
-        f"{where}: {what} must be an int, a slice or a sequence of ints, got "
-        f"{type(axis).__name__} {axis!r:.60}. Pass e.g. {what}=-1 or {what}=(1, 2)."
+        f"{prefix(where)}{name} must be an int, a slice or a sequence of ints, got "
+        f"{type(axis).__name__} {axis!r:.60}. Pass e.g. {name}=-1 or {name}=(1, 2)."
     )
 
 
-def to_abs_axes(axis: _AxesOrSlice, ndim: int, what: str, where: str) -> tuple[int, ...]:
+def to_abs_axes(value: _AxesOrSlice, name: str, where: str, *, ndim: int) -> tuple[int, ...]:
     """Sorted, distinct, non-negative axes of an input of rank ``ndim``.
 
     Examples:
-      >>> to_abs_axes((-1, 1), 3, "axis", "LayerNorm"), to_abs_axes(slice(1, None), 3, "axis", "")
-      ((1, 2), (1, 2))
+      >>> to_abs_axes((-1, 1), "axis", "LayerNorm", ndim=3)
+      (1, 2)
+      >>> to_abs_axes(slice(1, None), "axis", "", ndim=3)
+      (1, 2)
     """
+    axis = value
     if isinstance(axis, slice):
         return tuple(range(ndim)[axis])
     bad = [a for a in axis if not -ndim <= a < ndim]
     if bad:
         raise InvalidArgumentError(
-            f"{where}: {what}={axis} is out of range for an input of rank {ndim} "
+            f"{prefix(where)}{name}={axis} is out of range for an input of rank {ndim} "
             f"(axes {bad}; valid axes are {-ndim}..{ndim - 1}). Pass axes that "
             "the input has, or give the input the expected rank."
         )
@@ -76,7 +80,7 @@ def to_abs_axes(axis: _AxesOrSlice, ndim: int, what: str, where: str) -> tuple[i
 
 def _param_shape(param_axis: _AxesOrSlice, shape: tuple[int, ...], where: str) -> tuple[int, ...]:
     ndim = len(shape)
-    axes = to_abs_axes(param_axis, ndim, "param_axis", where)
+    axes = to_abs_axes(param_axis, "param_axis", where, ndim=ndim)
     if axes == (ndim - 1,):  # dm-haiku keeps the unbroadcast shape for param_axis=-1
         return (shape[-1],)
     return tuple(shape[i] if i in axes else 1 for i in range(ndim))
@@ -144,16 +148,16 @@ class LayerNorm(Module):
         axes: str | None = NORM_AXIS,
     ) -> None:
         super().__init__(name=name)
-        self.axes = check_name(axes, f"{type(self).__name__} {self.module_path}")
-        where = f"{type(self).__name__} {self.module_path}"
-        check_init_needs_create(scale_init, create_scale, "scale", where)
-        check_init_needs_create(offset_init, create_offset, "offset", where)
+        self.axes = check_axis_name(axes, "axes", self.module_label)
+        where = self.module_label
+        check_init_needs_create(scale_init, "scale_init", where, create=create_scale)
+        check_init_needs_create(offset_init, "offset_init", where, create=create_offset)
         self.axis = to_axes_or_slice(axis, "axis", where)
         self.eps = eps
         self.create_scale = bool(create_scale)
         self.create_offset = bool(create_offset)
-        self.scale_init = resolve_init(scale_init, ones(), "scale_init", where)
-        self.offset_init = resolve_init(offset_init, zeros(), "offset_init", where)
+        self.scale_init = check_initializer(scale_init, "scale_init", where, default=ones())
+        self.offset_init = check_initializer(offset_init, "offset_init", where, default=zeros())
         self.use_fast_variance = bool(use_fast_variance)
         self.param_axis = (
             (-1,) if param_axis is None else to_axes_or_slice(param_axis, "param_axis", where)
@@ -166,11 +170,11 @@ class LayerNorm(Module):
         offset: jax.Array | None = None,
     ) -> jax.Array:
         """Normalizes ``inputs``; ``scale``/``offset`` may be given when not created."""
-        where = f"{type(self).__name__} {self.module_path}"
-        check_no_call_arg(scale, self.create_scale, "scale", where)
-        check_no_call_arg(offset, self.create_offset, "offset", where)
+        where = self.module_label
+        check_no_call_arg(scale, "scale", where, create=self.create_scale)
+        check_no_call_arg(offset, "offset", where, create=self.create_offset)
         inputs = _as_input(inputs, where)
-        axis = to_abs_axes(self.axis, inputs.ndim, "axis", where)
+        axis = to_abs_axes(self.axis, "axis", where, ndim=inputs.ndim)
         mean = jnp.mean(inputs, axis=axis, keepdims=True)
         if self.use_fast_variance:
             variance = jnp.mean(jnp.square(inputs), axis=axis, keepdims=True) - jnp.square(mean)
@@ -239,22 +243,22 @@ class RMSNorm(Module):
         axes: str | None = NORM_AXIS,
     ) -> None:
         super().__init__(name=name)
-        self.axes = check_name(axes, f"{type(self).__name__} {self.module_path}")
-        where = f"RMSNorm {self.module_path}"
-        check_init_needs_create(scale_init, create_scale, "scale", where)
+        self.axes = check_axis_name(axes, "axes", self.module_label)
+        where = self.module_label
+        check_init_needs_create(scale_init, "scale_init", where, create=create_scale)
         self.axis = to_axes_or_slice(axis, "axis", where)
         self.eps = eps
         self.create_scale = bool(create_scale)
-        self.scale_init = resolve_init(scale_init, ones(), "scale_init", where)
+        self.scale_init = check_initializer(scale_init, "scale_init", where, default=ones())
         self.param_axis = (
             (-1,) if param_axis is None else to_axes_or_slice(param_axis, "param_axis", where)
         )
 
     def __call__(self, inputs: jax.Array) -> jax.Array:
         """Normalizes ``inputs`` by their root mean square over ``axis``."""
-        where = f"RMSNorm {self.module_path}"
+        where = self.module_label
         inputs = _as_input(inputs, where)
-        axis = to_abs_axes(self.axis, inputs.ndim, "axis", where)
+        axis = to_abs_axes(self.axis, "axis", where, ndim=inputs.ndim)
         param_shape = _param_shape(self.param_axis, inputs.shape, where)
         scale: Any = 1.0
         if self.create_scale:
@@ -318,24 +322,24 @@ class GroupNorm(Module):
         axes: str | None = "conv_out",
     ) -> None:
         super().__init__(name=name)
-        where = f"GroupNorm {self.module_path}"
-        self.axes = check_name(axes, where)
+        where = self.module_label
+        self.axes = check_axis_name(axes, "axes", where)
         if isinstance(groups, bool) or not isinstance(groups, (int, np.integer)) or groups <= 0:
             raise InvalidArgumentError(
                 f"{where}: groups must be a positive int, got {groups!r:.60}. "
                 "Pass the number of channel groups, e.g. groups=32."
             )
-        check_init_needs_create(scale_init, create_scale, "scale", where)
-        check_init_needs_create(offset_init, create_offset, "offset", where)
+        check_init_needs_create(scale_init, "scale_init", where, create=create_scale)
+        check_init_needs_create(offset_init, "offset_init", where, create=create_offset)
         self.groups = int(groups)
         self.axis = to_axes_or_slice(axis, "axis", where)
         self.eps = eps
         self.data_format = data_format
-        self.channel_index = channel_index(data_format, where)
+        self.channel_index = channel_index(data_format, "data_format", where)
         self.create_scale = bool(create_scale)
         self.create_offset = bool(create_offset)
-        self.scale_init = resolve_init(scale_init, ones(), "scale_init", where)
-        self.offset_init = resolve_init(offset_init, zeros(), "offset_init", where)
+        self.scale_init = check_initializer(scale_init, "scale_init", where, default=ones())
+        self.offset_init = check_initializer(offset_init, "offset_init", where, default=zeros())
         self.rank: int | None = None
 
     def __call__(
@@ -345,7 +349,7 @@ class GroupNorm(Module):
         offset: jax.Array | None = None,
     ) -> jax.Array:
         """Normalizes ``x``; ``scale``/``offset`` may be given when not created."""
-        where = f"GroupNorm {self.module_path}"
+        where = self.module_label
         x = jnp.asarray(x)
         if self.rank is not None and x.ndim != self.rank:
             raise InvalidArgumentError(
@@ -357,8 +361,8 @@ class GroupNorm(Module):
             raise InvalidArgumentError(
                 f"{where} needs an input of rank >= 2 (batch and channels), got shape {x.shape}."
             )
-        check_no_call_arg(scale, self.create_scale, "scale", where)
-        check_no_call_arg(offset, self.create_offset, "offset", where)
+        check_no_call_arg(scale, "scale", where, create=self.create_scale)
+        check_no_call_arg(offset, "offset", where, create=self.create_offset)
         channels = x.shape[self.channel_index]
         if channels % self.groups != 0:
             raise InvalidArgumentError(
@@ -367,7 +371,7 @@ class GroupNorm(Module):
                 f"groups={self.groups}. Pick a groups that divides {channels}."
             )
         rank = self.rank = x.ndim
-        axes = to_abs_axes(self.axis, rank, "axis", where)
+        axes = to_abs_axes(self.axis, "axis", where, ndim=rank)
         g = self.groups
         if self.channel_index == -1:
             axes = tuple(a if a != rank - 1 else a + 1 for a in axes)

@@ -13,17 +13,18 @@ import numpy as np
 from jax import lax
 
 from minihaiku.core import InvalidArgumentError, Module
-from minihaiku.layers._checks import check_positive_int
+from minihaiku.core.checks import check_positive_int, prefix
 
 __all__ = ["AvgPool", "MaxPool", "avg_pool", "max_pool"]
 
 
 def _window(
-    x: jax.Array, size: Any, channel_axis: int | None, what: str, where: str
+    value: Any, name: str, where: str, *, x: jax.Array, channel_axis: int | None
 ) -> tuple[int, ...]:
-    """dm-haiku's ``_infer_shape``: a full-rank window (or strides) for ``x``."""
+    """dm-haiku's ``_infer_shape``: the window (or strides) ``value`` made full-rank for ``x``."""
+    size = value
     if isinstance(size, (int, np.integer)) and not isinstance(size, bool):
-        size = check_positive_int(size, what, where)
+        size = check_positive_int(size, name, where)
         if channel_axis and not 0 <= abs(channel_axis) < x.ndim:
             raise InvalidArgumentError(
                 f"{where}: channel_axis={channel_axis} is not an axis of the input of "
@@ -35,13 +36,13 @@ def _window(
         return (1, *(size if d != channel_axis else 1 for d in range(1, x.ndim)))
     if isinstance(size, str) or not isinstance(size, Sequence):
         raise InvalidArgumentError(
-            f"{where}: {what} must be an int or a sequence of positive ints, got "
+            f"{prefix(where)}{name} must be an int or a sequence of positive ints, got "
             f"{type(size).__name__} {size!r:.60}."
         )
-    sizes = tuple(check_positive_int(s, what, where) for s in size)
+    sizes = tuple(check_positive_int(s, name, where) for s in size)
     if len(sizes) > x.ndim:
         raise InvalidArgumentError(
-            f"{where}: {what} {sizes} has {len(sizes)} entries but the input of shape "
+            f"{prefix(where)}{name} {sizes} has {len(sizes)} entries but the input of shape "
             f"{x.shape} has only {x.ndim} axes. Give at most one entry per axis (leading "
             "axes missing from it are not pooled)."
         )
@@ -58,8 +59,8 @@ def _prepare(
     if channel_axis is not None:
         channel_axis = operator.index(channel_axis)
     x = jnp.asarray(value)
-    window = _window(x, window_shape, channel_axis, "window_shape", where)
-    return x, window, _window(x, strides, channel_axis, "strides", where)
+    window = _window(window_shape, "window_shape", where, x=x, channel_axis=channel_axis)
+    return x, window, _window(strides, "strides", where, x=x, channel_axis=channel_axis)
 
 
 def _max_pool(
@@ -186,7 +187,7 @@ class MaxPool(Module):
 
     def __call__(self, value: jax.Array) -> jax.Array:
         """Max-pools ``value``."""
-        where = f"MaxPool {self.module_path}"
+        where = self.module_label
         return _max_pool(
             value, self.window_shape, self.strides, self.padding, self.channel_axis, where
         )
@@ -227,7 +228,7 @@ class AvgPool(Module):
 
     def __call__(self, value: jax.Array) -> jax.Array:
         """Average-pools ``value``."""
-        where = f"AvgPool {self.module_path}"
+        where = self.module_label
         return _avg_pool(
             value, self.window_shape, self.strides, self.padding, self.channel_axis, where
         )

@@ -15,8 +15,9 @@ import jax
 import jax.numpy as jnp
 
 from minihaiku.core import InitLike, InvalidArgumentError, Module, get_param
+from minihaiku.core.checks import check_initializer, prefix
 from minihaiku.initializers import lecun_normal, zeros
-from minihaiku.layers._checks import check_size, resolve_init
+from minihaiku.layers._checks import check_size
 from minihaiku.layers._linear import Linear
 
 __all__ = ["GRU", "LSTM", "IdentityCore", "LSTMState", "RNNCore", "VanillaRNN", "add_batch"]
@@ -67,10 +68,11 @@ def _zeros_state(size: int, batch_size: int | None) -> jax.Array:
     return state if batch_size is None else add_batch(state, batch_size)
 
 
-def _check_rank(core: str, path: str, x: jax.Array) -> None:
+def _check_rank(value: jax.Array, name: str, where: str) -> None:
+    x = value
     if x.ndim not in (1, 2):
         raise InvalidArgumentError(
-            f"{core} {path}: input must be rank 1 (features,) or rank 2 (batch, "
+            f"{prefix(where)}{name} must be rank 1 (features,) or rank 2 (batch, "
             f"features), got shape {tuple(x.shape)}. Unroll a sequence with "
             "dynamic_unroll/static_unroll, which feed the core one time step at "
             "a time, or reshape the input to (batch, features)."
@@ -104,7 +106,7 @@ class VanillaRNN(RNNCore):
 
     def __init__(self, hidden_size: int, double_bias: bool = True, name: str | None = None):
         super().__init__(name=name)
-        where = f"VanillaRNN {self.module_path}"
+        where = self.module_label
         self.hidden_size = check_size(hidden_size, "hidden_size", where)
         self.double_bias = bool(double_bias)
 
@@ -164,12 +166,12 @@ class LSTM(RNNCore):
 
     def __init__(self, hidden_size: int, name: str | None = None):
         super().__init__(name=name)
-        self.hidden_size = check_size(hidden_size, "hidden_size", f"LSTM {self.module_path}")
+        self.hidden_size = check_size(hidden_size, "hidden_size", self.module_label)
 
     def __call__(self, inputs: Any, prev_state: LSTMState) -> tuple[jax.Array, LSTMState]:
         """One step: returns ``(h, LSTMState(h, c))``."""
         inputs = jnp.asarray(inputs)
-        _check_rank("LSTM", self.module_path, inputs)
+        _check_rank(inputs, "input", self.module_label)
         hidden, cell = jax.tree_util.tree_map(jnp.asarray, tuple(prev_state))
         gated = Linear(4 * self.hidden_size)(jnp.concatenate([inputs, hidden], axis=-1))
         i, g, f, o = jnp.split(gated, indices_or_sections=4, axis=-1)
@@ -224,17 +226,17 @@ class GRU(RNNCore):
         name: str | None = None,
     ):
         super().__init__(name=name)
-        where = f"GRU {self.module_path}"
+        where = self.module_label
         self.hidden_size = check_size(hidden_size, "hidden_size", where)
-        self.w_i_init = resolve_init(w_i_init, lecun_normal(), "w_i_init", where)
-        self.w_h_init = resolve_init(w_h_init, lecun_normal(), "w_h_init", where)
-        self.b_init = resolve_init(b_init, zeros(), "b_init", where)
+        self.w_i_init = check_initializer(w_i_init, "w_i_init", where, default=lecun_normal())
+        self.w_h_init = check_initializer(w_h_init, "w_h_init", where, default=lecun_normal())
+        self.b_init = check_initializer(b_init, "b_init", where, default=zeros())
 
     def __call__(self, inputs: Any, state: Any) -> tuple[jax.Array, jax.Array]:
         """One step: returns ``(h, h)``."""
         inputs = jnp.asarray(inputs)
         state = jnp.asarray(state)
-        _check_rank("GRU", self.module_path, inputs)
+        _check_rank(inputs, "input", self.module_label)
         hs = self.hidden_size
         dtype = inputs.dtype
         w_i = get_param("w_i", (inputs.shape[-1], 3 * hs), dtype, self.w_i_init)

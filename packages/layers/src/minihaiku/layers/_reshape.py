@@ -42,7 +42,7 @@ class Reshape(Module):
         self, output_shape: Sequence[int], preserve_dims: int = 1, name: str | None = None
     ) -> None:
         super().__init__(name=name)
-        where = self._where = f"{type(self).__name__} {self.module_path}"
+        where = self.module_label
         try:
             shape = tuple(operator.index(d) for d in output_shape)
         except TypeError:
@@ -79,7 +79,7 @@ class Reshape(Module):
             new = tuple(math.prod(rest) // known if d == -1 else d for d in new)
         if math.prod(new) != math.prod(rest):
             raise InvalidArgumentError(
-                f"{self._where} cannot reshape the axes {rest} of the input of shape "
+                f"{self.module_label} cannot reshape the axes {rest} of the input of shape "
                 f"{x.shape} to output_shape {self.output_shape}: the sizes differ "
                 f"({math.prod(rest)} vs {math.prod(new)}). Check output_shape and "
                 "preserve_dims."

@@ -49,7 +49,7 @@ class ResetCore(RNNCore):
         """One step of the wrapped core on ``inputs = (inputs, should_reset)``."""
         if not isinstance(inputs, (tuple, list)) or len(inputs) != 2:
             raise InvalidArgumentTypeError(
-                f"ResetCore {self.module_path}: inputs must be a pair "
+                f"{self.module_label}: inputs must be a pair "
                 f"(inputs, should_reset), got {type(inputs).__name__}. Call it as "
                 "core((x, should_reset), state), or unroll it over "
                 "(xs, should_resets)."
@@ -77,7 +77,7 @@ class ResetCore(RNNCore):
             pad = (1,) * (state.ndim - should_reset.ndim)
             return jnp.reshape(should_reset, should_reset.shape + pad)
         raise InvalidArgumentError(
-            f"ResetCore {self.module_path}: should_reset of shape "
+            f"{self.module_label}: should_reset of shape "
             f"{tuple(should_reset.shape)} does not fit a state entry of shape "
             f"{tuple(state.shape)}; its shape must be a prefix of every state "
             "entry's shape, e.g. (batch,)."
@@ -119,14 +119,14 @@ class DeepRNN(RNNCore):
         super().__init__(name=name)
         if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence):
             raise InvalidArgumentTypeError(
-                f"DeepRNN {self.module_path}: layers must be a sequence of cores and "
+                f"{self.module_label}: layers must be a sequence of cores and "
                 f"callables, got {type(layers).__name__}. Pass e.g. "
                 "[LSTM(8), jax.nn.relu, LSTM(4)]."
             )
         for i, layer in enumerate(layers):
             if not callable(layer):
                 raise InvalidArgumentTypeError(
-                    f"DeepRNN {self.module_path}: layers[{i}] is a "
+                    f"{self.module_label}: layers[{i}] is a "
                     f"{type(layer).__name__}, neither an RNNCore nor a callable."
                 )
         self.layers = tuple(layers)
@@ -138,7 +138,7 @@ class DeepRNN(RNNCore):
         if not isinstance(state, (tuple, list)) or len(state) != n_cores:
             got = f"length {len(state)}" if isinstance(state, (tuple, list)) else type(state)
             raise InvalidArgumentError(
-                f"DeepRNN {self.module_path}: state must be a tuple with one entry per "
+                f"{self.module_label}: state must be a tuple with one entry per "
                 f"core ({n_cores}), got {got}. Start from initial_state(batch_size)."
             )
         current = inputs

@@ -54,7 +54,7 @@ class SpectralNorm(Module, method_scopes=False):
 
     def __init__(self, eps: float = 1e-4, n_steps: int = 1, name: str | None = None) -> None:
         super().__init__(name=name)
-        where = f"SpectralNorm {self.module_path}"
+        where = self.module_label
         if isinstance(n_steps, bool):
             raise InvalidArgumentTypeError(f"{where}: n_steps must be an int, got a bool.")
         try:
@@ -84,7 +84,7 @@ class SpectralNorm(Module, method_scopes=False):
         Returns:
           The normalized value, of the shape of ``value``.
         """
-        where = f"SpectralNorm {self.module_path}"
+        where = self.module_label
         value = jnp.asarray(value)
         value_shape = value.shape
         if value.ndim <= 1:

@@ -105,9 +105,9 @@ def create_from_padfn(
       ((1, 1), (2, 2))
     """
     where = "pad.create_from_padfn"
-    kernels = replicate(kernel, n, "kernel", where)
-    rates = replicate(rate, n, "rate", where)
-    fns = replicate(padding, n, "padding", where)
+    kernels = replicate(kernel, "kernel", where, n=n)
+    rates = replicate(rate, "rate", where, n=n)
+    fns = replicate(padding, "padding", where, n=n)
     pairs = (fn((k - 1) * r + 1) for fn, k, r in zip(fns, kernels, rates, strict=True))
     return tuple((int(lo), int(hi)) for lo, hi in pairs)
 
@@ -125,7 +125,7 @@ def create_from_tuple(
     """
     if isinstance(padding, Sequence) and padding and isinstance(padding[0], int):
         return (tuple(padding),) * n  # type: ignore[return-value]
-    pairs = replicate(padding, n, "padding", "pad.create_from_tuple")
+    pairs = replicate(padding, "padding", "pad.create_from_tuple", n=n)
     return tuple(tuple(p) for p in pairs)
 
 

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from minihaiku.core import InvalidArgumentError, InvalidArgumentTypeError, Module
+from minihaiku.core.checks import prefix
 from minihaiku.initializers import zeros
 from minihaiku.layers._batch_norm import BatchNorm
 from minihaiku.layers._conv import Conv2D
@@ -19,15 +20,15 @@ from minihaiku.layers.nets._resnet_blocks import BlockGroup, BlockV1, BlockV2, F
 __all__ = ["ResNet", "ResNet18", "ResNet34", "ResNet50", "ResNet101", "ResNet152", "ResNet200"]
 
 
-def _check_length(value: Any, what: str, where: str) -> tuple[Any, ...]:
+def _check_length(value: Any, name: str, where: str) -> tuple[Any, ...]:
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
         raise InvalidArgumentTypeError(
-            f"{where}: {what} must be a sequence of length 4 (one entry per block "
+            f"{prefix(where)}{name} must be a sequence of length 4 (one entry per block "
             f"group), got {type(value).__name__} {value!r:.60}."
         )
     if len(value) != 4:
         raise InvalidArgumentError(
-            f"{where}: {what} must be of length 4 (one entry per block group), got "
+            f"{prefix(where)}{name} must be of length 4 (one entry per block group), got "
             f"length {len(value)}: {tuple(value)!r:.60}."
         )
     return tuple(value)
@@ -131,7 +132,7 @@ class ResNet(Module):
         strides: Sequence[int] = (1, 2, 2, 2),
     ):
         super().__init__(name=name)
-        where = f"{type(self).__name__} {self.module_path}"
+        where = self.module_label
         self.resnet_v2 = resnet_v2
         bn: dict[str, Any] = dict(bn_config or {})
         bn.setdefault("decay_rate", 0.9)

@@ -2,35 +2,25 @@
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from minihaiku.core import InvalidArgumentError, InvalidArgumentTypeError, Module, get_param
+from minihaiku.core import InvalidArgumentError, Module, get_param
+from minihaiku.core.checks import prefix
 from minihaiku.initializers import lecun_uniform
-from minihaiku.layers._checks import check_size
+from minihaiku.layers._checks import check_real, check_size
 
 __all__ = ["VectorQuantizer", "quantize_outputs"]
 
 
-def check_cost(value: Any, what: str, where: str) -> float:
-    """Returns ``value`` as a float if it is a real number, else raises."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InvalidArgumentTypeError(
-            f"{where}: {what} must be a number, got {type(value).__name__} {value!r:.40}. "
-            f"Pass e.g. {what}=0.25."
-        )
-    return float(value)
-
-
-def check_inputs(inputs: Any, embedding_dim: int, where: str) -> jax.Array:
-    """Returns ``inputs`` as an array whose last axis is ``embedding_dim``, else raises."""
-    x: jax.Array = jnp.asarray(inputs)
+def check_inputs(value: Any, name: str, where: str, *, embedding_dim: int) -> jax.Array:
+    """``value`` as an array whose last axis is ``embedding_dim``, else raises."""
+    x: jax.Array = jnp.asarray(value)
     if x.ndim == 0 or x.shape[-1] != embedding_dim:
         raise InvalidArgumentError(
-            f"{where}: inputs must have a last axis of size embedding_dim="
+            f"{prefix(where)}{name} must have a last axis of size embedding_dim="
             f"{embedding_dim}, got shape {tuple(x.shape)}. Project the inputs to "
             f"{embedding_dim} features first (e.g. a 1x1 Conv2D)."
         )
@@ -115,10 +105,10 @@ class VectorQuantizer(Module, method_scopes=False):
         cross_replica_axis: str | None = None,
     ):
         super().__init__(name=name)
-        where = f"VectorQuantizer {self.module_path}"
+        where = self.module_label
         self.embedding_dim = check_size(embedding_dim, "embedding_dim", where)
         self.num_embeddings = check_size(num_embeddings, "num_embeddings", where)
-        self.commitment_cost = check_cost(commitment_cost, "commitment_cost", where)
+        self.commitment_cost = check_real(commitment_cost, "commitment_cost", where)
         self.cross_replica_axis = cross_replica_axis
         self._embedding_shape = (self.embedding_dim, self.num_embeddings)
         self._embedding_dtype = dtype
@@ -139,7 +129,7 @@ class VectorQuantizer(Module, method_scopes=False):
           (the inputs' shape without the last axis) and ``distances``.
         """
         del is_training  # the same computation in training and evaluation
-        inputs = check_inputs(inputs, self.embedding_dim, f"VectorQuantizer {self.module_path}")
+        inputs = check_inputs(inputs, "inputs", self.module_label, embedding_dim=self.embedding_dim)
 
         def loss_of(quantized: jax.Array) -> jax.Array:
             e_latent = jnp.mean(jnp.square(jax.lax.stop_gradient(quantized) - inputs))

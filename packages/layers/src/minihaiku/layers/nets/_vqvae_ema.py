@@ -10,9 +10,9 @@ import jax.numpy as jnp
 
 from minihaiku.core import InvalidArgumentError, Module, get_state, set_state
 from minihaiku.initializers import lecun_uniform
-from minihaiku.layers._checks import check_size
+from minihaiku.layers._checks import check_real, check_size
 from minihaiku.layers._moving_averages import ExponentialMovingAverage
-from minihaiku.layers.nets._vqvae import check_cost, check_inputs, quantize_outputs
+from minihaiku.layers.nets._vqvae import check_inputs, quantize_outputs
 
 __all__ = ["VectorQuantizerEMA"]
 
@@ -64,7 +64,7 @@ class VectorQuantizerEMA(Module, method_scopes=False):
         name: str | None = None,
     ):
         super().__init__(name=name)
-        where = f"VectorQuantizerEMA {self.module_path}"
+        where = self.module_label
         d: Any = decay
         if isinstance(d, bool) or not isinstance(d, numbers.Real) or not 0 <= float(d) <= 1:
             raise InvalidArgumentError(
@@ -73,8 +73,8 @@ class VectorQuantizerEMA(Module, method_scopes=False):
             )
         self.embedding_dim = check_size(embedding_dim, "embedding_dim", where)
         self.num_embeddings = check_size(num_embeddings, "num_embeddings", where)
-        self.commitment_cost = check_cost(commitment_cost, "commitment_cost", where)
-        self.epsilon = check_cost(epsilon, "epsilon", where)
+        self.commitment_cost = check_real(commitment_cost, "commitment_cost", where)
+        self.epsilon = check_real(epsilon, "epsilon", where, example=1e-5)
         self.decay = float(decay)
         self.cross_replica_axis = cross_replica_axis
         self._embedding_shape = (self.embedding_dim, self.num_embeddings)
@@ -106,8 +106,8 @@ class VectorQuantizerEMA(Module, method_scopes=False):
           A dict with ``quantize``, ``loss``, ``perplexity``, ``encodings``,
           ``encoding_indices`` and ``distances``, as :class:`VectorQuantizer`.
         """
-        where = f"VectorQuantizerEMA {self.module_path}"
-        inputs = check_inputs(inputs, self.embedding_dim, where)
+        where = self.module_label
+        inputs = check_inputs(inputs, "inputs", where, embedding_dim=self.embedding_dim)
         flat_inputs = jnp.reshape(inputs, [-1, self.embedding_dim])
         axis = self.cross_replica_axis
 
