@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from minihaiku.training._cli import main
+from minihaiku.training.fit._cli import main
 
 
 def test_default_job_writes_plot_metrics_and_checkpoint(tmp_path, capsys):
@@ -83,7 +83,7 @@ def test_out_that_is_a_file(tmp_path, capsys):
 
 def test_the_console_script_is_installed(tmp_path):
     r = subprocess.run(
-        [sys.executable, "-m", "minihaiku.training._cli", "--help"],
+        [sys.executable, "-m", "minihaiku.training.fit._cli", "--help"],
         capture_output=True,
         text=True,
         check=True,

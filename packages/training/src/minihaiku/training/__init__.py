@@ -11,6 +11,8 @@ Examples:
   100
 """
 
+from typing import TYPE_CHECKING, Any
+
 from minihaiku.training._checkpoint import Checkpointer, Restored
 from minihaiku.training._digest import tree_digest
 from minihaiku.training._dirs import ensure_writable_dir
@@ -39,14 +41,31 @@ from minihaiku.training._loss_scale import (
 )
 from minihaiku.training._losses import Loss, accuracy, mse_loss, softmax_cross_entropy
 from minihaiku.training._parallel import DataParallel
-from minihaiku.training._plot import plot_fit
-from minihaiku.training._quadratic import (
-    QuadraticFit,
-    quadratic_data,
-    quadratic_model,
-    run_quadratic_fit,
-)
 from minihaiku.training._version import __version__
+
+if TYPE_CHECKING:
+    from minihaiku.training.fit import (
+        QuadraticFit,
+        plot_fit,
+        quadratic_data,
+        quadratic_model,
+        run_quadratic_fit,
+    )
+
+# The quadratic-fit app (minihaiku.training.fit, the one part that imports
+# minihaiku.layers) is re-exported lazily: importing the library does not load it.
+_FIT_NAMES = frozenset(
+    ["QuadraticFit", "plot_fit", "quadratic_data", "quadratic_model", "run_quadratic_fit"]
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FIT_NAMES:
+        from minihaiku.training import fit
+
+        return getattr(fit, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CheckpointError",
@@ -79,7 +98,7 @@ __all__ = [
     "softmax_cross_entropy",
     "train",
     "tree_digest",
-    # loss scaling (issue 12)
+    # loss scaling
     "DynamicLossScale",
     "LossScaleState",
     "ScaledOptState",

@@ -145,8 +145,8 @@ def _run(args: argparse.Namespace) -> int:
     from minihaiku.training._dirs import ensure_writable_dir
     from minihaiku.training._errors import OutputDirectoryError
     from minihaiku.training._lock import DirectoryLock
-    from minihaiku.training._quadratic import run_quadratic_fit
-    from minihaiku.training._sizes import check_sizes
+    from minihaiku.training.fit._quadratic import run_quadratic_fit
+    from minihaiku.training.fit._sizes import check_sizes
 
     check_sizes(args.sizes, rows=128)
     out = ensure_writable_dir(args.out, "--out", OutputDirectoryError)
@@ -190,7 +190,7 @@ def _run(args: argparse.Namespace) -> int:
 
         save_params(out / "params.safetensors", r.params)
     if not args.no_plot:
-        from minihaiku.training._plot import plot_fit
+        from minihaiku.training.fit._plot import plot_fit
 
         prediction = np.asarray(fit.model.apply(r.params, fit.xs))
         plot_fit(fit.xs, fit.ys, prediction, out / "fit.png", r.losses)
