@@ -36,7 +36,14 @@ from minihaiku.training._mesh import MeshPlan, Rules
 from minihaiku.training._on_mesh import jit_options, on_mesh, snapshot
 from minihaiku.training._parallel import DataParallel
 from minihaiku.training._plan import plan_chunks
-from minihaiku.training._records import Pending, check_finite, host, newest_eval, record
+from minihaiku.training._records import (
+    Pending,
+    check_finite_loss,
+    close_bar,
+    host,
+    newest_eval,
+    record,
+)
 from minihaiku.training._result import TrainResult
 from minihaiku.training._setup import (
     check_evaluate,
@@ -227,7 +234,7 @@ def train(
         if history is not None:
             history.steps(start, losses, metrics, at)
         got = trees()
-        check_finite(at, got["params"], got["opt_state"], last_good)
+        check_finite_loss(at, got["params"], got["opt_state"], last_good)
         ckpt.save_trees(at, got, losses)
         saved.append(at)
 
@@ -362,6 +369,8 @@ def train(
             )
         if eval_fn is not None and (not evals or evals[-1][0] != step):
             run_eval(step)
+        if bar is not None:
+            close_bar(bar, final_loss, metrics, newest_eval(evals))
         result_trees = trees()
         if ckpt is not None and step not in saved and step != resumed_from:
             save(step)
