@@ -13,9 +13,13 @@ Examples:
 
 from typing import TYPE_CHECKING, Any
 
-from minihaiku.training._checkpoint import Checkpointer, Restored
-from minihaiku.training._digest import tree_digest
-from minihaiku.training._dirs import ensure_writable_dir
+from minihaiku.training._checkpoints import (
+    Checkpointer,
+    DirectoryLock,
+    Restored,
+    ensure_writable_dir,
+    tree_digest,
+)
 from minihaiku.training._errors import (
     CheckpointError,
     DataError,
@@ -31,7 +35,6 @@ from minihaiku.training._freeze import (
     frozen_predicate,
     partition,
 )
-from minihaiku.training._lock import DirectoryLock
 from minihaiku.training._loop import TrainResult, train
 from minihaiku.training._loss_scale import (
     DynamicLossScale,

@@ -19,7 +19,7 @@ from minihaiku.core import (
     Transformed,
     TransformedWithState,
 )
-from minihaiku.training._checkpoint import Checkpointer
+from minihaiku.training._checkpoints import Checkpointer
 from minihaiku.training._data import make_source
 from minihaiku.training._errors import CheckpointError, NonFiniteLossError
 from minihaiku.training._feed import Feeder

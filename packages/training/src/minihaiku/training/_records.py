@@ -8,9 +8,9 @@ from typing import Any
 import jax
 import numpy as np
 
-from minihaiku.training._digest import to_numpy
 from minihaiku.training._errors import NonFiniteLossError
 from minihaiku.training._parallel import DataParallel
+from minihaiku.training._transfer import to_numpy
 
 __all__ = ["Pending", "check_finite_loss", "close_bar", "host", "newest_eval", "record"]
 

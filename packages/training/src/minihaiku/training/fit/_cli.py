@@ -153,9 +153,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from minihaiku.training._dirs import ensure_writable_dir
+    from minihaiku.training._checkpoints import DirectoryLock, ensure_writable_dir
     from minihaiku.training._errors import OutputDirectoryError
-    from minihaiku.training._lock import DirectoryLock
     from minihaiku.training.fit._quadratic import run_quadratic_fit
     from minihaiku.training.fit._sizes import check_sizes
 
@@ -259,8 +258,8 @@ def clear_checkpoints(directory: Path) -> None:
     Known: step folders (``100/`` with a ``meta/`` item), orbax's temporary
     folders (``100.orbax-checkpoint-tmp-...``) and the lock file, which stays.
     """
+    from minihaiku.training._checkpoints import LOCK_NAME
     from minihaiku.training._errors import OutputDirectoryError
-    from minihaiku.training._lock import LOCK_NAME
 
     known, unknown = [], []
     for entry in sorted(directory.iterdir()):
