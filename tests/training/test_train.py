@@ -164,7 +164,7 @@ def test_non_finite_loss_names_the_step():
     ("kwargs", "error", "message"),
     [
         ({"steps": -1}, InvalidArgumentError, "steps must be >= 0, got -1."),
-        ({"steps": 2.5}, InvalidArgumentTypeError, "steps must be an int, got float."),
+        ({"steps": 2.5}, InvalidArgumentTypeError, "steps must be an int, got float 2.5."),
         (
             {"steps_per_dispatch": 0},
             InvalidArgumentError,

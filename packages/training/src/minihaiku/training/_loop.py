@@ -19,6 +19,7 @@ from minihaiku.core import (
     Transformed,
     TransformedWithState,
 )
+from minihaiku.core.checks import check_int
 from minihaiku.training._checkpoints import Checkpointer
 from minihaiku.training._data import make_source
 from minihaiku.training._errors import CheckpointError, NonFiniteLossError
@@ -49,7 +50,6 @@ from minihaiku.training._setup import (
     check_evaluate,
     check_params_and_optimizer,
     check_resume_from,
-    check_steps,
     default_per_dispatch,
     resolve_loss,
 )
@@ -182,20 +182,20 @@ def train(
     the_loss = resolve_loss(loss, rng, state, has_aux)
     f = normalize(the_loss)
     check_params_and_optimizer(params, optimizer)
-    steps = check_steps(steps, "steps", 0)
-    seed = check_steps(seed, "seed", 0)
+    steps = check_int(steps, "steps", "", minimum=0)
+    seed = check_int(seed, "seed", "", minimum=0)
     if checkpoint_every is not None:
-        checkpoint_every = check_steps(checkpoint_every, "checkpoint_every", 1)
+        checkpoint_every = check_int(checkpoint_every, "checkpoint_every", "", minimum=1)
         if checkpoint_dir is None:
             raise InvalidArgumentError("checkpoint_every needs a checkpoint_dir to save into.")
     if eval_every is not None:
-        eval_every = check_steps(eval_every, "eval_every", 1)
+        eval_every = check_int(eval_every, "eval_every", "", minimum=1)
     if resume and checkpoint_dir is None:
         raise InvalidArgumentError("resume needs the checkpoint_dir of the run to continue.")
     every = math.gcd(checkpoint_every or 0, eval_every or 0) or None
     if steps_per_dispatch is None:
         steps_per_dispatch = default_per_dispatch(steps, every)
-    steps_per_dispatch = check_steps(steps_per_dispatch, "steps_per_dispatch", 1)
+    steps_per_dispatch = check_int(steps_per_dispatch, "steps_per_dispatch", "", minimum=1)
 
     is_frozen = frozen_predicate(frozen)
     check_frozen_matches(frozen, params)
