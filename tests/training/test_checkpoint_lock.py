@@ -18,7 +18,7 @@ from minihaiku.training import (
     quadratic_model,
     train,
 )
-from minihaiku.training._cli import main
+from minihaiku.training.fit._cli import main
 
 xs, ys = quadratic_data()
 model = quadratic_model((8, 1))

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 
 from minihaiku.training import load_params, quadratic_data, quadratic_model
-from minihaiku.training._cli import _seed, main
+from minihaiku.training.fit._cli import _seed, main
 
 
 def fit(*args):
     return subprocess.run(
-        [sys.executable, "-W", "ignore", "-m", "minihaiku.training._cli", *args],
+        [sys.executable, "-W", "ignore", "-m", "minihaiku.training.fit._cli", *args],
         capture_output=True,
         text=True,
         timeout=300,
@@ -41,7 +41,7 @@ def test_sizes_that_cannot_fit_are_one_clear_line_not_an_abort(tmp_path):
 
 def test_the_size_check_names_the_largest_layer():
     from minihaiku.core import InvalidArgumentError
-    from minihaiku.training._sizes import check_sizes
+    from minihaiku.training.fit._sizes import check_sizes
 
     check_sizes((128, 128, 1), rows=128, available=2**30)
     with pytest.raises(InvalidArgumentError) as e:

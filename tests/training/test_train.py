@@ -80,6 +80,44 @@ def test_progress_bar_reports_the_steps(capsys):
     assert "10/10" in err and "loss=" in err
 
 
+def test_the_bar_closes_on_the_numbers_of_the_result(monkeypatch):
+    import tqdm.auto
+
+    bars = []
+
+    class Bar:
+        def __init__(self, **kwargs):
+            self.postfix = None
+            bars.append(self)
+
+        def update(self, n):
+            pass
+
+        def set_postfix(self, values, refresh=True):
+            self.postfix = dict(values)
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", Bar)
+    r = train(
+        model,
+        params0,
+        (xs, ys),
+        optax.sgd(0.003),
+        300,
+        progress=True,
+        evaluate=lambda p, d: {"mse": loss(p, d)},
+        eval_data=(xs, ys),
+        eval_every=200,
+    )
+    assert [step for step, _ in r.evals] == [200, 300]
+    assert bars[0].postfix == {
+        "loss": f"{r.final_loss:.4g}",
+        "eval_mse": f"{r.evals[-1][1]['mse']:.4g}",
+    }
+
+
 @pytest.mark.parametrize(
     "frozen",
     [
@@ -126,7 +164,7 @@ def test_non_finite_loss_names_the_step():
     ("kwargs", "error", "message"),
     [
         ({"steps": -1}, InvalidArgumentError, "steps must be >= 0, got -1."),
-        ({"steps": 2.5}, InvalidArgumentTypeError, "steps must be an int, got float."),
+        ({"steps": 2.5}, InvalidArgumentTypeError, "steps must be an int, got float 2.5."),
         (
             {"steps_per_dispatch": 0},
             InvalidArgumentError,

@@ -11,9 +11,15 @@ Examples:
   100
 """
 
-from minihaiku.training._checkpoint import Checkpointer, Restored
-from minihaiku.training._digest import tree_digest
-from minihaiku.training._dirs import ensure_writable_dir
+from typing import TYPE_CHECKING, Any
+
+from minihaiku.training._checkpoints import (
+    Checkpointer,
+    DirectoryLock,
+    Restored,
+    ensure_writable_dir,
+    tree_digest,
+)
 from minihaiku.training._errors import (
     CheckpointError,
     DataError,
@@ -29,7 +35,6 @@ from minihaiku.training._freeze import (
     frozen_predicate,
     partition,
 )
-from minihaiku.training._lock import DirectoryLock
 from minihaiku.training._loop import TrainResult, train
 from minihaiku.training._loss_scale import (
     DynamicLossScale,
@@ -39,14 +44,31 @@ from minihaiku.training._loss_scale import (
 )
 from minihaiku.training._losses import Loss, accuracy, mse_loss, softmax_cross_entropy
 from minihaiku.training._parallel import DataParallel
-from minihaiku.training._plot import plot_fit
-from minihaiku.training._quadratic import (
-    QuadraticFit,
-    quadratic_data,
-    quadratic_model,
-    run_quadratic_fit,
-)
 from minihaiku.training._version import __version__
+
+if TYPE_CHECKING:
+    from minihaiku.training.fit import (
+        QuadraticFit,
+        plot_fit,
+        quadratic_data,
+        quadratic_model,
+        run_quadratic_fit,
+    )
+
+# The quadratic-fit app (minihaiku.training.fit, the one part that imports
+# minihaiku.layers) is re-exported lazily: importing the library does not load it.
+_FIT_NAMES = frozenset(
+    ["QuadraticFit", "plot_fit", "quadratic_data", "quadratic_model", "run_quadratic_fit"]
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FIT_NAMES:
+        from minihaiku.training import fit
+
+        return getattr(fit, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CheckpointError",
@@ -79,7 +101,7 @@ __all__ = [
     "softmax_cross_entropy",
     "train",
     "tree_digest",
-    # loss scaling (issue 12)
+    # loss scaling
     "DynamicLossScale",
     "LossScaleState",
     "ScaledOptState",

@@ -19,7 +19,8 @@ from minihaiku.core import (
     Transformed,
     TransformedWithState,
 )
-from minihaiku.training._checkpoint import Checkpointer
+from minihaiku.core.checks import check_int
+from minihaiku.training._checkpoints import Checkpointer
 from minihaiku.training._data import make_source
 from minihaiku.training._errors import CheckpointError, NonFiniteLossError
 from minihaiku.training._feed import Feeder
@@ -36,13 +37,19 @@ from minihaiku.training._mesh import MeshPlan, Rules
 from minihaiku.training._on_mesh import jit_options, on_mesh, snapshot
 from minihaiku.training._parallel import DataParallel
 from minihaiku.training._plan import plan_chunks
-from minihaiku.training._records import Pending, check_finite, host, newest_eval, record
+from minihaiku.training._records import (
+    Pending,
+    check_finite_loss,
+    close_bar,
+    host,
+    newest_eval,
+    record,
+)
 from minihaiku.training._result import TrainResult
 from minihaiku.training._setup import (
     check_evaluate,
     check_params_and_optimizer,
     check_resume_from,
-    check_steps,
     default_per_dispatch,
     resolve_loss,
 )
@@ -175,20 +182,20 @@ def train(
     the_loss = resolve_loss(loss, rng, state, has_aux)
     f = normalize(the_loss)
     check_params_and_optimizer(params, optimizer)
-    steps = check_steps(steps, "steps", 0)
-    seed = check_steps(seed, "seed", 0)
+    steps = check_int(steps, "steps", "", minimum=0)
+    seed = check_int(seed, "seed", "", minimum=0)
     if checkpoint_every is not None:
-        checkpoint_every = check_steps(checkpoint_every, "checkpoint_every", 1)
+        checkpoint_every = check_int(checkpoint_every, "checkpoint_every", "", minimum=1)
         if checkpoint_dir is None:
             raise InvalidArgumentError("checkpoint_every needs a checkpoint_dir to save into.")
     if eval_every is not None:
-        eval_every = check_steps(eval_every, "eval_every", 1)
+        eval_every = check_int(eval_every, "eval_every", "", minimum=1)
     if resume and checkpoint_dir is None:
         raise InvalidArgumentError("resume needs the checkpoint_dir of the run to continue.")
     every = math.gcd(checkpoint_every or 0, eval_every or 0) or None
     if steps_per_dispatch is None:
         steps_per_dispatch = default_per_dispatch(steps, every)
-    steps_per_dispatch = check_steps(steps_per_dispatch, "steps_per_dispatch", 1)
+    steps_per_dispatch = check_int(steps_per_dispatch, "steps_per_dispatch", "", minimum=1)
 
     is_frozen = frozen_predicate(frozen)
     check_frozen_matches(frozen, params)
@@ -227,7 +234,7 @@ def train(
         if history is not None:
             history.steps(start, losses, metrics, at)
         got = trees()
-        check_finite(at, got["params"], got["opt_state"], last_good)
+        check_finite_loss(at, got["params"], got["opt_state"], last_good)
         ckpt.save_trees(at, got, losses)
         saved.append(at)
 
@@ -364,6 +371,8 @@ def train(
             )
         if eval_fn is not None and (not evals or evals[-1][0] != step):
             run_eval(step)
+        if bar is not None:
+            close_bar(bar, final_loss, metrics, newest_eval(evals))
         result_trees = trees()
         if ckpt is not None and step not in saved and step != resumed_from:
             save(step)

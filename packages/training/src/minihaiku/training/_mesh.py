@@ -16,7 +16,7 @@ from minihaiku.core import (
     InvalidArgumentTypeError,
     logical_to_spec,
 )
-from minihaiku.training._digest import to_numpy
+from minihaiku.training._transfer import to_numpy
 
 __all__ = ["MeshPlan", "Rules"]
 

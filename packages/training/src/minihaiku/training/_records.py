@@ -8,11 +8,11 @@ from typing import Any
 import jax
 import numpy as np
 
-from minihaiku.training._digest import to_numpy
 from minihaiku.training._errors import NonFiniteLossError
 from minihaiku.training._parallel import DataParallel
+from minihaiku.training._transfer import to_numpy
 
-__all__ = ["Pending", "check_finite", "host", "newest_eval", "record"]
+__all__ = ["Pending", "check_finite_loss", "close_bar", "host", "newest_eval", "record"]
 
 #: (first step of a chunk, its step count n, its losses, its metrics), read one
 #: dispatch late; the losses and metrics hold at least n entries, the first n count.
@@ -67,7 +67,24 @@ def record(
         report(step, float(values[-1]))
 
 
-def check_finite(
+def close_bar(
+    bar: Any,
+    final_loss: float,
+    metrics: Mapping[str, list[float]],
+    latest_eval: Mapping[str, float],
+) -> None:
+    """Shows the run's closing numbers on the bar, as the result and the summary have them.
+
+    The loss after the last update (``TrainResult.final_loss``) and the final
+    evaluation; during the run the bar shows each chunk's last loss, taken before its update.
+    """
+    latest = {"loss": f"{final_loss:.4g}"}
+    latest.update({name: f"{values[-1]:.4g}" for name, values in metrics.items() if values})
+    latest.update({f"eval_{k}": f"{v:.4g}" for k, v in latest_eval.items()})
+    bar.set_postfix(latest, refresh=True)
+
+
+def check_finite_loss(
     step: int, params: Mapping[str, Any], opt_state: Any, last_good: Callable[[], str]
 ) -> None:
     """Raises before a save if the params or optimizer state hold NaN or inf.

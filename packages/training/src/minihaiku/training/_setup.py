@@ -8,7 +8,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
-import numpy as np
 import optax
 
 from minihaiku.core import (
@@ -25,7 +24,6 @@ __all__ = [
     "check_params_and_optimizer",
     "check_evaluate",
     "check_resume_from",
-    "check_steps",
     "default_per_dispatch",
     "resolve_loss",
 ]
@@ -42,15 +40,6 @@ def check_params_and_optimizer(params: Any, optimizer: Any) -> None:
             f"optimizer must be an optax GradientTransformation such as "
             f"optax.sgd(0.003), got {type(optimizer).__name__}."
         )
-
-
-def check_steps(value: Any, what: str, minimum: int) -> int:
-    """``value`` as an int >= ``minimum``, else a clear error."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise InvalidArgumentTypeError(f"{what} must be an int, got {type(value).__name__}.")
-    if value < minimum:
-        raise InvalidArgumentError(f"{what} must be >= {minimum}, got {value}.")
-    return int(value)
 
 
 def resolve_loss(given: Any, rng: bool | None, state: Any, has_aux: bool | None) -> Loss:

@@ -89,14 +89,25 @@ def build_parser() -> argparse.ArgumentParser:
         default=Path("fit-output"),
         help="output directory (default ./fit-output)",
     )
+    # --resume and --overwrite are one choice (what to do with the checkpoints already
+    # in --out): the last one given wins, so `hatch run fit --resume` (whose script
+    # passes --overwrite first) resumes.
     p.add_argument(
-        "--resume", action="store_true", help="continue from the checkpoint in --out up to --steps"
+        "--resume",
+        dest="start",
+        action="store_const",
+        const="resume",
+        help="continue from the checkpoint in --out up to --steps (--resume and "
+        "--overwrite are one choice: the last one given wins)",
     )
     p.add_argument(
         "--overwrite",
-        action="store_true",
+        dest="start",
+        action="store_const",
+        const="overwrite",
         help="delete the checkpoints already in --out and start afresh (refused if "
-        "checkpoints/ holds files minihaiku did not write)",
+        "checkpoints/ holds files minihaiku did not write; the last of --resume and "
+        "--overwrite given wins)",
     )
     p.add_argument(
         "--checkpoint-every",
@@ -125,8 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.sizes[-1] != 1:
         parser.error(f"--sizes must end with 1 (one output per x), got {args.sizes}")
-    if args.resume and args.overwrite:
-        parser.error("--resume and --overwrite exclude each other")
+    args.resume = args.start == "resume"
+    args.overwrite = args.start == "overwrite"
     out: Path = args.out
     if out.exists() and not out.is_dir():
         parser.error(f"--out {out} exists and is not a directory")
@@ -142,15 +153,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from minihaiku.training._dirs import ensure_writable_dir
+    from minihaiku.training._checkpoints import DirectoryLock, ensure_writable_dir
     from minihaiku.training._errors import OutputDirectoryError
-    from minihaiku.training._lock import DirectoryLock
-    from minihaiku.training._quadratic import run_quadratic_fit
-    from minihaiku.training._sizes import check_sizes
+    from minihaiku.training.fit._quadratic import run_quadratic_fit
+    from minihaiku.training.fit._sizes import check_sizes
 
     check_sizes(args.sizes, rows=128)
+    if not args.no_plot:
+        check_can_plot()
     out = ensure_writable_dir(args.out, "--out", OutputDirectoryError)
     ckpt_dir = out / "checkpoints"
+    if not (args.resume or args.overwrite):
+        latest = latest_step(ckpt_dir)
+        if latest is not None:
+            raise OutputDirectoryError(
+                f"{ckpt_dir.absolute()} already holds a checkpoint (step {latest}). "
+                "Continue it with --resume, start afresh with --overwrite, or choose "
+                "another --out."
+            )
     lock = None
     try:
         if args.overwrite and ckpt_dir.exists():
@@ -190,7 +210,7 @@ def _run(args: argparse.Namespace) -> int:
 
         save_params(out / "params.safetensors", r.params)
     if not args.no_plot:
-        from minihaiku.training._plot import plot_fit
+        from minihaiku.training.fit._plot import plot_fit
 
         prediction = np.asarray(fit.model.apply(r.params, fit.xs))
         plot_fit(fit.xs, fit.ys, prediction, out / "fit.png", r.losses)
@@ -206,14 +226,40 @@ _STEP = re.compile(r"^[0-9]+$")
 _TMP = re.compile(r"^[0-9]+\.orbax-checkpoint-tmp-[0-9]+$")
 
 
+def check_can_plot() -> None:
+    """Refuses, before any training, a run that would fail at the end on fit.png."""
+    from minihaiku.training._errors import TrainingError
+
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise TrainingError(
+            "fit.png needs matplotlib, which is not installed: "
+            'pip install "minihaiku-training[plot]", or pass --no-plot.'
+        ) from None
+
+
+def _is_step_dir(entry: Path) -> bool:
+    is_dir = entry.is_dir() and not entry.is_symlink()
+    return is_dir and bool(_STEP.match(entry.name)) and (entry / "meta").is_dir()
+
+
+def latest_step(directory: Path) -> int | None:
+    """The newest checkpoint step saved in ``directory``, or None (no folder, no step)."""
+    if not directory.is_dir():
+        return None
+    steps = [int(e.name) for e in directory.iterdir() if _is_step_dir(e)]
+    return max(steps, default=None)
+
+
 def clear_checkpoints(directory: Path) -> None:
     """Deletes the checkpoints in ``directory``; refuses if it holds anything else.
 
     Known: step folders (``100/`` with a ``meta/`` item), orbax's temporary
     folders (``100.orbax-checkpoint-tmp-...``) and the lock file, which stays.
     """
+    from minihaiku.training._checkpoints import LOCK_NAME
     from minihaiku.training._errors import OutputDirectoryError
-    from minihaiku.training._lock import LOCK_NAME
 
     known, unknown = [], []
     for entry in sorted(directory.iterdir()):

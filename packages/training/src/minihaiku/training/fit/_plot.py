@@ -18,7 +18,7 @@ def plot_fit(
     path: str | Path,
     losses: np.ndarray | None = None,
 ) -> Path:
-    """Saves the data and the model's prediction (and the loss curve) as a PNG.
+    """Saves the data (dots) and the model's prediction (a line), and the loss curve, as a PNG.
 
     Examples:
       >>> plot_fit(xs, ys, apply(params, xs), "fit.png")  # doctest: +SKIP
@@ -37,7 +37,11 @@ def plot_fit(
     fig, axes = plt.subplots(1, n, figsize=(6 * n, 4.5), squeeze=False)
     ax = axes[0, 0]
     ax.scatter(np.ravel(xs), np.ravel(ys), s=12, label="Data")
-    ax.scatter(np.ravel(xs), np.ravel(prediction), s=12, label="Model prediction")
+    # The prediction is a line over x in order, so the data points stay visible.
+    order = np.argsort(np.ravel(xs), kind="stable")
+    ax.plot(
+        np.ravel(xs)[order], np.ravel(prediction)[order], color="C1", lw=2, label="Model prediction"
+    )
     ax.set_xlabel("x")
     ax.set_ylabel("y")
     ax.set_title("Quadratic fit")

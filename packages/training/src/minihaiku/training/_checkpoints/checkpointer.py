@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import math
-import os
-import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,10 +11,12 @@ from typing import Any
 import jax
 import numpy as np
 
-from minihaiku.training._digest import saveable, tree_digest
-from minihaiku.training._dirs import ensure_writable_dir
+from minihaiku.training._checkpoints.digest import tree_digest
+from minihaiku.training._checkpoints.dirs import ensure_writable_dir
+from minihaiku.training._checkpoints.lock import DirectoryLock
+from minihaiku.training._checkpoints.quiet import quiet_orbax
 from minihaiku.training._errors import CheckpointError
-from minihaiku.training._lock import DirectoryLock
+from minihaiku.training._transfer import saveable
 
 __all__ = ["Checkpointer", "Restored"]
 
@@ -46,93 +44,6 @@ def _losses_digest(losses: list[float]) -> str:
     return tree_digest(np.asarray(losses, np.float64))
 
 
-def _in_orbax(code: Any) -> bool:
-    parts = code.co_filename.split(os.sep)
-    return "orbax" in parts or "tensorstore" in parts
-
-
-def _is_closed_loop_noise(unraisable: Any) -> bool:
-    """Whether an unraisable error comes from orbax's reads abandoned after a failure.
-
-    When one read of a restore fails, orbax closes its event loop while
-    tensorstore still completes the other reads: their callbacks hit the
-    closed loop, and their coroutines are closed when collected. Python
-    prints each as a stray traceback ("Event loop is closed", "Exception
-    ignored in: <coroutine ...>") after the real error has been raised.
-    """
-    exc = unraisable.exc_value
-    tb = unraisable.exc_traceback
-    last = tb
-    while last is not None and last.tb_next is not None:
-        last = last.tb_next
-    if (
-        isinstance(exc, RuntimeError)
-        and str(exc) == "Event loop is closed"
-        and last is not None
-        and last.tb_frame.f_code.co_name == "_check_closed"
-    ):
-        return True
-    code = getattr(unraisable.object, "cr_code", None)
-    return code is not None and _in_orbax(code)
-
-
-class _OrbaxTaskNoise(logging.Filter):
-    """Drops asyncio's "... exception was never retrieved" for orbax's reads.
-
-    The same early close leaves orbax's other reads (tasks and tensorstore
-    futures) failed and unawaited; asyncio logs each when it is collected.
-    The restore's CheckpointError already carries the first failure.
-    """
-
-    _PREFIXES = ("Task exception was never retrieved", "Future exception was never retrieved")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if not message.startswith(self._PREFIXES):
-            return True
-        if "tensorstore" in message:
-            return False
-        tb = record.exc_info[2] if record.exc_info else None
-        while tb is not None:
-            if _in_orbax(tb.tb_frame.f_code):
-                return False
-            tb = tb.tb_next
-        return True
-
-
-def _silence_closed_loop_noise() -> None:
-    """Installs (once) an unraisable hook and a log filter that drop only that noise."""
-    previous = sys.unraisablehook
-    if getattr(previous, "_minihaiku", False):
-        return
-
-    def hook(unraisable: Any) -> None:
-        if not _is_closed_loop_noise(unraisable):
-            previous(unraisable)
-
-    hook._minihaiku = True  # type: ignore[attr-defined]
-    sys.unraisablehook = hook
-    logging.getLogger("asyncio").addFilter(_OrbaxTaskNoise())
-
-
-@contextlib.contextmanager
-def _quiet_orbax() -> Iterator[None]:
-    """Keeps a failing orbax read to one error: the CheckpointError raised after it.
-
-    orbax logs a damaged file as an ERROR before raising, and the reads it
-    abandons print stray tracebacks later (see above); the hook and filter go
-    in before the read, since that noise can come before the error is caught.
-    """
-    _silence_closed_loop_noise()
-    logger = logging.getLogger("absl")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
-
-
 class Checkpointer:
     """Saves and restores training state in a directory, one folder per step.
 
@@ -153,7 +64,8 @@ class Checkpointer:
 
     Examples:
       >>> ckpt = Checkpointer("/tmp/run/checkpoints")  # doctest: +SKIP
-      >>> ckpt.save(100, params, opt_state, losses)  # doctest: +SKIP
+      >>> trees = {"params": params, "opt_state": opt_state}  # doctest: +SKIP
+      >>> ckpt.save_trees(100, trees, losses)  # doctest: +SKIP
     """
 
     def __init__(self, directory: str | Path, max_to_keep: int = 3) -> None:
@@ -181,10 +93,6 @@ class Checkpointer:
     def latest_step(self) -> int | None:
         """The step of the newest checkpoint, or ``None`` if there is none."""
         return self._manager.latest_step()  # type: ignore[no-any-return]
-
-    def save(self, step: int, params: Any, opt_state: Any, losses: list[float]) -> None:
-        """Saves the state at ``step`` and waits until it is on disk."""
-        self.save_trees(step, {"params": params, "opt_state": opt_state}, losses)
 
     def save_trees(self, step: int, trees: Mapping[str, Any], losses: list[float]) -> None:
         """Saves named pytrees (params, opt_state, model state, ...) at ``step``.
@@ -260,7 +168,7 @@ class Checkpointer:
             self._check_params(where, meta.get("params", {}), _describe(targets["params"]))
         ocp = self._ocp
         try:
-            with _quiet_orbax():
+            with quiet_orbax():
                 state = self._manager.restore(
                     step,
                     args=ocp.args.Composite(state=ocp.args.StandardRestore(dict(targets))),
@@ -293,7 +201,7 @@ class Checkpointer:
     def _read_meta(self, step: int, where: str, todo: str) -> dict[str, Any]:
         ocp = self._ocp
         try:
-            with _quiet_orbax():
+            with quiet_orbax():
                 meta = self._manager.restore(
                     step, args=ocp.args.Composite(meta=ocp.args.JsonRestore())
                 )["meta"]
