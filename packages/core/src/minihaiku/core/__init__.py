@@ -225,7 +225,6 @@ __all__ = [
     "with_empty_state",
     "with_rng",
     "without_state",
-    # sharding (issue 12)
     "AxisRules",
     "ShardingError",
     "axis_rules",
@@ -233,7 +232,6 @@ __all__ = [
     "param_axes",
     "param_shardings",
     "sharded_init",
-    # mixed precision (issue 12)
     "Policy",
     "clear_policy",
     "get_policy",

@@ -201,7 +201,7 @@ def remat(fn: Callable[..., Any], **checkpoint_kwargs: Any) -> Callable[..., Any
 
     @functools.wraps(fn)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if current_frame("remat").initializing:
+        if current_frame("remat").creates_params:
             return fn(*args, **kwargs)
         lifted = lift("remat", [fn], args, kwargs)
         (pure,) = lifted.pures

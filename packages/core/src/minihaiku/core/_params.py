@@ -114,7 +114,7 @@ def get_param(
     if type(shape) is not tuple:
         shape = norm_shape(shape, path)
     params = frame.params
-    if frame.initializing:
+    if frame.creates_params:
         value = params.get(path)
         if value is None:
             assert isinstance(frame, InitFrame)
@@ -154,9 +154,9 @@ def get_param(
                 "parameter",
                 norm_shape(shape, path),
                 param_dtype(frame.param_interceptors, dtype),
-                frame.initializing,
+                frame.creates_params,
                 delivered=value,
             )
     elif not ok:
-        check_value(value, path, "parameter", norm_shape(shape, path), dtype, frame.initializing)
+        check_value(value, path, "parameter", norm_shape(shape, path), dtype, frame.creates_params)
     return value  # type: ignore[no-any-return]

@@ -104,7 +104,7 @@ def get_initializer(name: str, **kwargs: Any) -> Initializer:
       True
     """
     if not kwargs and name == DEFAULT_INITIALIZER:
-        init = registry._default
+        init = registry.cached_default()
         if init is not None:
             return init
     return registry.get_initializer(name, **kwargs)

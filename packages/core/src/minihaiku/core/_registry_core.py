@@ -288,6 +288,20 @@ class Registry:
             self._default = init
         return init
 
+    def cached_default(self) -> Initializer | None:
+        """The default initializer if it is ready, else ``None`` (no plugin loading).
+
+        Examples:
+          >>> from minihaiku.core import Registry
+          >>> r = Registry()
+          >>> r.cached_default() is None
+          True
+          >>> init = r.get_initializer("normal")
+          >>> r.cached_default() is init
+          True
+        """
+        return self._default
+
     def list_initializers(self) -> Mapping[str, InitializerInfo]:
         """Every registered initializer name with the plugin and distribution behind it.
 
