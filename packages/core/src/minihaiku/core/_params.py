@@ -9,13 +9,13 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from minihaiku.core._axes import record_axes
 from minihaiku.core._checks import ARRAY_TYPES, DTYPES, canonical_dtype, check_value, norm_shape
 from minihaiku.core._create import InitLike, create
 from minihaiku.core._errors import MissingParameterError
 from minihaiku.core._frame import Frame, InitFrame, Stack, current_frame, frame_or_none
 from minihaiku.core._naming import check_name
-from minihaiku.core._policy_table import param_dtype
+from minihaiku.core._precision.table import param_dtype
+from minihaiku.core._sharding.axes import record_axes
 
 __all__ = ["get_param", "missing_message", "scoped_path", "unstack"]
 

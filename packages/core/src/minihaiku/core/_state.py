@@ -8,7 +8,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from minihaiku.core._axes import record_axes
 from minihaiku.core._checks import check_value, is_array, norm_shape
 from minihaiku.core._create import InitLike, create, zeros_init
 from minihaiku.core._errors import (
@@ -18,6 +17,7 @@ from minihaiku.core._errors import (
 )
 from minihaiku.core._frame import Frame, InitFrame, Stack, current_frame
 from minihaiku.core._params import missing_message, scoped_path, unstack
+from minihaiku.core._sharding.axes import record_axes
 from minihaiku.core._trace import check_trace
 
 __all__ = ["get_state", "set_state"]

@@ -254,7 +254,7 @@ def check_float_dtype(value: Any, name: str, where: str) -> np.dtype[Any]:
       got int32.
     """
     try:
-        dtype = np.dtype(value)
+        dtype: np.dtype[Any] = np.dtype(value)
     except TypeError:
         raise InvalidArgumentTypeError(
             f"{prefix(where)}{name} must be a dtype such as jnp.float32, got {_shown(value)}."

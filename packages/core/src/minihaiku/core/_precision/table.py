@@ -22,7 +22,7 @@ from minihaiku.core import _module
 from minihaiku.core._frame import frame_or_none
 from minihaiku.core._intercept import MethodContext
 from minihaiku.core._module import Module
-from minihaiku.core._policy import Policy, first_floating_dtype
+from minihaiku.core._precision.policy import Policy, first_floating_dtype
 
 __all__ = [
     "INSTANCE",
