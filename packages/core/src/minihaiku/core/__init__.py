@@ -68,15 +68,7 @@ from minihaiku.core._multi_transform import (
     multi_transform_with_state,
 )
 from minihaiku.core._params import get_param
-from minihaiku.core._precision.policy import Policy
-from minihaiku.core._precision.scope import (
-    clear_policy,
-    get_policy,
-    param_policies,
-    policy_scope,
-    set_policy,
-)
-from minihaiku.core._registry import (
+from minihaiku.core._plugins.default import (
     AUTOLOAD_ENV,
     DEFAULT_INITIALIZER,
     ENTRY_POINT_GROUP,
@@ -96,6 +88,14 @@ from minihaiku.core._registry import (
     load_plugins,
     register_plugin,
     registry_report,
+)
+from minihaiku.core._precision.policy import Policy
+from minihaiku.core._precision.scope import (
+    clear_policy,
+    get_policy,
+    param_policies,
+    policy_scope,
+    set_policy,
 )
 from minihaiku.core._rng import (
     PRNGSequence,

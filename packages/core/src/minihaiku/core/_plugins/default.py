@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from minihaiku.core._registry_core import Registry
-from minihaiku.core._registry_types import (
+from minihaiku.core._plugins.contract import (
     AUTOLOAD_ENV,
     DEFAULT_INITIALIZER,
     ENTRY_POINT_GROUP,
@@ -25,6 +24,7 @@ from minihaiku.core._registry_types import (
     hookimpl,
     hookspec,
 )
+from minihaiku.core._plugins.registry import Registry
 
 __all__ = [
     "AUTOLOAD_ENV",

@@ -23,7 +23,7 @@ from minihaiku.core._errors import (
     PluginLoadError,
     PluginLoadWarning,
 )
-from minihaiku.core._plugin_checks import (
+from minihaiku.core._plugins.checks import (
     NO_DIST,
     check_hooks,
     dist_of,
@@ -34,7 +34,7 @@ from minihaiku.core._plugin_checks import (
     unknown_error,
     user_stacklevel,
 )
-from minihaiku.core._registry_types import (
+from minihaiku.core._plugins.contract import (
     AUTOLOAD_ENV,
     DEFAULT_INITIALIZER,
     ENTRY_POINT_GROUP,
