@@ -353,3 +353,16 @@ def test_public_class_or_function_has_a_docstring_with_examples(name):
     doc = inspect.getdoc(getattr(mh, name))
     assert doc, f"{name} has no docstring"
     assert re.search(r"^Examples:\n\s+>>> ", doc, re.MULTILINE), f"{name}: no Examples: section"
+
+
+def test_the_kernel_knows_nothing_of_precision_or_sharding():
+    """``get_param`` and the state functions reach them only through ``_hooks``."""
+    graph = _import_graph()
+    for kernel in ("minihaiku.core._params", "minihaiku.core._state", "minihaiku.core._module"):
+        bad = {
+            m
+            for m in graph[kernel]
+            if m.startswith(("minihaiku.core._precision", "minihaiku.core._sharding"))
+        }
+        assert not bad, f"{kernel} imports {bad}"
+    assert "minihaiku.core._hooks" in graph["minihaiku.core._params"]

@@ -13,9 +13,8 @@ from minihaiku.core._checks import ARRAY_TYPES, DTYPES, canonical_dtype, check_v
 from minihaiku.core._create import InitLike, create
 from minihaiku.core._errors import MissingParameterError
 from minihaiku.core._frame import Frame, InitFrame, Stack, current_frame, frame_or_none
+from minihaiku.core._hooks import HOOKS
 from minihaiku.core._naming import check_name
-from minihaiku.core._precision.table import param_dtype
-from minihaiku.core._sharding.axes import record_axes
 
 __all__ = ["get_param", "missing_message", "scoped_path", "unstack"]
 
@@ -119,9 +118,9 @@ def get_param(
         if value is None:
             assert isinstance(frame, InitFrame)
             if axes is not None:
-                record_axes(frame, path, norm_shape(shape, path), axes, "parameter")
+                HOOKS.record_axes(frame, path, norm_shape(shape, path), axes, "parameter")
             if frame.param_interceptors:  # a mixed-precision policy's param dtype
-                dtype = param_dtype(frame.param_interceptors, dtype)
+                dtype = HOOKS.stored_dtype(frame.param_interceptors, dtype)
             value = frame.params[path] = create(
                 frame, path, norm_shape(shape, path), dtype, init, "parameter", path
             )
@@ -153,7 +152,7 @@ def get_param(
                 path,
                 "parameter",
                 norm_shape(shape, path),
-                param_dtype(frame.param_interceptors, dtype),
+                HOOKS.stored_dtype(frame.param_interceptors, dtype),
                 frame.creates_params,
                 delivered=value,
             )

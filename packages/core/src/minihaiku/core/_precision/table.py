@@ -20,6 +20,7 @@ from typing import Any
 import jax.numpy as jnp
 
 from minihaiku.core._frame import frame_or_none
+from minihaiku.core._hooks import set_stored_dtype_hook
 from minihaiku.core._intercept import MethodContext
 from minihaiku.core._module import (
     Module,
@@ -202,3 +203,6 @@ def recording(seen: dict[str, Policy]) -> Iterator[None]:
         yield
     finally:
         RECORD.reset(token)
+
+
+set_stored_dtype_hook(param_dtype)
