@@ -1,5 +1,8 @@
 """The architecture review points of minihaiku.core stay fixed.
 
+Every check walks core's subpackages too (``rglob``): a module moved into a
+private subpackage is named with dots (``minihaiku.core._plugins.registry``).
+
 * no import cycles among core's private modules (TYPE_CHECKING imports included);
 * no core source file over 400 lines;
 * core imports no other minihaiku package, anywhere in its source (doctests included);
@@ -18,14 +21,47 @@ import pytest
 import minihaiku.core as mh
 
 CORE_DIR = Path(mh.__file__).resolve().parent
-SOURCES = sorted(CORE_DIR.glob("*.py"))
-PRIVATE = sorted(p for p in SOURCES if p.name.startswith("_") and p.name != "__init__.py")
+SOURCES = sorted(CORE_DIR.rglob("*.py"))
+
+
+def _is_private(path: Path) -> bool:
+    """A module of core's private part: a ``_x.py`` file or anything under a ``_x/`` package."""
+    rel = path.relative_to(CORE_DIR).parts
+    if rel == ("__init__.py",):
+        return False
+    return rel[0].startswith("_") and rel[0] != "__main__.py"
+
+
+PRIVATE = sorted(p for p in SOURCES if _is_private(p))
 MAX_LINES = 400
 OTHER_PACKAGES = ("minihaiku.layers", "minihaiku.initializers", "minihaiku.training")
 
 
 def _module_name(path: Path) -> str:
-    return "minihaiku.core." + path.stem
+    """``minihaiku.core._x`` for ``_x.py``; dotted in subpackages (a package: its ``__init__``)."""
+    try:
+        rel = path.resolve().relative_to(CORE_DIR)
+    except ValueError:  # a probe file outside core
+        return "minihaiku.core." + path.stem
+    parts = list(rel.with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(["minihaiku", "core", *parts])
+
+
+KNOWN = {_module_name(p) for p in PRIVATE}
+
+
+def _resolve(name: str) -> str | None:
+    """The core private module that the dotted ``name`` (a module or a name in one) lies in."""
+    parts = name.split(".")
+    if parts[:2] != ["minihaiku", "core"] or len(parts) < 3 or not parts[2].startswith("_"):
+        return None
+    for end in range(len(parts), 2, -1):
+        candidate = ".".join(parts[:end])
+        if candidate in KNOWN:
+            return candidate
+    return ".".join(parts[:3])
 
 
 def _is_type_checking_block(node: ast.AST) -> bool:
@@ -61,17 +97,19 @@ def _core_imports(path: Path, runtime_only: bool = False) -> set[str]:
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            if node.level:  # relative: resolve against minihaiku.core
-                base = "minihaiku.core" + ("." + node.module if node.module else "")
+            if node.level:  # relative: resolve against the file's package
+                package = _module_name(path).split(".")[:-1]
+                package = package[: len(package) - (node.level - 1)]
+                base = ".".join(package) + ("." + node.module if node.module else "")
             else:
                 base = node.module or ""
             names = [base] + [base + "." + alias.name for alias in node.names]
         else:
             continue
         for name in names:
-            parts = name.split(".")
-            if parts[:2] == ["minihaiku", "core"] and len(parts) >= 3 and parts[2].startswith("_"):
-                found.add(".".join(parts[:3]))
+            module = _resolve(name)
+            if module is not None:
+                found.add(module)
     found.discard(_module_name(path))
     return found
 
@@ -142,8 +180,15 @@ def test_import_collector_sees_type_checking_and_function_level_imports(tmp_path
 # --- import cycles -------------------------------------------------------------------------
 
 
+def test_core_walk_is_recursive():
+    """A module in a private subpackage is seen by every rule (not silently dropped)."""
+    nested = [p for p in PRIVATE if len(p.relative_to(CORE_DIR).parts) > 1]
+    assert all(_module_name(p) in KNOWN for p in nested)
+    assert {p.parent for p in nested} <= {p.parent for p in SOURCES}
+
+
 def test_core_has_the_private_modules_of_the_second_pass():
-    names = {p.stem for p in PRIVATE}
+    names = {p.stem for p in PRIVATE if p.parent == CORE_DIR}
     assert {
         "_scope",
         "_frame",
@@ -151,9 +196,6 @@ def test_core_has_the_private_modules_of_the_second_pass():
         "_params",
         "_state",
         "_rng",
-        "_lift",
-        "_lifted",
-        "_layer_stack",
         "_transform",
         "_multi_transform",
     } <= names
@@ -162,7 +204,7 @@ def test_core_has_the_private_modules_of_the_second_pass():
 def test_no_import_cycles_among_core_private_modules_at_runtime():
     graph = _import_graph(runtime_only=True)
     assert "minihaiku.core._frame" in graph["minihaiku.core._module"]
-    assert "minihaiku.core._lift" in graph["minihaiku.core._lifted"]
+    assert "minihaiku.core._lifting.lift" in graph["minihaiku.core._lifting.transforms"]
     cycle = _find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
@@ -171,9 +213,21 @@ def test_no_import_cycles_among_core_private_modules():
     graph = _import_graph()
     # the graph is not trivially empty: the layering is real
     assert "minihaiku.core._frame" in graph["minihaiku.core._module"]
-    assert "minihaiku.core._lift" in graph["minihaiku.core._lifted"]
+    assert "minihaiku.core._lifting.lift" in graph["minihaiku.core._lifting.transforms"]
     cycle = _find_cycle(graph)
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
+
+
+def test_core_has_its_subpackages():
+    for package, modules in {
+        "_lifting": {"lift", "transforms", "control_flow", "layer_stack"},
+        "_precision": {"policy", "scope", "table"},
+        "_sharding": {"axes", "rules", "init"},
+        "_plugins": {"contract", "checks", "registry", "default", "cli"},
+    }.items():
+        assert (CORE_DIR / package / "__init__.py").is_file(), package
+        found = {p.stem for p in (CORE_DIR / package).glob("*.py")}
+        assert modules <= found, f"{package} lacks {modules - found}"
 
 
 def test_core_private_modules_import_only_existing_core_modules():
@@ -185,7 +239,9 @@ def test_core_private_modules_import_only_existing_core_modules():
 # --- file size -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", [pytest.param(p, id=p.name) for p in SOURCES])
+@pytest.mark.parametrize(
+    "path", [pytest.param(p, id=str(p.relative_to(CORE_DIR))) for p in SOURCES]
+)
 def test_core_file_is_at_most_400_lines(path):
     n = len(path.read_text(encoding="utf-8").splitlines())
     assert n <= MAX_LINES, f"{path.name} has {n} lines; split it (limit {MAX_LINES})"
@@ -297,3 +353,16 @@ def test_public_class_or_function_has_a_docstring_with_examples(name):
     doc = inspect.getdoc(getattr(mh, name))
     assert doc, f"{name} has no docstring"
     assert re.search(r"^Examples:\n\s+>>> ", doc, re.MULTILINE), f"{name}: no Examples: section"
+
+
+def test_the_kernel_knows_nothing_of_precision_or_sharding():
+    """``get_param`` and the state functions reach them only through ``_hooks``."""
+    graph = _import_graph()
+    for kernel in ("minihaiku.core._params", "minihaiku.core._state", "minihaiku.core._module"):
+        bad = {
+            m
+            for m in graph[kernel]
+            if m.startswith(("minihaiku.core._precision", "minihaiku.core._sharding"))
+        }
+        assert not bad, f"{kernel} imports {bad}"
+    assert "minihaiku.core._hooks" in graph["minihaiku.core._params"]

@@ -192,5 +192,5 @@ def test_the_console_script_is_declared():
         for e in importlib.metadata.entry_points(group="console_scripts")
         if e.name == "minihaiku-plugins"
     ]
-    assert ep.value == "minihaiku.core._plugins_cli:main"
+    assert ep.value == "minihaiku.core._plugins.cli:main"
     assert ep.dist.metadata["Name"] == "minihaiku-core"

@@ -18,7 +18,6 @@ Examples:
   Array([[3., 3.]], dtype=float32)
 """
 
-from minihaiku.core._control_flow import cond, fori_loop, switch, while_loop
 from minihaiku.core._create import InitLike
 from minihaiku.core._errors import (
     DuplicateInitializerError,
@@ -50,8 +49,9 @@ from minihaiku.core._intercept import (
     intercept_methods,
     intercept_params,
 )
-from minihaiku.core._layer_stack import layer_stack
-from minihaiku.core._lifted import (
+from minihaiku.core._lifting.control_flow import cond, fori_loop, switch, while_loop
+from minihaiku.core._lifting.layer_stack import layer_stack
+from minihaiku.core._lifting.transforms import (
     eval_shape,
     grad,
     map,
@@ -68,15 +68,7 @@ from minihaiku.core._multi_transform import (
     multi_transform_with_state,
 )
 from minihaiku.core._params import get_param
-from minihaiku.core._policy import Policy
-from minihaiku.core._precision import (
-    clear_policy,
-    get_policy,
-    param_policies,
-    policy_scope,
-    set_policy,
-)
-from minihaiku.core._registry import (
+from minihaiku.core._plugins.default import (
     AUTOLOAD_ENV,
     DEFAULT_INITIALIZER,
     ENTRY_POINT_GROUP,
@@ -97,6 +89,14 @@ from minihaiku.core._registry import (
     register_plugin,
     registry_report,
 )
+from minihaiku.core._precision.policy import Policy
+from minihaiku.core._precision.scope import (
+    clear_policy,
+    get_policy,
+    param_policies,
+    policy_scope,
+    set_policy,
+)
 from minihaiku.core._rng import (
     PRNGSequence,
     maybe_next_rng_key,
@@ -104,8 +104,8 @@ from minihaiku.core._rng import (
     next_rng_keys,
     with_rng,
 )
-from minihaiku.core._sharded_init import param_axes, param_shardings, sharded_init
-from minihaiku.core._sharding import AxisRules, axis_rules, logical_to_spec
+from minihaiku.core._sharding.init import param_axes, param_shardings, sharded_init
+from minihaiku.core._sharding.rules import AxisRules, axis_rules, logical_to_spec
 from minihaiku.core._state import get_state, set_state
 from minihaiku.core._transform import (
     Params,
@@ -225,7 +225,6 @@ __all__ = [
     "with_empty_state",
     "with_rng",
     "without_state",
-    # sharding (issue 12)
     "AxisRules",
     "ShardingError",
     "axis_rules",
@@ -233,7 +232,6 @@ __all__ = [
     "param_axes",
     "param_shardings",
     "sharded_init",
-    # mixed precision (issue 12)
     "Policy",
     "clear_policy",
     "get_policy",

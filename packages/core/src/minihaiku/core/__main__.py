@@ -1,6 +1,6 @@
 """``python -m minihaiku.core plugins [--json]``: list the initializer plugins."""
 
-from minihaiku.core._plugins_cli import module_main
+from minihaiku.core._plugins.cli import module_main
 
 if __name__ == "__main__":
     raise SystemExit(module_main())

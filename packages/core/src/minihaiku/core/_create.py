@@ -18,7 +18,7 @@ from minihaiku.core._checks import canonical_dtype, check_allocatable, is_array
 from minihaiku.core._errors import InitializerError, MinihaikuError, NotCallableError, RngError
 from minihaiku.core._frame import InitFrame
 from minihaiku.core._keys import path_salt
-from minihaiku.core._registry import DEFAULT_INITIALIZER, get_initializer
+from minihaiku.core._plugins.default import DEFAULT_INITIALIZER, get_initializer
 from minihaiku.core._trace import check_trace
 
 __all__ = ["InitLike", "create", "zeros_init"]

@@ -49,12 +49,15 @@ class Frame:
       param_interceptors: parameter interceptors, outermost first.
       method_interceptors: method interceptors, outermost first.
       state_locked: why ``set_state`` is refused here (``None``: allowed).
+      creates_params: whether this frame creates missing parameters (a class
+        attribute: ``True`` for :class:`InitFrame` only).
       in_init: whether this frame is part of an ``init`` call (lifted passes
-        inside ``init`` are apply frames, but still part of it).
+        inside ``init`` are apply frames, so ``creates_params`` is ``False``,
+        but still part of it).
       trace: the JAX trace the frame runs in (see :mod:`minihaiku.core._trace`).
     """
 
-    initializing: ClassVar[bool]
+    creates_params: ClassVar[bool]
     params: Mapping[str, Any]
 
     __slots__ = (
@@ -90,7 +93,7 @@ class Frame:
         self.method_interceptors: tuple[Any, ...] = ()
         self.state_locked: str | None = None
         self.trace: Any = None
-        self.in_init = self.initializing
+        self.in_init = self.creates_params
 
     @property
     def rng(self) -> Any:
@@ -120,7 +123,7 @@ class InitFrame(Frame):
         (what ``init`` returns: dm-haiku's rule).
     """
 
-    initializing = True
+    creates_params = True
     params: dict[str, Any]
 
     __slots__ = ("initial_state",)
@@ -144,7 +147,7 @@ class ApplyFrame(Frame):
     Parameters are read only: the mapping given to ``apply`` is never written.
     """
 
-    initializing = False
+    creates_params = False
     __slots__ = ()
 
 

@@ -47,6 +47,23 @@ _TRANSPARENT = "_minihaiku_transparent"
 GLOBAL_METHOD_INTERCEPTORS: list[Any] = []
 
 
+def add_global_method_interceptor(interceptor: Any) -> None:
+    """Runs ``interceptor`` (outermost) on every module method call from now on.
+
+    Adding one that is already there does nothing. Subsystems (mixed
+    precision) use this and :func:`remove_global_method_interceptor` instead of
+    editing :data:`GLOBAL_METHOD_INTERCEPTORS`.
+    """
+    if interceptor not in GLOBAL_METHOD_INTERCEPTORS:
+        GLOBAL_METHOD_INTERCEPTORS.insert(0, interceptor)
+
+
+def remove_global_method_interceptor(interceptor: Any) -> None:
+    """Stops running ``interceptor`` on module method calls (absent: nothing happens)."""
+    if interceptor in GLOBAL_METHOD_INTERCEPTORS:
+        GLOBAL_METHOD_INTERCEPTORS.remove(interceptor)
+
+
 def _not_in_transform(module: Any, method_name: str) -> NotInTransformError:
     return NotInTransformError(
         f"{type(module).__name__}.{method_name} was called outside a "

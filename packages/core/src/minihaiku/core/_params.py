@@ -9,13 +9,12 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from minihaiku.core._axes import record_axes
 from minihaiku.core._checks import ARRAY_TYPES, DTYPES, canonical_dtype, check_value, norm_shape
 from minihaiku.core._create import InitLike, create
 from minihaiku.core._errors import MissingParameterError
 from minihaiku.core._frame import Frame, InitFrame, Stack, current_frame, frame_or_none
+from minihaiku.core._hooks import HOOKS
 from minihaiku.core._naming import check_name
-from minihaiku.core._policy_table import param_dtype
 
 __all__ = ["get_param", "missing_message", "scoped_path", "unstack"]
 
@@ -114,14 +113,14 @@ def get_param(
     if type(shape) is not tuple:
         shape = norm_shape(shape, path)
     params = frame.params
-    if frame.initializing:
+    if frame.creates_params:
         value = params.get(path)
         if value is None:
             assert isinstance(frame, InitFrame)
             if axes is not None:
-                record_axes(frame, path, norm_shape(shape, path), axes, "parameter")
+                HOOKS.record_axes(frame, path, norm_shape(shape, path), axes, "parameter")
             if frame.param_interceptors:  # a mixed-precision policy's param dtype
-                dtype = param_dtype(frame.param_interceptors, dtype)
+                dtype = HOOKS.stored_dtype(frame.param_interceptors, dtype)
             value = frame.params[path] = create(
                 frame, path, norm_shape(shape, path), dtype, init, "parameter", path
             )
@@ -153,10 +152,10 @@ def get_param(
                 path,
                 "parameter",
                 norm_shape(shape, path),
-                param_dtype(frame.param_interceptors, dtype),
-                frame.initializing,
+                HOOKS.stored_dtype(frame.param_interceptors, dtype),
+                frame.creates_params,
                 delivered=value,
             )
     elif not ok:
-        check_value(value, path, "parameter", norm_shape(shape, path), dtype, frame.initializing)
+        check_value(value, path, "parameter", norm_shape(shape, path), dtype, frame.creates_params)
     return value  # type: ignore[no-any-return]

@@ -8,7 +8,6 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from minihaiku.core._axes import record_axes
 from minihaiku.core._checks import check_value, is_array, norm_shape
 from minihaiku.core._create import InitLike, create, zeros_init
 from minihaiku.core._errors import (
@@ -17,6 +16,7 @@ from minihaiku.core._errors import (
     StateNotAllowedError,
 )
 from minihaiku.core._frame import Frame, InitFrame, Stack, current_frame
+from minihaiku.core._hooks import HOOKS
 from minihaiku.core._params import missing_message, scoped_path, unstack
 from minihaiku.core._trace import check_trace
 
@@ -73,7 +73,7 @@ def get_state(
                 "set_state it first."
             )
         if axes is not None:
-            record_axes(frame, path, norm_shape(shape, path), axes, "state")
+            HOOKS.record_axes(frame, path, norm_shape(shape, path), axes, "state")
         value = create(
             frame,
             path,
@@ -142,7 +142,7 @@ def set_state(name: str, value: Any, *, axes: Sequence[str | None] | None = None
                 "set_state or get_state for it during init too."
             )
         if axes is not None:
-            record_axes(frame, path, tuple(value.shape), axes, "state")
+            HOOKS.record_axes(frame, path, tuple(value.shape), axes, "state")
         if stacks:  # a new per-layer entry inside layer_stack: one copy per layer
             value = jnp.broadcast_to(value, (*(n for n, _ in stacks), *value.shape))
         frame.initial_state.setdefault(path, value)

@@ -205,7 +205,7 @@ def init_shapes(
       >>> tuple(shapes["~/w"].sharding.spec)
       (None, 'model')
     """
-    from minihaiku.core._sharded_init import abstract_init, shardings_of, with_shardings
+    from minihaiku.core._sharding.init import abstract_init, shardings_of, with_shardings
 
     shapes, record = abstract_init(transformed, args, kwargs, rng, "init_shapes", False)
     if mesh is None:

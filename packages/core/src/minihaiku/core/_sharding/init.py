@@ -16,9 +16,9 @@ from typing import Any
 import jax
 from jax.sharding import Mesh
 
-from minihaiku.core._axes import Axes, AxesRecord, recording
 from minihaiku.core._keys import as_key
-from minihaiku.core._sharding import RulesLike, check_mesh, resolve_rules, shardings_for
+from minihaiku.core._sharding.axes import Axes, AxesRecord, recording
+from minihaiku.core._sharding.rules import RulesLike, check_mesh, resolve_rules, shardings_for
 
 __all__ = [
     "abstract_init",

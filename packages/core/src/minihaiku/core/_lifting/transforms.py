@@ -5,7 +5,7 @@ or creates parameters and state, or draws keys with ``next_rng_key``:
 parameters are shared by every step / branch / mapped element (see
 ``layer_stack`` and ``vmap(split_params=True)`` for per-layer parameters),
 state is threaded through, and each step gets its own key. Each is a few
-lines on :func:`minihaiku.core._lift.lift`.
+lines on :func:`minihaiku.core._lifting.lift.lift`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import jax.numpy as jnp
 
 from minihaiku.core._errors import InvalidArgumentError, InvalidArgumentTypeError
 from minihaiku.core._frame import current_frame
-from minihaiku.core._lift import lift
+from minihaiku.core._lifting.lift import lift
 
 __all__ = ["eval_shape", "grad", "map", "remat", "scan", "value_and_grad", "vmap"]
 
@@ -201,7 +201,7 @@ def remat(fn: Callable[..., Any], **checkpoint_kwargs: Any) -> Callable[..., Any
 
     @functools.wraps(fn)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        if current_frame("remat").initializing:
+        if current_frame("remat").creates_params:
             return fn(*args, **kwargs)
         lifted = lift("remat", [fn], args, kwargs)
         (pure,) = lifted.pures

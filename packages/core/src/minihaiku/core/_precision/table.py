@@ -12,17 +12,22 @@ parameters in the compute dtype of the innermost enclosing policy
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import fnmatch
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import jax.numpy as jnp
 
-from minihaiku.core import _module
 from minihaiku.core._frame import frame_or_none
+from minihaiku.core._hooks import set_stored_dtype_hook
 from minihaiku.core._intercept import MethodContext
-from minihaiku.core._module import Module
-from minihaiku.core._policy import Policy, first_floating_dtype
+from minihaiku.core._module import (
+    Module,
+    add_global_method_interceptor,
+    remove_global_method_interceptor,
+)
+from minihaiku.core._precision.policy import Policy, first_floating_dtype
 
 __all__ = [
     "INSTANCE",
@@ -69,11 +74,10 @@ def install(table: Table) -> None:
     """Makes ``table`` current and hooks (or unhooks) the interceptor on module calls."""
     global TABLE
     TABLE = table
-    hooks = _module.GLOBAL_METHOD_INTERCEPTORS
-    if table.active and intercept not in hooks:
-        hooks.insert(0, intercept)
-    elif not table.active and intercept in hooks:
-        hooks.remove(intercept)
+    if table.active:
+        add_global_method_interceptor(intercept)
+    else:
+        remove_global_method_interceptor(intercept)
 
 
 def class_policy(table: Table, cls: type) -> Policy | None:
@@ -125,12 +129,17 @@ class Caster:
         self.policy = policy
 
     def __call__(self, path: str, value: Any) -> Any:
-        if RECORD is not None:
-            RECORD[path] = self.policy
+        seen = RECORD.get()
+        if seen is not None:
+            seen[path] = self.policy
         return self.policy.cast_to_compute(value)
 
 
-RECORD: dict[str, Policy] | None = None
+#: Where ``param_policies`` notes each parameter read under a policy (``None``:
+#: not recording); a ContextVar like the ``axes=`` record of ``_sharding.axes``.
+RECORD: contextvars.ContextVar[dict[str, Policy] | None] = contextvars.ContextVar(
+    "minihaiku_precision_record", default=None
+)
 
 
 def with_caster(interceptors: tuple[Any, ...], caster: Caster) -> tuple[Any, ...]:
@@ -189,9 +198,11 @@ def current() -> Table:
 @contextlib.contextmanager
 def recording(seen: dict[str, Policy]) -> Iterator[None]:
     """Inside the block, each parameter read under a policy is noted in ``seen``."""
-    global RECORD
-    RECORD = seen
+    token = RECORD.set(seen)
     try:
         yield
     finally:
-        RECORD = None
+        RECORD.reset(token)
+
+
+set_stored_dtype_hook(param_dtype)

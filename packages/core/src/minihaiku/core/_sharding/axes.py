@@ -17,6 +17,7 @@ from typing import Any
 
 from minihaiku.core._errors import InvalidArgumentTypeError, ShardingError
 from minihaiku.core._frame import Frame
+from minihaiku.core._hooks import set_axes_hook
 
 __all__ = ["STACKED_AXIS", "Axes", "AxesRecord", "record_axes", "recording"]
 
@@ -113,3 +114,6 @@ def record_axes(frame: Frame, path: str, shape: tuple[int, ...], axes: Any, kind
     if frame.stacks:
         checked = (STACKED_AXIS,) * len(frame.stacks) + checked
     (record.params if kind == "parameter" else record.state)[path] = checked
+
+
+set_axes_hook(record_axes)

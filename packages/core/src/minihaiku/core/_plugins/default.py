@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from minihaiku.core._registry_core import Registry
-from minihaiku.core._registry_types import (
+from minihaiku.core._plugins.contract import (
     AUTOLOAD_ENV,
     DEFAULT_INITIALIZER,
     ENTRY_POINT_GROUP,
@@ -25,6 +24,7 @@ from minihaiku.core._registry_types import (
     hookimpl,
     hookspec,
 )
+from minihaiku.core._plugins.registry import Registry
 
 __all__ = [
     "AUTOLOAD_ENV",
@@ -104,7 +104,7 @@ def get_initializer(name: str, **kwargs: Any) -> Initializer:
       True
     """
     if not kwargs and name == DEFAULT_INITIALIZER:
-        init = registry._default
+        init = registry.cached_default()
         if init is not None:
             return init
     return registry.get_initializer(name, **kwargs)

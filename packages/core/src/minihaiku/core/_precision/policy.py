@@ -190,16 +190,6 @@ class Policy:
         """
         return cast_floating(tree, self.compute_dtype)
 
-    def cast_to_param(self, tree: T) -> T:
-        """Casts the floating-point arrays of ``tree`` to the param dtype.
-
-        Examples:
-          >>> from minihaiku.core import Policy
-          >>> Policy.parse("p=bf16").cast_to_param(jnp.ones(2)).dtype
-          dtype(bfloat16)
-        """
-        return cast_floating(tree, self.param_dtype)
-
     def cast_to_output(self, tree: T, input_dtype: Any = None) -> T:
         """Casts the floating-point arrays of ``tree`` to the output dtype.
 

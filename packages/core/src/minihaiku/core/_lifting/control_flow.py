@@ -1,7 +1,7 @@
 """Lifted control flow: ``cond``, ``switch``, ``fori_loop``, ``while_loop``.
 
 Like their ``jax.lax`` counterparts, and the branches / bodies may create and
-read parameters, use state and draw keys (see :mod:`minihaiku.core._lift`).
+read parameters, use state and draw keys (see :mod:`minihaiku.core._lifting.lift`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 import jax
 
 from minihaiku.core._errors import InvalidArgumentError
-from minihaiku.core._lift import Pure, lift
+from minihaiku.core._lifting.lift import Pure, lift
 
 __all__ = ["cond", "fori_loop", "switch", "while_loop"]
 

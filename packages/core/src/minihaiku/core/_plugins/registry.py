@@ -23,7 +23,7 @@ from minihaiku.core._errors import (
     PluginLoadError,
     PluginLoadWarning,
 )
-from minihaiku.core._plugin_checks import (
+from minihaiku.core._plugins.checks import (
     NO_DIST,
     check_hooks,
     dist_of,
@@ -34,7 +34,7 @@ from minihaiku.core._plugin_checks import (
     unknown_error,
     user_stacklevel,
 )
-from minihaiku.core._registry_types import (
+from minihaiku.core._plugins.contract import (
     AUTOLOAD_ENV,
     DEFAULT_INITIALIZER,
     ENTRY_POINT_GROUP,
@@ -287,6 +287,20 @@ class Registry:
         if not kwargs and name == DEFAULT_INITIALIZER:
             self._default = init
         return init
+
+    def cached_default(self) -> Initializer | None:
+        """The default initializer if it is ready, else ``None`` (no plugin loading).
+
+        Examples:
+          >>> from minihaiku.core import Registry
+          >>> r = Registry()
+          >>> r.cached_default() is None
+          True
+          >>> init = r.get_initializer("normal")
+          >>> r.cached_default() is init
+          True
+        """
+        return self._default
 
     def list_initializers(self) -> Mapping[str, InitializerInfo]:
         """Every registered initializer name with the plugin and distribution behind it.

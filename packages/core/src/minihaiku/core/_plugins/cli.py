@@ -8,8 +8,8 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from minihaiku.core._registry import registry
-from minihaiku.core._registry_types import AUTOLOAD_ENV, STRICT_ENV, RegistryReport
+from minihaiku.core._plugins.contract import AUTOLOAD_ENV, STRICT_ENV, RegistryReport
+from minihaiku.core._plugins.default import registry
 
 __all__ = ["format_report", "main"]
 

@@ -11,7 +11,7 @@ import jax
 import jax.numpy as jnp
 
 from minihaiku.core._errors import InvalidArgumentError, InvalidArgumentTypeError
-from minihaiku.core._lift import lift
+from minihaiku.core._lifting.lift import lift
 
 __all__ = ["layer_stack"]
 

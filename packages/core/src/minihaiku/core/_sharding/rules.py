@@ -16,8 +16,8 @@ from typing import Any
 
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from minihaiku.core._axes import Axes, check_axes
 from minihaiku.core._errors import InvalidArgumentTypeError, ShardingError
+from minihaiku.core._sharding.axes import Axes, check_axes
 
 __all__ = [
     "AxisRules",

@@ -15,7 +15,7 @@ from minihaiku.core._errors import (
     PluginLoadError,
     UnknownInitializerError,
 )
-from minihaiku.core._registry_types import (
+from minihaiku.core._plugins.contract import (
     AUTOLOAD_ENV,
     BUILTIN_DISTRIBUTION,
     DEFAULT_INITIALIZER,

@@ -1,6 +1,6 @@
 """The initializer plugin contract: hook spec, markers, constants and report types.
 
-The :class:`~minihaiku.core.Registry` (in ``_registry.py``) loads plugins
+The :class:`~minihaiku.core.Registry` (in ``registry.py``) loads plugins
 against this contract; ``minihaiku-plugins`` prints a
 :class:`RegistryReport`.
 """

@@ -1,7 +1,7 @@
 """Mixed precision: the public API (``set_policy``, ``get_policy``, ...).
 
 Policies attach to a module class, a module instance or a module-path
-pattern; the table and the casting live in ``_policy_table``. The table is
+pattern; the table and the casting live in ``table``. The table is
 process-wide (like ``jax.config``). When only library defaults are set,
 nothing is intercepted: a module call costs one cheap check. Policies are
 read while a function is traced: set them before the first call of a
@@ -15,10 +15,10 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from minihaiku.core import _policy_table as pt
 from minihaiku.core._errors import InvalidArgumentError, InvalidArgumentTypeError
 from minihaiku.core._module import Module
-from minihaiku.core._policy import Policy
+from minihaiku.core._precision import table as pt
+from minihaiku.core._precision.policy import Policy
 
 __all__ = [
     "PolicyTarget",

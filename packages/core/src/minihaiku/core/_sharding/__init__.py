@@ -1,0 +1,1 @@
+"""Sharding: ``axes=`` annotations recorded, logical-axis rules, sharded init."""
