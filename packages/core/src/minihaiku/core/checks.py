@@ -37,7 +37,7 @@ from minihaiku.core._errors import (
     NotCallableError,
     UnknownInitializerError,
 )
-from minihaiku.core._registry import get_initializer
+from minihaiku.core._plugins.default import get_initializer
 
 __all__ = [
     "check_bool",
