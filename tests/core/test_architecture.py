@@ -222,7 +222,7 @@ def test_core_has_its_subpackages():
     for package, modules in {
         "_lifting": {"lift", "transforms", "control_flow", "layer_stack"},
         "_precision": {"policy", "scope", "table"},
-        "_sharding": {"axes", "rules", "init"},
+        "_sharding": {"axes", "rules", "init", "shapes"},
         "_plugins": {"contract", "checks", "loading", "registry", "report", "default", "cli"},
     }.items():
         assert (CORE_DIR / package / "__init__.py").is_file(), package

@@ -106,6 +106,7 @@ from minihaiku.core._rng import (
 )
 from minihaiku.core._sharding.init import param_axes, param_shardings, sharded_init
 from minihaiku.core._sharding.rules import AxisRules, axis_rules, logical_to_spec
+from minihaiku.core._sharding.shapes import init_shapes
 from minihaiku.core._state import get_state, set_state
 from minihaiku.core._transform import (
     Params,
@@ -122,7 +123,6 @@ from minihaiku.core._tree import (
     PathFilter,
     filter_params,
     from_nested,
-    init_shapes,
     merge_params,
     partition_params,
     summary,
