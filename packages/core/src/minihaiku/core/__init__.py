@@ -49,6 +49,7 @@ from minihaiku.core._intercept import (
     intercept_methods,
     intercept_params,
 )
+from minihaiku.core._keyless import keyless
 from minihaiku.core._lifting.control_flow import cond, fori_loop, switch, while_loop
 from minihaiku.core._lifting.layer_stack import layer_stack
 from minihaiku.core._lifting.transforms import (
@@ -193,6 +194,7 @@ __all__ = [
     "init_shapes",
     "intercept_methods",
     "intercept_params",
+    "keyless",
     "layer_stack",
     "list_initializers",
     "load_plugins",
