@@ -75,6 +75,7 @@ PUBLIC = {
         "init_shapes",
         "intercept_methods",
         "intercept_params",
+        "keyless",
         "layer_stack",
         "list_initializers",
         "load_plugins",

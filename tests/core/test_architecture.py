@@ -222,8 +222,8 @@ def test_core_has_its_subpackages():
     for package, modules in {
         "_lifting": {"lift", "transforms", "control_flow", "layer_stack"},
         "_precision": {"policy", "scope", "table"},
-        "_sharding": {"axes", "rules", "init"},
-        "_plugins": {"contract", "checks", "registry", "default", "cli"},
+        "_sharding": {"axes", "rules", "init", "shapes"},
+        "_plugins": {"contract", "checks", "loading", "registry", "report", "default", "cli"},
     }.items():
         assert (CORE_DIR / package / "__init__.py").is_file(), package
         found = {p.stem for p in (CORE_DIR / package).glob("*.py")}

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from minihaiku.core import Module, get_param, transform
+from minihaiku.core import Module, get_param, keyless, transform
 
 
 class Dense(Module):
@@ -95,10 +95,10 @@ def test_jitted_and_eager_init_agree():
 def test_keyless_initializers_get_no_key():
     seen = []
 
+    @keyless
     def zeros(key, shape, dtype):
         seen.append(key)
         return jnp.zeros(shape, dtype)
 
-    zeros.minihaiku_keyless = True
     transform(lambda: get_param("w", (2,), init=zeros)).init(0)
     assert seen == [None]

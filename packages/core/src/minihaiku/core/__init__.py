@@ -49,6 +49,7 @@ from minihaiku.core._intercept import (
     intercept_methods,
     intercept_params,
 )
+from minihaiku.core._keyless import keyless
 from minihaiku.core._lifting.control_flow import cond, fori_loop, switch, while_loop
 from minihaiku.core._lifting.layer_stack import layer_stack
 from minihaiku.core._lifting.transforms import (
@@ -106,6 +107,7 @@ from minihaiku.core._rng import (
 )
 from minihaiku.core._sharding.init import param_axes, param_shardings, sharded_init
 from minihaiku.core._sharding.rules import AxisRules, axis_rules, logical_to_spec
+from minihaiku.core._sharding.shapes import init_shapes
 from minihaiku.core._state import get_state, set_state
 from minihaiku.core._transform import (
     Params,
@@ -122,7 +124,6 @@ from minihaiku.core._tree import (
     PathFilter,
     filter_params,
     from_nested,
-    init_shapes,
     merge_params,
     partition_params,
     summary,
@@ -193,6 +194,7 @@ __all__ = [
     "init_shapes",
     "intercept_methods",
     "intercept_params",
+    "keyless",
     "layer_stack",
     "list_initializers",
     "load_plugins",

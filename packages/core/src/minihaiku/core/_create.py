@@ -17,6 +17,7 @@ import jax.numpy as jnp
 from minihaiku.core._checks import canonical_dtype, check_allocatable, is_array
 from minihaiku.core._errors import InitializerError, MinihaikuError, NotCallableError, RngError
 from minihaiku.core._frame import InitFrame
+from minihaiku.core._keyless import is_keyless, keyless
 from minihaiku.core._keys import path_salt
 from minihaiku.core._plugins.default import DEFAULT_INITIALIZER, get_initializer
 from minihaiku.core._trace import check_trace
@@ -27,10 +28,8 @@ __all__ = ["InitLike", "create", "zeros_init"]
 #: registered initializer name.
 InitLike = Callable[..., Any] | str | None
 
-#: Initializers known to ignore their key: no key is derived for them.
-_KEYLESS = {jax.nn.initializers.zeros, jax.nn.initializers.ones}
 
-
+@keyless
 def zeros_init(key: Any, shape: tuple[int, ...], dtype: Any) -> jax.Array:
     """The default initializer of state: zeros (ignores its key).
 
@@ -39,9 +38,6 @@ def zeros_init(key: Any, shape: tuple[int, ...], dtype: Any) -> jax.Array:
       Array([0., 0.], dtype=float32)
     """
     return jnp.zeros(shape, dtype)
-
-
-zeros_init.minihaiku_keyless = True  # type: ignore[attr-defined]
 
 
 def _resolve(init: InitLike, path: str) -> tuple[Callable[..., Any], str]:
@@ -132,8 +128,7 @@ def create(
     check_allocatable(path, kind, (*(n for n, _ in stacks), *shape), want)
     initializer, label = _resolve(init, path)
     if not stacks:
-        keyless = initializer in _KEYLESS or getattr(initializer, "minihaiku_keyless", False)
-        key = None if keyless else _param_key(frame, salt_path)
+        key = None if is_keyless(initializer) else _param_key(frame, salt_path)
         return _call(initializer, label, key, shape, dtype, kind, path)
 
     def make_one(k: Any) -> Any:

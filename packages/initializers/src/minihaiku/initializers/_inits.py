@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from minihaiku.core import Initializer, InitializerError, InvalidArgumentError
+from minihaiku.core import Initializer, InitializerError, InvalidArgumentError, keyless
 from minihaiku.core.checks import check_finite, check_nonnegative, check_one_of, check_positive
 from minihaiku.initializers._checks import check_random_dtype
 
@@ -31,13 +31,6 @@ __all__ = [
 ]
 
 Shape = Sequence[int]
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _keyless(init: F) -> F:
-    """Marks an initializer that ignores its key, so that none is derived for it."""
-    init.minihaiku_keyless = True  # type: ignore[attr-defined]
-    return init
 
 
 def constant(value: Any = 0.0) -> Initializer:
@@ -49,7 +42,7 @@ def constant(value: Any = 0.0) -> Initializer:
     """
     v = jnp.asarray(value)
 
-    @_keyless
+    @keyless
     def init(key: Any, shape: Shape, dtype: Any = jnp.float32) -> jax.Array:
         try:
             return jnp.broadcast_to(v, tuple(shape)).astype(dtype)
@@ -70,7 +63,7 @@ def zeros() -> Initializer:
       Array([0., 0.], dtype=float32)
     """
 
-    @_keyless
+    @keyless
     def init(key: Any, shape: Shape, dtype: Any = jnp.float32) -> jax.Array:
         return jnp.zeros(shape, dtype)
 
@@ -85,7 +78,7 @@ def ones() -> Initializer:
       Array([1., 1.], dtype=float32)
     """
 
-    @_keyless
+    @keyless
     def init(key: Any, shape: Shape, dtype: Any = jnp.float32) -> jax.Array:
         return jnp.ones(shape, dtype)
 

@@ -1,7 +1,10 @@
 """The initializer plugin system, by role (as pluggy names its files).
 
-``contract``: hook spec, markers, constants and report types; ``checks``: what a
-plugin must satisfy; ``registry``: the ``Registry`` (loading, strict mode,
-lookup); ``default``: the process-wide registry and its functions; ``cli``:
-``python -m minihaiku.core plugins`` / ``minihaiku-plugins``.
+``contract``: hook spec, markers, constants, the ``Initializer`` and
+``InitializerInfo`` types; ``report``: ``PluginStatus`` and ``RegistryReport``;
+``loading``: entry points, load order, autoload and strict mode, ``PluginFailure``
+records; ``checks``: what a registration must satisfy; ``registry``: the
+``Registry`` (register, lookup); ``default``: the process-wide registry and the
+module-level functions; ``cli``: ``python -m minihaiku.core plugins`` /
+``minihaiku-plugins``.
 """

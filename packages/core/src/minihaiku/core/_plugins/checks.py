@@ -1,12 +1,9 @@
-"""Helpers of the registry: load order, hook checks, error messages, environment flags."""
+"""What a registration must satisfy: the plugin's hooks, unique names; the lookup error."""
 
 from __future__ import annotations
 
 import difflib
-import os
-import sys
 from collections.abc import Iterable, Sequence
-from importlib.metadata import EntryPoint
 
 import pluggy
 
@@ -21,61 +18,10 @@ from minihaiku.core._plugins.contract import (
     DEFAULT_INITIALIZER,
     HOOK_NAME,
     InitializerInfo,
-    PluginFailure,
-    normalize_distribution,
 )
+from minihaiku.core._plugins.loading import NO_DIST, PluginFailure, env_flag, is_builtin
 
-__all__ = [
-    "NO_DIST",
-    "check_hooks",
-    "dist_of",
-    "duplicate_error",
-    "env_flag",
-    "is_builtin",
-    "load_order",
-    "unknown_error",
-    "user_stacklevel",
-]
-
-NO_DIST = "not installed from a distribution"
-
-
-def is_builtin(dist: str | None) -> bool:
-    """Whether ``dist`` is the distribution of the built-in initializers."""
-    return dist is not None and normalize_distribution(dist) == BUILTIN_DISTRIBUTION
-
-
-def user_stacklevel() -> int:
-    """The ``stacklevel`` that points a warning at the first caller outside minihaiku."""
-    frame = sys._getframe(1)
-    level = 1
-    while frame is not None and frame.f_globals.get("__name__", "").startswith("minihaiku."):
-        frame = frame.f_back  # type: ignore[assignment]
-        level += 1
-    return level
-
-
-def env_flag(name: str) -> bool:
-    """Whether environment variable ``name`` is set to something other than 0/false/no."""
-    return os.environ.get(name, "").strip().lower() not in ("", "0", "false", "no")
-
-
-def dist_of(ep: EntryPoint) -> tuple[str | None, str | None]:
-    """The name and version of the distribution behind ``ep`` (None, None if unknown)."""
-    dist = getattr(ep, "dist", None)
-    if dist is None:
-        return None, None
-    return dist.metadata["Name"], dist.version
-
-
-def load_order(eps: list[EntryPoint]) -> list[EntryPoint]:
-    """Built-ins first, then by normalized distribution name and entry-point name."""
-
-    def key(ep: EntryPoint) -> tuple[bool, str, str, str]:
-        dist = normalize_distribution(dist_of(ep)[0] or "")
-        return (dist != BUILTIN_DISTRIBUTION, dist, ep.name, ep.value)
-
-    return sorted(eps, key=key)
+__all__ = ["check_hooks", "duplicate_error", "unknown_error"]
 
 
 def check_hooks(pm: pluggy.PluginManager, plugin: object, name: str) -> list[pluggy.HookImpl]:

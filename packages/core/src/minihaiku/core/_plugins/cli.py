@@ -8,8 +8,9 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from minihaiku.core._plugins.contract import AUTOLOAD_ENV, STRICT_ENV, RegistryReport
+from minihaiku.core._plugins.contract import AUTOLOAD_ENV, STRICT_ENV
 from minihaiku.core._plugins.default import registry
+from minihaiku.core._plugins.report import RegistryReport
 
 __all__ = ["format_report", "main"]
 

@@ -1,8 +1,10 @@
-"""The initializer plugin contract: hook spec, markers, constants and report types.
+"""The initializer plugin contract: hook spec, markers, constants and the entry type.
 
-The :class:`~minihaiku.core.Registry` (in ``registry.py``) loads plugins
-against this contract; ``minihaiku-plugins`` prints a
-:class:`RegistryReport`.
+What a plugin author writes against: the ``minihaiku_register_initializers``
+hook (:class:`Spec`), the ``hookimpl`` marker, the :class:`Initializer` type
+and the :class:`InitializerInfo` a registration becomes. The
+:class:`~minihaiku.core.Registry` (``registry.py``) registers plugins against
+it; ``loading.py`` finds them; ``report.py`` describes the outcome.
 """
 
 from __future__ import annotations
@@ -24,10 +26,7 @@ __all__ = [
     "Initializer",
     "InitializerFactory",
     "InitializerInfo",
-    "PluginFailure",
-    "PluginStatus",
     "Register",
-    "RegistryReport",
     "Spec",
     "hookimpl",
     "hookspec",
@@ -149,149 +148,4 @@ class InitializerInfo:
             "distribution": self.distribution,
             "version": self.version,
             "factory": f"{getattr(f, '__module__', None) or '?'}.{qualname}",
-        }
-
-
-@dataclass(frozen=True)
-class PluginFailure:
-    """A plugin that could not be loaded.
-
-    :func:`failed_plugins` returns one per installed plugin that failed.
-
-    Attributes:
-      entry_point: the entry point's name.
-      value: the entry point's value (``module`` or ``module:attr``).
-      distribution: the distribution that installed it, or None.
-      error: the exception loading it raised.
-
-    Examples:
-      >>> from minihaiku.core import PluginFailure
-      >>> f = PluginFailure("acme", "acme_inits", "acme-inits", ImportError("no jax"))
-      >>> f.distribution, type(f.error).__name__
-      ('acme-inits', 'ImportError')
-      >>> f.describe()
-      "initializer plugin 'acme' = 'acme_inits' from acme-inits failed to load: ImportError: no jax"
-    """
-
-    entry_point: str
-    value: str
-    distribution: str | None
-    error: BaseException
-
-    def describe(self) -> str:
-        """One sentence (no final period) naming the plugin and the error."""
-        dist = self.distribution or "an unknown distribution"
-        return (
-            f"initializer plugin {self.entry_point!r} = {self.value!r} from "
-            f"{dist} failed to load: {type(self.error).__name__}: "
-            f"{str(self.error).rstrip('.')}"
-        )
-
-
-@dataclass(frozen=True)
-class PluginStatus:
-    """One plugin the registry tried to load, in load order.
-
-    :func:`registry_report` lists one per plugin; the built-ins come first.
-
-    Attributes:
-      name: the plugin's name (entry-point name or ``register_plugin`` name).
-      value: the entry point's value (``module`` or ``module:attr``), or None
-        for a plugin registered by hand.
-      distribution: the distribution that installed it, or None.
-      version: that distribution's version, or None.
-      builtin: whether it comes from ``minihaiku-initializers``.
-      initializers: the names it registered (empty when it failed).
-      error: ``"ErrorType: message"`` when it failed to load, else None.
-
-    Examples:
-      >>> from minihaiku.core import registry_report
-      >>> status = registry_report().plugins[0]
-      >>> status.name, status.distribution, status.builtin, status.loaded
-      ('builtin', 'minihaiku-initializers', True, True)
-      >>> "glorot_uniform" in status.initializers
-      True
-    """
-
-    name: str
-    value: str | None
-    distribution: str | None
-    version: str | None
-    builtin: bool
-    initializers: tuple[str, ...]
-    error: str | None = None
-
-    @property
-    def loaded(self) -> bool:
-        """Whether the plugin loaded (its initializers are available)."""
-        return self.error is None
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict of the fields plus ``loaded``.
-
-        Examples:
-          >>> PluginStatus("acme", "acme_inits", "acme-inits", "1.0", False, ("seven",)).to_dict()
-          ... # doctest: +NORMALIZE_WHITESPACE
-          {'name': 'acme', 'value': 'acme_inits', 'distribution': 'acme-inits',
-           'version': '1.0', 'builtin': False, 'loaded': True, 'initializers': ['seven'],
-           'error': None}
-        """
-        return {
-            "name": self.name,
-            "value": self.value,
-            "distribution": self.distribution,
-            "version": self.version,
-            "builtin": self.builtin,
-            "loaded": self.loaded,
-            "initializers": list(self.initializers),
-            "error": self.error,
-        }
-
-
-@dataclass(frozen=True)
-class RegistryReport:
-    """Everything ``minihaiku-plugins`` prints: see :func:`registry_report`.
-
-    Attributes:
-      initializers: every registered initializer, sorted by name.
-      plugins: every plugin tried, in load order (failed ones included).
-      autoload: whether entry-point autoload is on (``AUTOLOAD_ENV`` unset).
-      strict: whether strict mode is on (``STRICT_ENV`` set).
-
-    Examples:
-      >>> from minihaiku.core import registry_report
-      >>> report = registry_report()
-      >>> "zeros" in [info.name for info in report.initializers]
-      True
-      >>> report.plugins[0].name
-      'builtin'
-      >>> all(p.error is not None for p in report.failed)
-      True
-    """
-
-    initializers: tuple[InitializerInfo, ...]
-    plugins: tuple[PluginStatus, ...]
-    autoload: bool
-    strict: bool
-
-    @property
-    def failed(self) -> tuple[PluginStatus, ...]:
-        """The plugins that failed to load, in load order."""
-        return tuple(p for p in self.plugins if not p.loaded)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict: what ``minihaiku-plugins --json`` prints.
-
-        Examples:
-          >>> r = RegistryReport((), (), autoload=False, strict=False)
-          >>> r.to_dict()
-          {'autoload': False, 'strict': False, 'load_order': [], 'plugins': [], 'initializers': [], 'failed': []}
-        """  # noqa: E501
-        return {
-            "autoload": self.autoload,
-            "strict": self.strict,
-            "load_order": [p.name for p in self.plugins],
-            "plugins": [p.to_dict() for p in self.plugins],
-            "initializers": [i.to_dict() for i in self.initializers],
-            "failed": [p.name for p in self.failed],
         }

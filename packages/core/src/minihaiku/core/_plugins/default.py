@@ -18,13 +18,12 @@ from minihaiku.core._plugins.contract import (
     Initializer,
     InitializerFactory,
     InitializerInfo,
-    PluginFailure,
-    PluginStatus,
-    RegistryReport,
     hookimpl,
     hookspec,
 )
+from minihaiku.core._plugins.loading import PluginFailure
 from minihaiku.core._plugins.registry import Registry
+from minihaiku.core._plugins.report import PluginStatus, RegistryReport
 
 __all__ = [
     "AUTOLOAD_ENV",

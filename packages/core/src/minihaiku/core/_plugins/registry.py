@@ -1,18 +1,15 @@
 """The :class:`Registry`: initializer factories by name, filled by pluggy plugins.
 
-Load order (never depends on entry-point names alone): the entry points of
-``minihaiku-initializers`` first, so that built-in names can never be
-replaced; then every other entry point sorted by normalized distribution
-name, then entry-point name. A plugin that registers a name already taken is
-the one reported and skipped (all of its initializers).
+Registration and lookup; ``loading.py`` finds the installed plugins (and the
+load order), ``checks.py`` says what a registration must satisfy. A plugin
+that registers a name already taken is the one reported and skipped (all of
+its initializers).
 """
 
 from __future__ import annotations
 
 import threading
-import warnings
 from collections.abc import Mapping
-from importlib.metadata import entry_points
 from typing import Any
 
 import pluggy
@@ -21,32 +18,24 @@ from minihaiku.core._errors import (
     InvalidArgumentTypeError,
     NotCallableError,
     PluginLoadError,
-    PluginLoadWarning,
 )
-from minihaiku.core._plugins.checks import (
-    NO_DIST,
-    check_hooks,
-    dist_of,
-    duplicate_error,
-    env_flag,
-    is_builtin,
-    load_order,
-    unknown_error,
-    user_stacklevel,
-)
+from minihaiku.core._plugins.checks import check_hooks, duplicate_error, unknown_error
 from minihaiku.core._plugins.contract import (
-    AUTOLOAD_ENV,
     DEFAULT_INITIALIZER,
-    ENTRY_POINT_GROUP,
-    STRICT_ENV,
     Initializer,
     InitializerFactory,
     InitializerInfo,
-    PluginFailure,
-    PluginStatus,
-    RegistryReport,
     Spec,
 )
+from minihaiku.core._plugins.loading import (
+    NO_DIST,
+    PluginFailure,
+    autoload_disabled,
+    is_builtin,
+    load_entry_points,
+    strict_mode,
+)
+from minihaiku.core._plugins.report import PluginStatus, RegistryReport
 
 __all__ = ["Registry"]
 
@@ -116,50 +105,38 @@ class Registry:
         with self._lock:
             if self._autoloaded or self._loading:
                 return
-            if env_flag(AUTOLOAD_ENV):
+            if autoload_disabled():
                 self._autoloaded = True
                 return
-            if strict is None:
-                strict = env_flag(STRICT_ENV)
             self._loading = True
             try:
-                self._load_entry_points(strict)
+                self._load_entry_points(strict_mode(strict))
             finally:
                 self._loading = False
 
     def _load_entry_points(self, strict: bool) -> None:
         saved = (dict(self._entries), list(self._failures), list(self._plugins))
         added: list[object] = []
-        for ep in load_order(list(entry_points(group=ENTRY_POINT_GROUP))):
-            dist, version = dist_of(ep)
-            builtin = is_builtin(dist)
-            try:
-                plugin = ep.load()
-                self._register(plugin, ep.name, dist, version, ep.value)
-                added.append(plugin)
-            except Exception as e:
-                failure = PluginFailure(ep.name, ep.value, dist, e)
-                if strict:
-                    for p in added:
-                        self._pm.unregister(p)
-                    self._entries, self._failures, self._plugins = saved
-                    self._default = None
-                    raise PluginLoadError(
-                        failure.describe() + f". {STRICT_ENV} is set: unset it "
-                        "to skip broken plugins, or fix or uninstall "
-                        f"{dist or 'the plugin'}."
-                    ) from e
-                self._failures.append(failure)
-                error = f"{type(e).__name__}: {str(e).rstrip('.')}"
-                self._plugins.append(
-                    PluginStatus(ep.name, ep.value, dist, version, builtin, (), error)
-                )
-                warnings.warn(
-                    failure.describe() + "; its initializers are not "
-                    "available, the other plugins keep working.",
-                    PluginLoadWarning,
-                    stacklevel=user_stacklevel(),
-                )
+
+        def register(
+            plugin: object, name: str, dist: str | None, version: str | None, value: str
+        ) -> str:
+            plugin_name = self._register(plugin, name, dist, version, value)
+            added.append(plugin)
+            return plugin_name
+
+        def record_failure(failure: PluginFailure, status: PluginStatus) -> None:
+            self._failures.append(failure)
+            self._plugins.append(status)
+
+        try:
+            load_entry_points(register, record_failure, strict=strict)
+        except PluginLoadError:
+            for p in added:
+                self._pm.unregister(p)
+            self._entries, self._failures, self._plugins = saved
+            self._default = None
+            raise
         self._autoloaded = True
 
     def register_plugin(self, plugin: object, name: str | None = None) -> str:
@@ -340,6 +317,6 @@ class Registry:
             return RegistryReport(
                 initializers=tuple(info for _, info in sorted(self._entries.items())),
                 plugins=tuple(self._plugins),
-                autoload=not env_flag(AUTOLOAD_ENV),
-                strict=env_flag(STRICT_ENV),
+                autoload=not autoload_disabled(),
+                strict=strict_mode(),
             )

@@ -227,7 +227,7 @@ def param_policies(transformed: Any, *args: Any, rng: Any = 0, **kwargs: Any) ->
       ~/a/__call__/s params=float32,compute=bfloat16,output=bfloat16
       ~/b/__call__/s None
     """
-    from minihaiku.core._tree import init_shapes
+    from minihaiku.core._sharding.shapes import init_shapes
 
     seen: dict[str, Policy] = {}
     with _LOCK, pt.recording(seen):

@@ -1,1 +1,1 @@
-"""Sharding: ``axes=`` annotations recorded, logical-axis rules, sharded init."""
+"""Sharding: ``axes=`` annotations recorded, logical-axis rules, sharded init, abstract shapes."""
