@@ -14,7 +14,7 @@ from minihaiku.core import Transformed, TransformedWithState
 from minihaiku.training._freeze import FrozenSpec
 from minihaiku.training._loss_scale import LossScale
 from minihaiku.training._losses import Loss
-from minihaiku.training._mesh import Rules
+from minihaiku.training._placement import Rules
 from minihaiku.training._result import TrainResult
 from minihaiku.training._run import Run
 from minihaiku.training._setup import (
@@ -174,7 +174,7 @@ def train(
     run = Run(the_loss, params, data, optimizer, steps, options)
     try:
         run.start()
-        run.place()
+        run.prepare()
         run.run_chunks()
         run.finish()
     finally:

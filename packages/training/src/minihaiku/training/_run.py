@@ -26,17 +26,14 @@ from minihaiku.training._freeze import (
     partition,
 )
 from minihaiku.training._history import History
-from minihaiku.training._loss_scale import LossScale, init_opt_state
+from minihaiku.training._loss_scale import LossScale
 from minihaiku.training._losses import Loss
-from minihaiku.training._mesh import MeshPlan
-from minihaiku.training._on_mesh import jit_options, on_mesh, snapshot
-from minihaiku.training._parallel import DataParallel
+from minihaiku.training._placement import Trees, choose_placement
 from minihaiku.training._plan import plan_chunks
 from minihaiku.training._records import (
     Pending,
     check_finite_loss,
     close_bar,
-    host,
     newest_eval,
     record,
 )
@@ -48,10 +45,10 @@ __all__ = ["Run"]
 
 
 class Run:
-    """One call of :func:`train`: the arguments checked, then its phases.
+    """One call of :func:`train`: the arguments checked and the trees placed, then its phases.
 
     :func:`train` calls :meth:`start` (open or resume the checkpoint),
-    :meth:`place` (the data source, then the trees on their devices),
+    :meth:`prepare` (the data source and the feed of the chunks),
     :meth:`run_chunks`, :meth:`finish` (final loss, last evaluation and
     save), :meth:`close` (always) and :meth:`result`.
     """
@@ -84,13 +81,12 @@ class Run:
         self.per_dispatch = check_int(per, "steps_per_dispatch", "", minimum=1)
         self.progress: bool = o["progress"]
         self.report: Callable[[int, float], None] | None = o["report"]
-        self.data_parallel: bool | None = o["data_parallel"]
         self.batch_size: int | None = o["batch_size"]
         self.evaluate, self.eval_data = o["evaluate"], o["eval_data"]
         self.loss_scale: LossScale | None = o["loss_scale"]
         self.resume_from: TrainResult | None = o["resume_from"]
-        self._freeze(o["frozen"], params)
-        self._on_mesh(params, o, o["state"])
+        trainable, fixed = self._freeze(o["frozen"], params)
+        self._place(params, trainable, fixed, o)
         self.ckpt: Checkpointer | None = None
         self.bar: Any = None
         self.history: History | None = None
@@ -107,35 +103,37 @@ class Run:
     def _every(value: int | None, name: str) -> int | None:
         return None if value is None else check_int(value, name, "", minimum=1)
 
-    def _freeze(self, frozen: FrozenSpec, params: Mapping[str, jax.Array]) -> None:
+    def _freeze(self, frozen: FrozenSpec, params: Mapping[str, jax.Array]) -> tuple[Any, Any]:
         """Splits the params into the trainable and the frozen (``fixed``) ones."""
         self.is_frozen = frozen_predicate(frozen)
         check_frozen_matches(frozen, params)
-        self.trainable, self.fixed = partition(params, self.is_frozen)
-        if not self.trainable:
+        trainable, fixed = partition(params, self.is_frozen)
+        if not trainable:
             raise InvalidArgumentError(
-                f"frozen={frozen!r} freezes every parameter ({len(self.fixed)}); nothing "
+                f"frozen={frozen!r} freezes every parameter ({len(fixed)}); nothing "
                 "would train. Loosen the pattern or predicate."
             )
+        return trainable, fixed
 
-    def _on_mesh(self, params: Any, o: Mapping[str, Any], state: Any) -> None:
-        """Checks the mesh arguments, places the trees on the mesh, makes the optimizer state."""
-        t = (params, self.data, self.trainable, self.fixed, o["opt_state"], state)
-        self.on, (self.params, self.data, self.trainable, self.fixed, opt_state, self.state) = (
-            on_mesh(
-                o["mesh"],
-                o["rules"],
-                o["param_shardings"],
-                self.data_parallel,
-                self.loss,
-                self.optimizer,
-                self.batch_size,
-                t,
-            )
+    def _place(self, params: Any, trainable: Any, fixed: Any, o: Mapping[str, Any]) -> None:
+        """Checks the placement arguments, picks the placement and puts the trees there."""
+        self.params = dict(params)
+        chosen = choose_placement(
+            o["mesh"],
+            o["rules"],
+            o["param_shardings"],
+            o["data_parallel"],
+            self.loss,
+            self.params,
+            self.data,
+            self.batch_size,
         )
-        self.opt_state = init_opt_state(self.optimizer, self.trainable, opt_state, self.loss_scale)
-        self.key = jax.random.key(self.seed) if self.loss.rng else None
-        self.dp: DataParallel | MeshPlan | None = None
+        self.placement, self.data = chosen
+        key = jax.random.key(self.seed) if self.loss.rng else None
+        trees = Trees(trainable, fixed, o["opt_state"], o["state"], key)
+        self.trees = t = self.placement.place(trees, self.optimizer, self.loss_scale)
+        placed = {**t.trainable, **t.fixed}
+        self.params = {k: placed[k] for k in params}  # placed, in the order given
 
     def last_good(self) -> str:
         """The sentence naming the checkpoint to go back to."""
@@ -146,9 +144,9 @@ class Run:
             return f"There is no good checkpoint in {self.ckpt.directory}; start afresh."
         return f"The last good checkpoint is step {good} in {self.ckpt.directory}; resume it."
 
-    def trees(self) -> dict[str, Any]:
+    def snapshot(self) -> dict[str, Any]:
         """The trees a checkpoint or the result holds."""
-        return snapshot(self.dp, self.trainable, self.fixed, self.opt_state, self.state)
+        return self.placement.snapshot(self.trees)
 
     def start(self) -> None:
         """Continues ``resume_from``, or opens the checkpoint directory (and resumes it)."""
@@ -169,9 +167,10 @@ class Run:
             )
 
     def _restore(self, ckpt: Checkpointer) -> None:
-        targets = {"params": {**self.trainable, **self.fixed}, "opt_state": self.opt_state}
-        if self.state is not None:
-            targets["state"] = dict(self.state)
+        t = self.trees
+        targets = {"params": {**t.trainable, **t.fixed}, "opt_state": t.opt_state}
+        if t.state is not None:
+            targets["state"] = dict(t.state)
         restored, meta = ckpt.restore_trees(targets)
         if self.steps < meta["step"]:
             raise InvalidArgumentError(
@@ -180,40 +179,36 @@ class Run:
                 f"so pass steps >= {meta['step']}, or start afresh in another "
                 "directory."
             )
-        self.trainable, self.fixed = partition(restored["params"], self.is_frozen)
-        self.opt_state, self.state = restored["opt_state"], restored.get("state")
+        trainable, fixed = partition(restored["params"], self.is_frozen)
+        opt_state, state = restored["opt_state"], restored.get("state")
+        self.trees = Trees(trainable, fixed, opt_state, state, t.key)
         self.start_step, self.losses = int(meta["step"]), list(meta["losses"])
         self.resumed_from = self.start_step
 
-    def place(self) -> None:
-        """Builds the data source, checks the outputs, then puts the trees on their devices."""
+    def prepare(self) -> None:
+        """Builds the data source, checks the outputs, readies the feed of the chunks."""
         start = self.start_step
         skip = 0 if self.resume_from is not None else start
         self.source = make_source(self.data, self.batch_size, self.seed, start, skip)
-        names = check_outputs(self.f, self.params, self.state, self.key, self.source.example())
+        state, key = self.trees.state, self.trees.key
+        names = check_outputs(self.f, self.params, state, key, self.source.example())
         self.eval_fn = check_evaluate(
-            self.evaluate, self.eval_data, self.eval_every, self.loss.state, self.params, self.state
+            self.evaluate, self.eval_data, self.eval_every, self.loss.state, self.params, state
         )
         if self.ckpt is not None and (names or self.eval_fn is not None):
             self.history = History(self.ckpt.directory, start)
-        if self.data_parallel is None:
-            self.data_parallel = jax.device_count() > 1
-        self.dp = dp = self.on or (DataParallel() if self.data_parallel else None)
-        place = dp.batch if dp is not None else jax.device_put
-        place_stack = dp.stacked_batch if dp is not None else jax.device_put
-        trees = (self.trainable, self.fixed, self.opt_state, self.state)
-        if dp is not None:
-            self.trainable, self.fixed, self.opt_state, self.state = dp.params(trees)
-            self.key = None if self.key is None else jax.device_put(self.key, dp.replicated)
-        else:
-            self.trainable, self.fixed, self.opt_state, self.state, self.key = jax.device_put(
-                (*trees, self.key)
-            )
+        placement = self.placement
         # Every chunk runs one program compiled for the largest chunk (see make_chunk).
         every = self.every or self.per_dispatch
         self.capacity = max(1, min(self.per_dispatch, self.steps - start, every))
-        self.feed = Feeder(self.source, place, place_stack, dp is not None, self.capacity)
-        self.eval_batch = None if self.eval_fn is None else place(self.eval_data)
+        self.feed = Feeder(
+            self.source,
+            placement.batch,
+            placement.stacked_batch,
+            placement.splits_batches,
+            self.capacity,
+        )
+        self.eval_batch = None if self.eval_fn is None else placement.batch(self.eval_data)
         self.step = start
 
     def chunk_fn(self, args: tuple[Any, ...]) -> Any:
@@ -228,7 +223,8 @@ class Run:
                 self.loss_scale,
                 self.feed.gather,
             )
-            compiled = jax.jit(chunk, **jit_options(self.dp, args)).lower(*args).compile()
+            options = self.placement.jit_options(self.trees)
+            compiled = jax.jit(chunk, **options).lower(*args).compile()
             self._compiled.append(compiled)
             self.compile_seconds += time.perf_counter() - t
         return self._compiled[0]
@@ -261,17 +257,14 @@ class Run:
         while n is not None and batch is not None:
             step = self.step
             args = (
-                self.trainable,
-                self.fixed,
-                self.opt_state,
-                self.state,
-                self.key,
+                *self.trees,
                 np.uint32(step),
                 np.int32(n),
                 batch,
             )
             fn = self.chunk_fn(args)
-            self.trainable, self.opt_state, self.state, chunk_losses, chunk_metrics = fn(*args)
+            trainable, opt_state, state, chunk_losses, chunk_metrics = fn(*args)
+            self.trees = self.trees._replace(trainable=trainable, opt_state=opt_state, state=state)
             self.last_batch = batch
             next_n = next(plan, None)
             batch = self.feed.fetch(step + n, next_n)  # sent to the device while this chunk runs
@@ -303,8 +296,9 @@ class Run:
     def run_eval(self, at: int) -> None:
         """Evaluates the params at step ``at``."""
         assert self.eval_fn is not None
-        params = {**self.trainable, **self.fixed}
-        out = host(self.eval_fn(params, self.state, self.eval_batch), self.dp)
+        t = self.trees
+        params = {**t.trainable, **t.fixed}
+        out = self.placement.to_host(self.eval_fn(params, t.state, self.eval_batch))
         self.evals.append((at, {k: float(v) for k, v in out.items()}))
         if self.history is not None:
             self.history.steps(self.start_step, self.losses, self.metrics, at)
@@ -315,7 +309,7 @@ class Run:
         assert self.ckpt is not None
         if self.history is not None:
             self.history.steps(self.start_step, self.losses, self.metrics, at)
-        got = self.trees()
+        got = self.snapshot()
         check_finite_loss(at, got["params"], got["opt_state"], self.last_good)
         self.ckpt.save_trees(at, got, self.losses)
         self.saved.append(at)
@@ -333,11 +327,12 @@ class Run:
                 self.save(step)
             raise self.feed.dry.error(step, self.steps, self.ckpt.directory if self.ckpt else None)
         final_batch = self.feed.last(self.last_batch)  # the last minibatch, or the full batch
-        final_key = None if self.key is None else jax.random.fold_in(self.key, step)
+        t = self.trees
+        final_key = None if t.key is None else jax.random.fold_in(t.key, step)
         f = self.f
         final = jax.jit(lambda t, fr, s, k, b: f({**t, **fr}, s, k, b)[0])
-        out = final(self.trainable, self.fixed, self.state, final_key, final_batch)
-        self.final_loss = final_loss = float(np.asarray(host(out, self.dp)))
+        out = final(t.trainable, t.fixed, t.state, final_key, final_batch)
+        self.final_loss = final_loss = float(np.asarray(self.placement.to_host(out)))
         if not math.isfinite(final_loss):
             raise NonFiniteLossError(
                 f"the loss is {final_loss} after the last update (step {step}); the "
@@ -349,7 +344,7 @@ class Run:
             self.run_eval(step)
         if self.bar is not None:
             close_bar(self.bar, final_loss, self.metrics, newest_eval(self.evals))
-        self.result_trees = self.trees()
+        self.result_trees = self.snapshot()
         if self._unsaved():
             self.save(step)
         if self.history is not None:
@@ -365,7 +360,11 @@ class Run:
     def result(self) -> TrainResult:
         """The :class:`TrainResult` of a finished run."""
         trees, done = self.result_trees, self.step - self.start_step
-        state = None if self.state is None else jax.tree_util.tree_map(jnp.asarray, trees["state"])
+        state = (
+            None
+            if self.trees.state is None
+            else jax.tree_util.tree_map(jnp.asarray, trees["state"])
+        )
         return TrainResult(
             params={k: jnp.asarray(trees["params"][k]) for k in self.params},
             opt_state=jax.tree_util.tree_map(jnp.asarray, trees["opt_state"]),
