@@ -76,8 +76,10 @@ def train(
         with ``batch_size``, in-memory arrays with the examples on axis 0.
       optimizer: an optax optimizer, e.g. ``optax.sgd(0.003)``.
       steps: the step count to reach (with ``resume``, counted from step 0).
-      frozen: params that get no updates: a predicate on the path, a glob
-        pattern, or a list of patterns.
+      frozen: params that get no updates: a core path filter (a glob
+        pattern, a list of patterns, or a predicate ``(path, value) -> bool``,
+        as :func:`~minihaiku.core.partition_params` takes), or a predicate on
+        the path alone.
       steps_per_dispatch: steps per compiled call; default: about 1/20 of a
         long run, at least 200 (or the whole run), at most 1000.
       checkpoint_dir: where to save checkpoints (orbax); ``None`` saves none.

@@ -22,7 +22,7 @@ from minihaiku.training._feed import Feeder
 from minihaiku.training._freeze import (
     FrozenSpec,
     check_frozen_matches,
-    frozen_predicate,
+    frozen_filter,
     partition,
 )
 from minihaiku.training._history import History
@@ -105,7 +105,7 @@ class Run:
 
     def _freeze(self, frozen: FrozenSpec, params: Mapping[str, jax.Array]) -> tuple[Any, Any]:
         """Splits the params into the trainable and the frozen (``fixed``) ones."""
-        self.is_frozen = frozen_predicate(frozen)
+        self.is_frozen = frozen_filter(frozen)
         check_frozen_matches(frozen, params)
         trainable, fixed = partition(params, self.is_frozen)
         if not trainable:
