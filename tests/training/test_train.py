@@ -179,7 +179,8 @@ def test_non_finite_loss_names_the_step():
         (
             {"loss": 3},
             NotCallableError,
-            "loss must be a function loss(params, data) -> scalar or a transformed model, got int.",
+            "loss must be a function loss(params, data) -> scalar or a transformed model, "
+            "got int 3.",
         ),
         (
             {"params": [1]},
