@@ -13,7 +13,7 @@ import pytest
 
 from minihaiku.core import next_rng_key, transform
 from minihaiku.layers import MLP
-from minihaiku.training import _loop, mse_loss, quadratic_data, train
+from minihaiku.training import _run, mse_loss, quadratic_data, train
 
 xs, ys = quadratic_data()
 dropped = transform(
@@ -75,8 +75,8 @@ def test_one_chunk_program_is_compiled_per_run(monkeypatch, tmp_path):
         made.append(args)
         return make_chunk(*args, **kwargs)
 
-    make_chunk = _loop.make_chunk
-    monkeypatch.setattr(_loop, "make_chunk", counting)
+    make_chunk = _run.make_chunk
+    monkeypatch.setattr(_run, "make_chunk", counting)
     # Chunks of 3, 1, 3, 1 steps (checkpoint_every ends a chunk at steps 4 and 8).
     result = run(KINDS[1], 8, steps_per_dispatch=3, checkpoint_dir=tmp_path, checkpoint_every=4)
     assert result.checkpoints == [4, 8]

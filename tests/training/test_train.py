@@ -124,6 +124,7 @@ def test_the_bar_closes_on_the_numbers_of_the_result(monkeypatch):
         "~/MLP_0/__call__/Linear_0/*",
         ["~/MLP_0/__call__/Linear_0/__call__/w", "~/MLP_0/__call__/Linear_0/__call__/b"],
         lambda path: "Linear_0" in path,
+        lambda path, value: "Linear_0" in path and value.ndim >= 1,
     ],
 )
 def test_frozen_params_get_no_updates(frozen):
@@ -178,7 +179,8 @@ def test_non_finite_loss_names_the_step():
         (
             {"loss": 3},
             NotCallableError,
-            "loss must be a function loss(params, data) -> scalar or a transformed model, got int.",
+            "loss must be a function loss(params, data) -> scalar or a transformed model, "
+            "got int 3.",
         ),
         (
             {"params": [1]},

@@ -43,7 +43,7 @@ from minihaiku.training._loss_scale import (
     StaticLossScale,
 )
 from minihaiku.training._losses import Loss, accuracy, mse_loss, softmax_cross_entropy
-from minihaiku.training._parallel import DataParallel
+from minihaiku.training._placement import DataParallel
 from minihaiku.training._version import __version__
 
 if TYPE_CHECKING:

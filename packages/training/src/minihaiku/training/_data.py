@@ -9,7 +9,8 @@ from typing import Any
 import jax
 import numpy as np
 
-from minihaiku.core import InvalidArgumentError, InvalidArgumentTypeError
+from minihaiku.core import InvalidArgumentError
+from minihaiku.core.checks import check_int
 from minihaiku.training._errors import DataError
 
 __all__ = ["ArrayBatches", "FullBatch", "IterBatches", "Source", "make_source"]
@@ -196,12 +197,7 @@ def _is_stream(data: Any) -> bool:
 def make_source(data: Any, batch_size: int | None, seed: int, start: int, skip: int) -> Source:
     """Picks the source for ``data`` (see :func:`train`); an iterator first skips ``skip``."""
     if batch_size is not None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-            raise InvalidArgumentTypeError(
-                f"batch_size must be an int, got {type(batch_size).__name__}."
-            )
-        if batch_size < 1:
-            raise InvalidArgumentError(f"batch_size must be >= 1, got {batch_size}.")
+        batch_size = check_int(batch_size, "batch_size", "", minimum=1)
         if _is_stream(data):
             raise InvalidArgumentError(
                 "batch_size= splits in-memory arrays into minibatches; data is an "

@@ -9,19 +9,14 @@ import jax
 import numpy as np
 
 from minihaiku.training._errors import NonFiniteLossError
-from minihaiku.training._parallel import DataParallel
+from minihaiku.training._placement.data_parallel import DataParallel
 from minihaiku.training._transfer import to_numpy
 
-__all__ = ["Pending", "check_finite_loss", "close_bar", "host", "newest_eval", "record"]
+__all__ = ["Pending", "check_finite_loss", "close_bar", "newest_eval", "record"]
 
 #: (first step of a chunk, its step count n, its losses, its metrics), read one
 #: dispatch late; the losses and metrics hold at least n entries, the first n count.
 Pending = tuple[int, int, jax.Array, Mapping[str, jax.Array]]
-
-
-def host(tree: Any, dp: Any) -> Any:
-    """Copies ``tree`` to this host (numpy); ``dp``: the placement (or ``None``)."""
-    return dp.to_host(tree) if dp is not None else jax.device_get(tree)
 
 
 def record(

@@ -13,10 +13,10 @@ import optax
 from minihaiku.core import (
     InvalidArgumentError,
     InvalidArgumentTypeError,
-    NotCallableError,
     Transformed,
     TransformedWithState,
 )
+from minihaiku.core.checks import check_callable
 from minihaiku.training._losses import Loss, mse_loss
 from minihaiku.training._result import TrainResult
 
@@ -56,10 +56,13 @@ def resolve_loss(given: Any, rng: bool | None, state: Any, has_aux: bool | None)
     elif callable(given):
         loss = Loss(given, rng=bool(rng), state=state is not None, has_aux=bool(has_aux))
     else:
-        raise NotCallableError(
-            f"loss must be a function loss(params, data) -> scalar or a transformed "
-            f"model, got {type(given).__name__}."
+        check_callable(
+            given,
+            "loss",
+            "",
+            expected="a function loss(params, data) -> scalar or a transformed model",
         )
+        raise AssertionError("unreachable: a non-callable loss was rejected above")
     if loss.state and state is None:
         raise InvalidArgumentError(
             "the loss is for a model with state (made by transform_with_state) but no "
@@ -95,11 +98,9 @@ def check_evaluate(
                 "e.g. evaluate=accuracy(model)."
             )
         return None
-    if not callable(evaluate):
-        raise NotCallableError(
-            f"evaluate must be a function evaluate(params, batch) -> dict of scalars, "
-            f"got {type(evaluate).__name__}."
-        )
+    check_callable(
+        evaluate, "evaluate", "", expected="a function evaluate(params, batch) -> dict of scalars"
+    )
     if eval_data is None:
         raise InvalidArgumentError("evaluate= needs eval_data=, the batch to evaluate on.")
 

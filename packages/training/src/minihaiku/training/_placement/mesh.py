@@ -16,6 +16,8 @@ from minihaiku.core import (
     InvalidArgumentTypeError,
     logical_to_spec,
 )
+from minihaiku.training._loss_scale import init_opt_state
+from minihaiku.training._placement.base import Trees, snapshot_of
 from minihaiku.training._transfer import to_numpy
 
 __all__ = ["MeshPlan", "Rules"]
@@ -49,11 +51,14 @@ class MeshPlan:
       InvalidArgumentError: a rule names an axis the mesh lacks.
 
     Examples:
-      >>> from minihaiku.training._mesh import MeshPlan
+      >>> from minihaiku.training._placement.mesh import MeshPlan
       >>> plan = MeshPlan(jax.make_mesh((1,), ("data",)), {"batch": "data"})
       >>> plan.batch_axes, plan.data_size
       (('data',), 1)
     """
+
+    #: Batches are split over the data axis.
+    splits_batches = True
 
     def __init__(self, mesh: Mesh, rules: Rules | None) -> None:
         if not isinstance(mesh, Mesh):
@@ -103,6 +108,8 @@ class MeshPlan:
             if d.process_index == here
         }
         self.local_data = max(1, len(coords))
+        #: Each param's sharding, set by :func:`choose_placement` before :meth:`place`.
+        self.shardings: dict[str, NamedSharding] = {}
 
     # -- params and optimizer state -----------------------------------------------------
 
@@ -169,7 +176,7 @@ class MeshPlan:
                 f"model (its params: {sorted(params)[:3]}...). Use the paths init "
                 "returned."
             )
-        out = {}
+        out: dict[str, NamedSharding] = {}
         for path, value in params.items():
             own = getattr(value, "sharding", None)
             if path in given:
@@ -209,19 +216,16 @@ class MeshPlan:
 
         return jax.tree_util.tree_map_with_path(pick, opt_state)
 
-    def place(
-        self,
-        trainable: Mapping[str, Any],
-        fixed: Mapping[str, Any],
-        opt_state: Any,
-        state: Any,
-        optimizer: Any,
-        shardings: Mapping[str, NamedSharding],
-    ) -> tuple[dict[str, jax.Array], dict[str, jax.Array], Any, Any]:
-        """Places the params, the optimizer state (made sharded when ``None``) and the state."""
-        self.shardings = dict(shardings)
-        trainable = {k: self.put(v, shardings[k]) for k, v in trainable.items()}
-        fixed = {k: self.put(v, shardings[k]) for k, v in fixed.items()}
+    def place(self, trees: Trees, optimizer: Any, loss_scale: Any) -> Trees:
+        """Places the params by :attr:`shardings`, the rest replicated.
+
+        The optimizer state is sharded like the params it mirrors (made so
+        when ``None``); the model state and the key are replicated.
+        """
+        shardings = self.shardings
+        trainable = {k: self.put(v, shardings[k]) for k, v in trees.trainable.items()}
+        fixed = {k: self.put(v, shardings[k]) for k, v in trees.fixed.items()}
+        opt_state = trees.opt_state
         if opt_state is None:
             shapes = jax.eval_shape(optimizer.init, trainable)
             out = self.opt_shardings(shapes, trainable)
@@ -229,14 +233,25 @@ class MeshPlan:
         else:
             out = self.opt_shardings(opt_state, trainable)
             opt_state = jax.tree_util.tree_map(self.put, opt_state, out)
+        opt_state = init_opt_state(optimizer, trainable, opt_state, loss_scale)
+        state = trees.state
         if state is not None:
             state = {k: self.put(v, self.replicated) for k, v in state.items()}
-        return trainable, fixed, opt_state, state
+        key = None if trees.key is None else jax.device_put(trees.key, self.replicated)
+        return Trees(trainable, fixed, opt_state, state, key)
 
-    @staticmethod
-    def params(tree: Any) -> Any:
-        """``tree`` as it is: :meth:`place` put the params and states already."""
-        return tree
+    def snapshot(self, trees: Trees) -> dict[str, Any]:
+        """The sharded arrays themselves: orbax writes each device's shard, nothing is gathered."""
+        return snapshot_of(trees, lambda tree: tree)
+
+    def jit_options(self, trees: Trees) -> dict[str, Any]:
+        """The chunk's outputs keep the inputs' shardings."""
+
+        def shard(tree: Any) -> Any:
+            return jax.tree_util.tree_map(lambda x: x.sharding, tree)
+
+        out = (shard(trees.trainable), shard(trees.opt_state), shard(trees.state))
+        return {"out_shardings": (*out, self.replicated, self.replicated)}
 
     # -- batches and reading back --------------------------------------------------------
 

@@ -1,10 +1,10 @@
-"""train(mesh=...): the mesh arguments checked, the shardings found, the trees placed."""
+"""The placement of a run: the arguments checked, the kind picked, a mesh's shardings found."""
 
 from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import numpy as np
@@ -14,10 +14,12 @@ from minihaiku.core import InvalidArgumentError, TransformedWithState
 from minihaiku.core import param_shardings as annotated_shardings
 from minihaiku.training._data import _is_stream
 from minihaiku.training._losses import Loss
-from minihaiku.training._mesh import MeshPlan, Rules
-from minihaiku.training._records import host
+from minihaiku.training._placement.base import Placement
+from minihaiku.training._placement.data_parallel import DataParallel
+from minihaiku.training._placement.mesh import MeshPlan, Rules
+from minihaiku.training._placement.single import SingleDevice
 
-__all__ = ["jit_options", "on_mesh", "snapshot"]
+__all__ = ["Chosen", "choose_placement"]
 
 
 def _plan_mesh(
@@ -41,29 +43,35 @@ def _plan_mesh(
     return MeshPlan(mesh, rules)
 
 
-def on_mesh(
+class Chosen(NamedTuple):
+    """The placement of a run, and its ``data`` (an iterator read to trace comes back equal)."""
+
+    placement: Placement
+    data: Any
+
+
+def choose_placement(
     mesh: Mesh | None,
     rules: Rules | None,
     param_shardings: Mapping[str, Any] | None,
     data_parallel: bool | None,
     loss: Loss,
-    optimizer: Any,
+    params: Mapping[str, Any],
+    data: Any,
     batch_size: int | None,
-    trees: tuple[Any, Any, Any, Any, Any, Any],
-) -> tuple[MeshPlan | None, tuple[Any, Any, Any, Any, Any, Any]]:
-    """Checks ``train``'s mesh arguments and places the params and states.
+) -> Chosen:
+    """Checks ``train``'s placement arguments and picks the placement.
 
-    ``trees`` is ``(params, data, trainable, fixed, opt_state, state)``; they
-    come back placed (``params``: the placed ``trainable`` and ``fixed`` in
-    the order of ``params``; an iterator ``data`` whose first batch was read
-    to trace the model comes back as an equal iterator). Without a mesh they
-    come back as they are, and the plan is ``None``.
+    With a mesh, each param's sharding is found: given, its own, from the
+    model's annotations (traced on the shapes of the first batch) or
+    replicated. Without one: :class:`DataParallel` when ``data_parallel``
+    (default: more than one device), else :class:`SingleDevice`.
     """
     plan = _plan_mesh(mesh, rules, param_shardings, data_parallel)
     if plan is None:
-        return None, trees
-    given, data, trainable, fixed, opt_state, state = trees
-    params = {**trainable, **fixed}
+        if data_parallel is None:
+            data_parallel = jax.device_count() > 1
+        return Chosen(DataParallel() if data_parallel else SingleDevice(), data)
     derived = None
     if loss.model is not None and not set(params) <= set(param_shardings or {}):
         x, data = _model_input(data, batch_size)
@@ -71,13 +79,8 @@ def on_mesh(
             derived = annotated_shardings(loss.model, x, mesh=plan.mesh, rules=plan.given_rules)
             if isinstance(loss.model, TransformedWithState):
                 derived = derived[0]
-    shardings = plan.param_shardings(params, param_shardings, derived)
-    trainable, fixed, opt_state, state = plan.place(
-        trainable, fixed, opt_state, state, optimizer, shardings
-    )
-    placed = {**trainable, **fixed}
-    params = {k: placed[k] for k in given}
-    return plan, (params, data, trainable, fixed, opt_state, state)
+    plan.shardings = plan.param_shardings(params, param_shardings, derived)
+    return Chosen(plan, data)
 
 
 def _model_input(data: Any, batch_size: int | None) -> tuple[Any, Any]:
@@ -101,39 +104,3 @@ def _model_input(data: Any, batch_size: int | None) -> tuple[Any, Any]:
         lambda a: jax.ShapeDtypeStruct(np.shape(a), np.asarray(a).dtype), example[0]
     )
     return shapes, data
-
-
-def snapshot(dp: Any, trainable: Any, fixed: Any, opt_state: Any, state: Any) -> dict[str, Any]:
-    """The trees a checkpoint or the result holds.
-
-    On a mesh, the sharded arrays themselves (orbax writes each device's shard,
-    and nothing is gathered); otherwise copies on this host.
-    """
-
-    def get(tree: Any) -> Any:
-        return tree if isinstance(dp, MeshPlan) else host(tree, dp)
-
-    out = {"params": {**get(trainable), **get(fixed)}, "opt_state": get(opt_state)}
-    if state is not None:
-        out["state"] = get(state)
-    return out
-
-
-def jit_options(dp: Any, args: tuple[Any, ...]) -> dict[str, Any]:
-    """``jax.jit`` options for the chunk: on a mesh, outputs keep the inputs' shardings."""
-    if not isinstance(dp, MeshPlan):
-        return {}
-    trainable, _, opt_state, state = args[:4]
-
-    def shard(tree: Any) -> Any:
-        return jax.tree_util.tree_map(lambda x: x.sharding, tree)
-
-    return {
-        "out_shardings": (
-            shard(trainable),
-            shard(opt_state),
-            shard(state),
-            dp.replicated,
-            dp.replicated,
-        )
-    }

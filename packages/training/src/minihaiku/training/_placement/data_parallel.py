@@ -9,6 +9,8 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from minihaiku.core import InvalidArgumentError
+from minihaiku.training._loss_scale import init_opt_state
+from minihaiku.training._placement.base import Trees, snapshot_of
 
 __all__ = ["DataParallel"]
 
@@ -18,7 +20,8 @@ class DataParallel:
 
     Works in one process (all local devices) and across processes started with
     ``jax.distributed.initialize``: each process passes its own part of the
-    batch, and the params, which every process holds in full.
+    batch, and the params, which every process holds in full. It is the
+    placement of ``train(data_parallel=True)``: a mesh over one data axis.
 
     Examples:
       >>> dp = DataParallel()
@@ -30,6 +33,9 @@ class DataParallel:
         self.mesh = Mesh(np.array(self.devices), ("data",))
         self.replicated = NamedSharding(self.mesh, PartitionSpec())
         self.split = NamedSharding(self.mesh, PartitionSpec("data"))
+
+    #: Batches are split over the devices.
+    splits_batches = True
 
     @property
     def size(self) -> int:
@@ -108,3 +114,21 @@ class DataParallel:
             ),
             tree,
         )
+
+    def place(self, trees: Trees, optimizer: Any, loss_scale: Any) -> Trees:
+        """``trees`` replicated on every device, the optimizer state made when ``None``."""
+        opt_state = init_opt_state(optimizer, trees.trainable, trees.opt_state, loss_scale)
+        trainable, fixed, opt_state, state = self.params(
+            (trees.trainable, trees.fixed, opt_state, trees.state)
+        )
+        key = None if trees.key is None else jax.device_put(trees.key, self.replicated)
+        return Trees(trainable, fixed, opt_state, state, key)
+
+    def snapshot(self, trees: Trees) -> dict[str, Any]:
+        """Host copies of the (replicated) params and states."""
+        return snapshot_of(trees, self.to_host)
+
+    @staticmethod
+    def jit_options(trees: Trees) -> dict[str, Any]:
+        """No options: the outputs follow the replicated inputs."""
+        return {}
