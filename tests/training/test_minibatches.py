@@ -261,10 +261,22 @@ def test_a_state_model_without_state_is_an_error():
 
 
 def test_state_for_a_loss_without_state_is_an_error():
-    with pytest.raises(
-        InvalidArgumentError, match=r"^state= was given but the loss takes no state"
-    ):
+    with pytest.raises(InvalidArgumentError) as e:
         train(model, params0, (xs, ys), optax.sgd(0.1), 3, state={}, progress=False)
+    assert str(e.value) == (
+        "state= was given but the loss takes no state. Use a model made by "
+        "transform_with_state, or a Loss(fn, has_state=True) whose fn is "
+        "fn(params, state, batch) -> (loss, new_state)."
+    )
+
+
+def test_loss_has_state_is_the_flag_and_state_its_earlier_name():
+    fn = lambda p, s, b: (0.0, s)
+    assert Loss(fn, has_state=True).has_state is True
+    assert Loss(fn, state=True).has_state is True  # the earlier keyword still works
+    assert Loss(fn, False, True).has_state is True  # positional order unchanged
+    assert Loss(fn).has_state is False and Loss(fn, has_state=True).state is True
+    assert Loss(fn, has_state=True) == Loss(fn, state=True)
 
 
 classifier = transform(lambda x: MLP([16, 3])(x))

@@ -21,10 +21,10 @@ Model = Transformed | TransformedWithState
 class Loss:
     """A loss function and how :func:`train` calls it.
 
-    ``fn`` is called as ``fn(params, batch)``, with ``state`` as
+    ``fn`` is called as ``fn(params, batch)``, with ``has_state`` as
     ``fn(params, state, batch)``, and with ``rng`` a key is appended:
     ``fn(params, batch, key)`` / ``fn(params, state, batch, key)``. It returns
-    the scalar loss, or with ``state`` and/or ``has_aux`` a pair
+    the scalar loss, or with ``has_state`` and/or ``has_aux`` a pair
     ``(loss, new_state)``, ``(loss, metrics)`` or ``(loss, (new_state, metrics))``
     where ``metrics`` is a dict of scalars logged at each step.
 
@@ -37,11 +37,39 @@ class Loss:
 
     fn: Callable[..., Any]
     rng: bool = False
-    state: bool = False
+    has_state: bool = False
     has_aux: bool = False
     #: The model a ready-made loss wraps; ``train(mesh=...)`` shards its params by
     #: the model's axis annotations.
     model: Model | None = None
+
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        rng: bool = False,
+        has_state: bool = False,
+        has_aux: bool = False,
+        model: Model | None = None,
+        *,
+        state: bool | None = None,
+    ) -> None:
+        # ``state=`` is the flag's earlier name (``train(state=)`` is the state
+        # mapping itself); it is still accepted.
+        if state is not None:
+            has_state = state
+        for name, value in (
+            ("fn", fn),
+            ("rng", rng),
+            ("has_state", has_state),
+            ("has_aux", has_aux),
+            ("model", model),
+        ):
+            object.__setattr__(self, name, value)
+
+    @property
+    def state(self) -> bool:
+        """The earlier name of :attr:`has_state` (read only)."""
+        return self.has_state
 
     def __call__(self, *args: Any) -> Any:
         """Calls ``fn``."""
@@ -86,7 +114,7 @@ def _wrap(
         extra = (state, metrics) if with_state and aux else state if with_state else metrics
         return (loss, extra) if with_state or aux else loss
 
-    return Loss(fn, rng=rng, state=with_state, has_aux=aux, model=model)
+    return Loss(fn, rng=rng, has_state=with_state, has_aux=aux, model=model)
 
 
 def mse_loss(model: Model, *, rng: bool = False) -> Loss:

@@ -193,7 +193,7 @@ class Run:
         state, key = self.trees.state, self.trees.key
         names = check_outputs(self.f, self.params, state, key, self.source.example())
         self.eval_fn = check_evaluate(
-            self.evaluate, self.eval_data, self.eval_every, self.loss.state, self.params, state
+            self.evaluate, self.eval_data, self.eval_every, self.loss.has_state, self.params, state
         )
         if self.ckpt is not None and (names or self.eval_fn is not None):
             self.history = History(self.ckpt.directory, start)

@@ -54,7 +54,7 @@ def resolve_loss(given: Any, rng: bool | None, state: Any, has_aux: bool | None)
             has_aux=given.has_aux if has_aux is None else has_aux,
         )
     elif callable(given):
-        loss = Loss(given, rng=bool(rng), state=state is not None, has_aux=bool(has_aux))
+        loss = Loss(given, rng=bool(rng), has_state=state is not None, has_aux=bool(has_aux))
     else:
         check_callable(
             given,
@@ -63,16 +63,16 @@ def resolve_loss(given: Any, rng: bool | None, state: Any, has_aux: bool | None)
             expected="a function loss(params, data) -> scalar or a transformed model",
         )
         raise AssertionError("unreachable: a non-callable loss was rejected above")
-    if loss.state and state is None:
+    if loss.has_state and state is None:
         raise InvalidArgumentError(
             "the loss is for a model with state (made by transform_with_state) but no "
             "state was given. Pass the state init returned: "
             "params, state = model.init(...); train(..., state=state)."
         )
-    if state is not None and not loss.state:
+    if state is not None and not loss.has_state:
         raise InvalidArgumentError(
             "state= was given but the loss takes no state. Use a model made by "
-            "transform_with_state, or a Loss(fn, state=True) whose fn is "
+            "transform_with_state, or a Loss(fn, has_state=True) whose fn is "
             "fn(params, state, batch) -> (loss, new_state)."
         )
     if state is not None and not isinstance(state, Mapping):

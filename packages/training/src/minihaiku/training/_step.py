@@ -23,12 +23,12 @@ def normalize(loss: Loss) -> Normalized:
     """The loss in the one form the chunk calls."""
 
     def f(params: Any, state: Any, key: Any, batch: Any) -> tuple[jax.Array, tuple[Any, Any]]:
-        args = (params, *((state,) if loss.state else ()), batch, *((key,) if loss.rng else ()))
+        args = (params, *((state,) if loss.has_state else ()), batch, *((key,) if loss.rng else ()))
         out = loss.fn(*args)
         metrics: Any = {}
-        if loss.state and loss.has_aux:
+        if loss.has_state and loss.has_aux:
             value, (state, metrics) = _pair(out, "(loss, (new_state, metrics))")
-        elif loss.state:
+        elif loss.has_state:
             value, state = _pair(out, "(loss, new_state)")
         elif loss.has_aux:
             value, metrics = _pair(out, "(loss, metrics)")
