@@ -168,3 +168,10 @@ def test_like_that_is_not_params_is_a_clear_error(tmp_path):
     assert str(e.value) == (
         f"load_params: {path}: like= takes the flat params mapping init returns, got list."
     )
+
+
+def test_big_endian_arrays_are_saved_little_endian(tmp_path):
+    path = save_params(tmp_path / "p.safetensors", {"~/w": np.arange(3, dtype=">f4")})
+    got = load_params(path)["~/w"]
+    assert got.dtype == jnp.float32
+    np.testing.assert_array_equal(got, [0.0, 1.0, 2.0])

@@ -94,6 +94,8 @@ def save_params(path: str | Path, params: Mapping[str, Any]) -> Path:
                 "safetensors for the file's metadata; rename that parameter."
             )
         array = np.asarray(jax.device_get(value), order="C")
+        if array.dtype.byteorder == ">":  # safetensors is little-endian
+            array = array.astype(array.dtype.newbyteorder("<"))
         if array.dtype not in _SUPPORTED:
             raise ParamsFileError(
                 f"save_params: {path}: params[{key!r}] has dtype {array.dtype}, which a "
