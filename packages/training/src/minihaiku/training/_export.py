@@ -127,7 +127,8 @@ def load_params(path: str | Path, like: Mapping[str, Any] | None = None) -> dict
       A flat ``path -> jax.Array`` dict, in the order of ``like`` if given.
 
     Raises:
-      ParamsFileError: the file is missing or not safetensors, or it does not
+      ParamsFileError: the file is missing or not safetensors, ``like`` is
+        not a mapping of arrays (or Python scalars), or the file does not
         match ``like`` (each mismatch named by its path).
 
     Examples:
