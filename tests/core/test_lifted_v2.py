@@ -12,13 +12,19 @@ import pytest
 import minihaiku.core as mh
 from minihaiku.core import (
     InvalidArgumentError,
+    InvalidArgumentTypeError,
     Module,
     StateNotAllowedError,
+    cond,
+    fori_loop,
     get_param,
     get_state,
+    scan,
     set_state,
+    switch,
     transform,
     transform_with_state,
+    while_loop,
 )
 
 ones = jax.nn.initializers.ones
@@ -508,3 +514,139 @@ def test_intercept_methods_sees_property_getters_by_name():
 
     assert list(transform(f).init(0)) == ["~/P_0/prop/w"]
     assert seen == [("prop", "~/P_0")]
+
+
+# Branch outputs and loop carries that differ: the error names the user's functions.
+
+
+def same(x):
+    return x
+
+
+def as_int(x):
+    return x.astype(jnp.int32)
+
+
+def doubled(x):
+    return jnp.stack([x, x])
+
+
+def pair(x):
+    return x, x
+
+
+def with_int_b(x):
+    return {"w": x, "b": x.astype(jnp.int32)}
+
+
+def with_float_b(x):
+    return {"w": x, "b": x}
+
+
+SAME_OUTPUTS = (
+    "Make the branches return the same (cast, reshape or restructure the outputs of one)."
+)
+COND = "cond: true_fun and false_fun must return the same structure, shapes and dtypes, but "
+
+
+@pytest.mark.parametrize(
+    ("true_fun", "false_fun", "diff"),
+    [
+        (
+            same,
+            as_int,
+            "true_fun (same) returns float32[3] and false_fun (as_int) returns int32[3]",
+        ),
+        (
+            same,
+            doubled,
+            "true_fun (same) returns float32[3] and false_fun (doubled) returns float32[2, 3]",
+        ),
+        (
+            same,
+            pair,
+            "true_fun (same) returns the structure PyTreeDef(*) and false_fun (pair) returns "
+            "PyTreeDef((*, *))",
+        ),
+        (
+            with_float_b,
+            with_int_b,
+            "true_fun (with_float_b) returns float32[3] and false_fun (with_int_b) returns "
+            "int32[3] (at ['b'])",
+        ),
+    ],
+)
+@pytest.mark.parametrize("phase", ["init", "apply"])
+def test_cond_with_branches_that_return_different_outputs_names_them(
+    true_fun, false_fun, diff, phase
+):
+    f = transform(lambda x: cond(True, true_fun, false_fun, x))
+    with pytest.raises(InvalidArgumentTypeError) as e:
+        f.init(0, jnp.ones(3)) if phase == "init" else f.apply({}, jnp.ones(3))
+    assert isinstance(e.value, TypeError)
+    assert str(e.value) == COND + diff + ". " + SAME_OUTPUTS
+
+
+def test_cond_branches_that_differ_only_in_weak_types_still_work():
+    f = transform(lambda x: cond(True, lambda x: x.sum(), lambda x: 1.0, x))
+    assert f.apply({}, jnp.ones(3)) == 3.0
+
+
+def test_switch_with_branches_that_return_different_outputs_names_them():
+    f = transform(lambda x: switch(1, [same, same, as_int], x))
+    with pytest.raises(InvalidArgumentTypeError) as e:
+        f.apply({}, jnp.ones(3))
+    assert str(e.value) == (
+        "switch: every branch must return the same structure, shapes and dtypes, but branch 0 "
+        "(same) returns float32[3] and branch 2 (as_int) returns int32[3]. " + SAME_OUTPUTS
+    )
+    f = transform(lambda x: switch(1, [same, doubled], x))
+    with pytest.raises(InvalidArgumentTypeError) as e:
+        f.init(0, jnp.ones(3))
+    assert str(e.value) == (
+        "switch: every branch must return the same structure, shapes and dtypes, but branch 0 "
+        "(same) returns float32[3] and branch 1 (doubled) returns float32[2, 3]. " + SAME_OUTPUTS
+    )
+
+
+SAME_CARRY = "Return the carry with the type it came in with (cast or reshape it)."
+
+
+def int_body(i, v):
+    return v.astype(jnp.int32)
+
+
+def pair_body(v):
+    return v, v
+
+
+def int_step(c, x):
+    return c.astype(jnp.int32), x
+
+
+@pytest.mark.parametrize(
+    ("fn", "message"),
+    [
+        (
+            lambda x: fori_loop(0, 2, int_body, x),
+            "fori_loop: body_fun must return the carry with init_val's structure, shapes and "
+            "dtypes, but init_val is float32[3] and body_fun (int_body) returns int32[3]. ",
+        ),
+        (
+            lambda x: while_loop(lambda v: v.sum() < 5, pair_body, x),
+            "while_loop: body_fun must return the carry with init_val's structure, shapes and "
+            "dtypes, but init_val is the structure PyTreeDef(*) and body_fun (pair_body) "
+            "returns PyTreeDef((*, *)). ",
+        ),
+        (
+            lambda x: scan(int_step, x, x),
+            "scan: f must return the carry with init's structure, shapes and dtypes, but init "
+            "is float32[3] and f (int_step) returns the carry int32[3]. ",
+        ),
+    ],
+    ids=["fori_loop", "while_loop", "scan"],
+)
+def test_a_loop_body_that_changes_its_carry_is_named(fn, message):
+    with pytest.raises(InvalidArgumentTypeError) as e:
+        transform(fn).apply({}, jnp.ones(3))
+    assert str(e.value) == message + SAME_CARRY

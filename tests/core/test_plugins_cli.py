@@ -194,3 +194,36 @@ def test_the_console_script_is_declared():
     ]
     assert ep.value == "minihaiku.core._plugins.cli:main"
     assert ep.dist.metadata["Name"] == "minihaiku-core"
+
+
+def printing_plugin(tmp_path):
+    """A plugin on PYTHONPATH (a dist-info directory, no install) that prints at import
+    and in its hook, through print and straight to file descriptor 1."""
+    (tmp_path / "noisy_inits.py").write_text(
+        "import os\n"
+        "from minihaiku.core import hookimpl\n"
+        "print('noisy: imported')\n"
+        "os.write(1, b'noisy: fd 1\\n')\n"
+        "@hookimpl\n"
+        "def minihaiku_register_initializers(register):\n"
+        "    print('noisy: registering')\n"
+        "    register('noisy_zeros', lambda: (lambda key, shape, dtype: 0))\n"
+    )
+    info = tmp_path / "noisy_inits-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: noisy-inits\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[minihaiku.initializers]\nnoisy = noisy_inits\n")
+    return str(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[sys.executable, "-m", "minihaiku.core", "plugins", "--json"], [str(SCRIPT), "--json"]],
+    ids=["python -m minihaiku.core plugins", "minihaiku-plugins"],
+)
+def test_a_plugin_that_prints_leaves_the_json_parseable(tmp_path, command):
+    r = run(command, PYTHONPATH=printing_plugin(tmp_path))
+    out = json.loads(r.stdout)
+    assert out["load_order"] == ["builtin", "acme", "broken", "noisy"]
+    assert "noisy_zeros" in [i["name"] for i in out["initializers"]]
+    assert r.stderr.splitlines() == ["noisy: imported", "noisy: fd 1", "noisy: registering"]

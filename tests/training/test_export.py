@@ -3,6 +3,7 @@
 import json
 import struct
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -99,3 +100,78 @@ def test_save_into_a_missing_folder_is_a_clear_error(tmp_path):
     with pytest.raises(ParamsFileError, match=r"^cannot write .*p\.safetensors \("):
         save_params(tmp_path / "nowhere" / "p.safetensors", PARAMS)
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_complex64_and_float8_round_trip(tmp_path):
+    params = {
+        "~/c": jnp.array([1 + 2j, -0.5j], jnp.complex64),
+        "~/f8": jnp.array([1.0, -2.0], jnp.float8_e4m3fn),
+        "~/f8b": jnp.array([0.5], jnp.float8_e5m2),
+    }
+    path = save_params(tmp_path / "p.safetensors", params)
+    assert header(path)["~/c"]["dtype"] == "C64"
+    got = load_params(path, like=params)
+    for k, v in params.items():
+        assert got[k].dtype == v.dtype
+        assert jnp.array_equal(got[k], v)
+    # safetensors' own numpy reader reads C64 too (it lacks BF16 and float8).
+    path = save_params(tmp_path / "c.safetensors", {"~/c": params["~/c"]})
+    np.testing.assert_array_equal(safetensors.numpy.load_file(path)["~/c"], params["~/c"])
+
+
+def test_save_refuses_a_dtype_that_load_cannot_read(tmp_path):
+    path = tmp_path / "p.safetensors"
+    with pytest.raises(ParamsFileError) as e:
+        save_params(path, {"~/c": np.ones(2, np.complex128)})
+    assert str(e.value) == (
+        f"save_params: {path}: params['~/c'] has dtype complex128, which a params file cannot "
+        "hold; supported: bool, uint8, int8, uint16, int16, uint32, int32, uint64, int64, "
+        "float16, bfloat16, float32, float64, float8_e4m3fn, float8_e5m2, complex64. Cast it "
+        "(e.g. complex128 to complex64) before saving."
+    )
+    assert not path.exists()
+
+
+def test_save_refuses_the_reserved_metadata_name(tmp_path):
+    path = tmp_path / "p.safetensors"
+    with pytest.raises(ParamsFileError) as e:
+        save_params(path, {"~/w": jnp.ones(2), "__metadata__": jnp.ones(2)})
+    assert str(e.value) == (
+        f"save_params: {path}: the parameter path '__metadata__' is reserved by safetensors "
+        "for the file's metadata; rename that parameter."
+    )
+    assert not path.exists()
+
+
+def test_like_accepts_python_scalars_and_shape_dtype_structs(tmp_path):
+    params = {"~/s": jnp.float32(1.5), "~/n": jnp.int32(2), "~/w": jnp.ones((2, 3))}
+    path = save_params(tmp_path / "p.safetensors", params)
+    got = load_params(path, like={"~/s": 0.0, "~/n": 3, "~/w": jnp.zeros((2, 3))})
+    assert got["~/s"].dtype == jnp.float32 and got["~/n"].dtype == jnp.int32
+    shapes = {k: jax.ShapeDtypeStruct(v.shape, v.dtype) for k, v in params.items()}
+    assert list(load_params(path, like=shapes)) == list(params)
+    wrong = dict(shapes, **{"~/w": jax.ShapeDtypeStruct((3, 2), jnp.float32)})
+    with pytest.raises(ParamsFileError, match=r"'~/w' is float32\[2, 3\] in the file but "):
+        load_params(path, like=wrong)
+
+
+def test_like_that_is_not_params_is_a_clear_error(tmp_path):
+    path = save_params(tmp_path / "p.safetensors", {"~/s": jnp.float32(1.5)})
+    with pytest.raises(ParamsFileError) as e:
+        load_params(path, like={"~/s": "1.5"})
+    assert str(e.value) == (
+        f"load_params: {path}: like['~/s'] is a str; like= takes params (a flat mapping of "
+        "arrays, e.g. a fresh init's, or their jax.ShapeDtypeStruct)."
+    )
+    with pytest.raises(ParamsFileError) as e:
+        load_params(path, like=[1.5])
+    assert str(e.value) == (
+        f"load_params: {path}: like= takes the flat params mapping init returns, got list."
+    )
+
+
+def test_big_endian_arrays_are_saved_little_endian(tmp_path):
+    path = save_params(tmp_path / "p.safetensors", {"~/w": np.arange(3, dtype=">f4")})
+    got = load_params(path)["~/w"]
+    assert got.dtype == jnp.float32
+    np.testing.assert_array_equal(got, [0.0, 1.0, 2.0])

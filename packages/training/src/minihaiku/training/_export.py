@@ -17,8 +17,12 @@ __all__ = ["load_params", "save_params"]
 
 _FORMAT = "minihaiku.params/1"
 
-# safetensors' dtype tags; its numpy loader lacks BF16 (numpy has no bfloat16),
-# so the tags are read here, with JAX's numpy bfloat16 (from ml_dtypes).
+#: safetensors' key for the file's metadata: never a tensor name.
+_RESERVED = "__metadata__"
+
+# safetensors' dtype tags, each one save_params writes and load_params reads
+# (C64 since safetensors 0.7); its numpy loader lacks BF16 and float8 (numpy has
+# neither), so the tags are read here, with JAX's numpy types (from ml_dtypes).
 _DTYPES: dict[str, Any] = {
     "BOOL": np.bool_,
     "U8": np.uint8,
@@ -33,14 +37,18 @@ _DTYPES: dict[str, Any] = {
     "BF16": jnp.bfloat16,
     "F32": np.float32,
     "F64": np.float64,
+    "F8_E4M3": jnp.float8_e4m3fn,
+    "F8_E5M2": jnp.float8_e5m2,
+    "C64": np.complex64,
 }
+_SUPPORTED = {np.dtype(t) for t in _DTYPES.values()}
 
 
 def save_params(path: str | Path, params: Mapping[str, Any]) -> Path:
     """Writes params to a safetensors file, one tensor per parameter path.
 
     Keys are minihaiku's flat paths (``'~/MLP_0/__call__/Linear_0/__call__/w'``),
-    dtypes are kept (bfloat16 as safetensors' ``BF16``), and the file is
+    dtypes are kept (bfloat16 as safetensors' ``BF16``, complex64 as ``C64``), and the file is
     written to a temporary name and renamed, so a crash never leaves half a
     file. Any safetensors reader (PyTorch, JAX, Rust) can load it.
 
@@ -52,8 +60,10 @@ def save_params(path: str | Path, params: Mapping[str, Any]) -> Path:
       The absolute path written.
 
     Raises:
-      ParamsFileError: ``params`` is not a flat mapping of arrays, or the file
-        cannot be written.
+      ParamsFileError: ``params`` is not a flat mapping of arrays, a path is
+        safetensors' reserved ``'__metadata__'``, an array's dtype has no
+        safetensors tag that :func:`load_params` reads (complex128, int4, ...),
+        or the file cannot be written.
 
     Examples:
       >>> import tempfile
@@ -78,7 +88,21 @@ def save_params(path: str | Path, params: Mapping[str, Any]) -> Path:
                 f"save_params: params[{key!r}] is a {type(value).__name__}; params must "
                 "map path strings to arrays (a flat mapping, as init returns)."
             )
-        tensors[key] = np.asarray(jax.device_get(value), order="C")
+        if key == _RESERVED:
+            raise ParamsFileError(
+                f"save_params: {path}: the parameter path {_RESERVED!r} is reserved by "
+                "safetensors for the file's metadata; rename that parameter."
+            )
+        array = np.asarray(jax.device_get(value), order="C")
+        if array.dtype.byteorder == ">":  # safetensors is little-endian
+            array = array.astype(array.dtype.newbyteorder("<"))
+        if array.dtype not in _SUPPORTED:
+            raise ParamsFileError(
+                f"save_params: {path}: params[{key!r}] has dtype {array.dtype}, which a "
+                f"params file cannot hold; supported: {_dtype_names()}. Cast it (e.g. "
+                "complex128 to complex64) before saving."
+            )
+        tensors[key] = array
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
         save_file(tensors, tmp, metadata={"format": _FORMAT})
@@ -95,14 +119,16 @@ def load_params(path: str | Path, like: Mapping[str, Any] | None = None) -> dict
 
     Args:
       path: the safetensors file.
-      like: optional params to check against (e.g. a fresh ``init``): the
+      like: optional params to check against (e.g. a fresh ``init``, its
+        ``jax.ShapeDtypeStruct``s, or Python scalars by JAX's rules): the
         file must hold exactly their paths, with the same shapes and dtypes.
 
     Returns:
       A flat ``path -> jax.Array`` dict, in the order of ``like`` if given.
 
     Raises:
-      ParamsFileError: the file is missing or not safetensors, or it does not
+      ParamsFileError: the file is missing or not safetensors, ``like`` is
+        not a mapping of arrays (or Python scalars), or the file does not
         match ``like`` (each mismatch named by its path).
 
     Examples:
@@ -140,7 +166,30 @@ def load_params(path: str | Path, like: Mapping[str, Any] | None = None) -> dict
     return {k: jnp.asarray(v) for k, v in loaded.items()}
 
 
-def _check_like(path: Path, loaded: Mapping[str, np.ndarray], like: Mapping[str, Any]) -> None:
+def _dtype_names() -> str:
+    return ", ".join(str(np.dtype(t)) for t in _DTYPES.values())
+
+
+def _shape_dtype(path: Path, key: str, value: Any) -> tuple[tuple[int, ...], np.dtype[Any]]:
+    """The shape and dtype ``like[key]`` asks for: an array's, or by JAX's rules."""
+    if hasattr(value, "shape") and hasattr(value, "dtype"):  # arrays, ShapeDtypeStruct
+        return tuple(value.shape), np.dtype(value.dtype)
+    if isinstance(value, (bool, int, float, complex)):  # a Python scalar: jnp.asarray's
+        return (), np.dtype(jax.eval_shape(lambda: jnp.asarray(value)).dtype)
+    raise ParamsFileError(
+        f"load_params: {path}: like[{key!r}] is a {type(value).__name__}; like= takes "
+        "params (a flat mapping of arrays, e.g. a fresh init's, or their "
+        "jax.ShapeDtypeStruct)."
+    )
+
+
+def _check_like(path: Path, loaded: Mapping[str, np.ndarray], like: Any) -> None:
+    if not isinstance(like, Mapping):
+        raise ParamsFileError(
+            f"load_params: {path}: like= takes the flat params mapping init returns, "
+            f"got {type(like).__name__}."
+        )
+    wanted = {key: _shape_dtype(path, key, value) for key, value in like.items()}
     problems = []
     missing = [k for k in like if k not in loaded]
     extra = [k for k in loaded if k not in like]
@@ -150,7 +199,7 @@ def _check_like(path: Path, loaded: Mapping[str, np.ndarray], like: Mapping[str,
         problems.append(f"not in the model: {', '.join(map(repr, extra[:5]))}")
     for key in like:
         if key in loaded:
-            want_shape, want_dtype = tuple(np.shape(like[key])), np.dtype(like[key].dtype)
+            want_shape, want_dtype = wanted[key]
             got = loaded[key]
             if got.shape != want_shape or got.dtype != want_dtype:
                 problems.append(

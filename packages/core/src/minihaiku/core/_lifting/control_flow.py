@@ -13,6 +13,7 @@ import jax
 
 from minihaiku.core._errors import InvalidArgumentError
 from minihaiku.core._lifting.lift import Pure, lift
+from minihaiku.core._lifting.outputs import Recorder, describe_fn, mismatch, recording
 
 __all__ = ["cond", "fori_loop", "switch", "while_loop"]
 
@@ -21,6 +22,19 @@ _NO_OPERAND = object()
 
 def _branch(pure: Pure) -> Callable[..., Any]:
     return lambda st, k, *ops: pure(st, k, None, *ops)
+
+
+_SAME_OUTPUTS = (
+    "Make the branches return the same (cast, reshape or restructure the outputs of one)."
+)
+_SAME_CARRY = "Return the carry with the type it came in with (cast or reshape it)."
+
+
+def _raise_mismatch(where: str, names: Sequence[str], rec: Recorder, what: str, fix: str) -> None:
+    """Raises the clear error for a mismatch ``rec`` recorded; returns if none."""
+    error = mismatch(where, names, rec.outs, what, fix)
+    if error is not None:
+        raise error from None
 
 
 def switch(index: Any, branches: Sequence[Callable[..., Any]], *operands: Any) -> Any:
@@ -40,9 +54,20 @@ def switch(index: Any, branches: Sequence[Callable[..., Any]], *operands: Any) -
     if not branches:
         raise InvalidArgumentError("switch needs at least one branch.")
     lifted = lift("switch", branches, operands)
-    out, state = jax.lax.switch(
-        index, [_branch(p) for p in lifted.pures], lifted.state, lifted.key, *operands
-    )
+    rec = Recorder(len(branches))
+    wrapped = [recording(rec, i, _branch(p)) for i, p in enumerate(lifted.pures)]
+    try:
+        out, state = jax.lax.switch(index, wrapped, lifted.state, lifted.key, *operands)
+    except TypeError:
+        names = [f"branch {i} ({describe_fn(b)}) returns" for i, b in enumerate(branches)]
+        _raise_mismatch(
+            "switch",
+            names,
+            rec,
+            "every branch must return the same structure, shapes and dtypes",
+            _SAME_OUTPUTS,
+        )
+        raise
     lifted.done(state)
     return out
 
@@ -73,8 +98,18 @@ def cond(
             )
         operands = (operand,)
     lifted = lift("cond", [true_fun, false_fun], operands)
-    t, f = lifted.pures
-    out, state = jax.lax.cond(pred, _branch(t), _branch(f), lifted.state, lifted.key, *operands)
+    rec = Recorder(2)
+    t, f = (recording(rec, i, _branch(p)) for i, p in enumerate(lifted.pures))
+    try:
+        out, state = jax.lax.cond(pred, t, f, lifted.state, lifted.key, *operands)
+    except TypeError:
+        names = [
+            f"true_fun ({describe_fn(true_fun)}) returns",
+            f"false_fun ({describe_fn(false_fun)}) returns",
+        ]
+        what = "true_fun and false_fun must return the same structure, shapes and dtypes"
+        _raise_mismatch("cond", names, rec, what, _SAME_OUTPUTS)
+        raise
     lifted.done(state)
     return out
 
@@ -97,14 +132,23 @@ def fori_loop(lower: int, upper: int, body_fun: Callable[[Any, Any], Any], init_
     """
     lifted = lift("fori_loop", [body_fun], (lower, init_val))
     (pure,) = lifted.pures
+    rec = Recorder(2)
+    rec.record(0, init_val)
 
     def body(i: Any, carry: Any) -> Any:
         val, st, k = carry
         k, sub = _split_key(k)
         val, st = pure(st, sub, None, i, val)
+        rec.record(1, val)
         return val, st, k
 
-    val, state, _ = jax.lax.fori_loop(lower, upper, body, (init_val, lifted.state, lifted.key))
+    try:
+        val, state, _ = jax.lax.fori_loop(lower, upper, body, (init_val, lifted.state, lifted.key))
+    except TypeError:
+        names = ["init_val is", f"body_fun ({describe_fn(body_fun)}) returns"]
+        what = "body_fun must return the carry with init_val's structure, shapes and dtypes"
+        _raise_mismatch("fori_loop", names, rec, what, _SAME_CARRY)
+        raise
     lifted.done(state)
     return val
 
@@ -134,12 +178,22 @@ def while_loop(
         val, st, k = carry
         return cpure(st, k, None, val)[0]
 
+    rec = Recorder(2)
+    rec.record(0, init_val)
+
     def b(carry: Any) -> Any:
         val, st, k = carry
         k, sub = _split_key(k)
         val, st = bpure(st, sub, None, val)
+        rec.record(1, val)
         return val, st, k
 
-    val, state, _ = jax.lax.while_loop(c, b, (init_val, lifted.state, lifted.key))
+    try:
+        val, state, _ = jax.lax.while_loop(c, b, (init_val, lifted.state, lifted.key))
+    except TypeError:
+        names = ["init_val is", f"body_fun ({describe_fn(body_fun)}) returns"]
+        what = "body_fun must return the carry with init_val's structure, shapes and dtypes"
+        _raise_mismatch("while_loop", names, rec, what, _SAME_CARRY)
+        raise
     lifted.done(state)
     return val

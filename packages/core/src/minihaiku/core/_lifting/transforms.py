@@ -21,6 +21,7 @@ import jax.numpy as jnp
 from minihaiku.core._errors import InvalidArgumentError, InvalidArgumentTypeError
 from minihaiku.core._frame import current_frame
 from minihaiku.core._lifting.lift import lift
+from minihaiku.core._lifting.outputs import Recorder, describe_fn, mismatch
 
 __all__ = ["eval_shape", "grad", "map", "remat", "scan", "value_and_grad", "vmap"]
 
@@ -36,6 +37,9 @@ def _first(xs: Any, reverse: bool) -> Any:
         return x[-1 if reverse else 0]
 
     return None if xs is None else jax.tree_util.tree_map(one, xs)
+
+
+_CARRY = "Return the carry with the type it came in with (cast or reshape it)."
 
 
 def scan(
@@ -67,15 +71,32 @@ def scan(
     (pure,) = lifted.pures
     n = length if length is not None else len(jax.tree_util.tree_leaves(xs)[0])
 
+    rec = Recorder(2)
+    rec.record(0, init)
+
     def body(carry: Any, inputs: Any) -> Any:
         (c, st), (x, k) = carry, inputs
         (c, y), st = pure(st, k, None, c, x)
+        rec.record(1, c)
         return (c, st), y
 
-    (carry, state), ys = jax.lax.scan(
-        body, (init, lifted.state), (xs, lifted.keys(n)), length=length, reverse=reverse,
-        unroll=unroll,
-    )  # fmt: skip
+    try:
+        (carry, state), ys = jax.lax.scan(
+            body, (init, lifted.state), (xs, lifted.keys(n)), length=length, reverse=reverse,
+            unroll=unroll,
+        )  # fmt: skip
+    except TypeError:
+        names = ["init is", f"f ({describe_fn(f)}) returns the carry"]
+        error = mismatch(
+            "scan",
+            names,
+            rec.outs,
+            "f must return the carry with init's structure, shapes and dtypes",
+            _CARRY,
+        )
+        if error is not None:
+            raise error from None
+        raise
     lifted.done(state)
     return carry, ys
 

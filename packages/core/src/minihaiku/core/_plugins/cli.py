@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from minihaiku.core._plugins.contract import AUTOLOAD_ENV, STRICT_ENV
 from minihaiku.core._plugins.default import registry
@@ -80,6 +82,31 @@ def format_report(report: RegistryReport) -> str:
     return "\n".join(lines)
 
 
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Sends what runs inside to stderr, ``print`` and writes to file descriptor 1 alike.
+
+    Plugins may print when imported or in their hook; stdout is kept for the
+    report (``--json`` must stay parseable).
+    """
+    sys.stdout.flush()
+    try:
+        fd = sys.stdout.fileno()
+        saved = os.dup(fd)
+        os.dup2(sys.stderr.fileno(), fd)
+    except (AttributeError, OSError, ValueError):  # no real descriptors (captured)
+        fd = saved = -1
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stderr.flush()
+        if saved >= 0:
+            sys.stdout.flush()
+            os.dup2(saved, fd)
+            os.close(saved)
+
+
 def _parser(prog: str | None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
@@ -101,7 +128,7 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
       >>> main(["--help"])  # doctest: +SKIP
     """
     args = _parser(prog).parse_args(argv)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _stdout_to_stderr():
         # The report lists the failures; no warning text on stderr as well.
         warnings.simplefilter("ignore")
         registry.load_plugins(strict=False)
