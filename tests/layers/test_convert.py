@@ -348,14 +348,19 @@ def test_a_sorted_dict_with_ten_or_more_equal_modules_is_paired_in_numeric_order
         r"before 'mlp/~/linear_2': no creation order does that\. Paired them in numeric "
         r"order instead, which moved \['mlp/~/linear_2', 'mlp/~/linear_3', 'mlp/~/linear_4', "
         r"'mlp/~/linear_5', 'mlp/~/linear_6', 'mlp/~/linear_7', 'mlp/~/linear_8', "
-        r"'mlp/~/linear_9'\] and 2 more\. Pass order= \(dm-haiku\) or params from an "
-        r"un-jitted init \(minihaiku\) in creation order to silence this\.$",
+        r"'mlp/~/linear_9'\] and 2 more\. Pass order= with the dm-haiku module names in "
+        r"creation order, e.g\. order=<the dict an un-jitted hk\.transform\(f\)\.init "
+        r"returned>, to silence this\.$",
     ):
         converted = from_haiku(tree_mapped, params)
     assert_same_values(converted, from_haiku(hk_params, params))
     np.testing.assert_allclose(f.apply(converted, x), hk_f.apply(hk_params, x), rtol=1e-6)
     # to_haiku pairs the same way, and gives the modules back in creation order
-    with pytest.warns(UserWarning, match=r"^to_haiku: the dm-haiku haiku_params are in"):
+    with pytest.warns(
+        UserWarning,
+        match=r"^to_haiku: the dm-haiku haiku_params are in .*\. Pass haiku_params from an "
+        r"un-jitted hk\.transform\(f\)\.init \(creation order\), to silence this\.$",
+    ):
         back = to_haiku(converted, tree_mapped)
     assert list(back) == list(hk_params)
     for name in hk_params:
@@ -363,7 +368,11 @@ def test_a_sorted_dict_with_ten_or_more_equal_modules_is_paired_in_numeric_order
             np.testing.assert_array_equal(back[name][leaf], hk_params[name][leaf])
     # a sorted minihaiku side (jitted init) is put in numeric order too
     jitted = jax.jit(f.init)(jax.random.key(0), x)
-    with pytest.warns(UserWarning, match=r"^from_haiku: the minihaiku params are in .*'"):
+    with pytest.warns(
+        UserWarning,
+        match=r"^from_haiku: the minihaiku params are in .*\. Pass params from an un-jitted "
+        r"minihaiku init \(creation order\), to silence this\.$",
+    ):
         from_jitted = from_haiku(hk_params, jitted)
     expected = from_haiku(hk_params, params)
     assert_same_values({k: from_jitted[k] for k in expected}, expected)
@@ -382,7 +391,7 @@ def test_a_sorted_dict_whose_numeric_order_is_ambiguous_is_refused():
         r"'linear_2', so they are not in creation order, and their numeric order is "
         r"ambiguous \(numbers with leading zeros or inside names\)\. Pass order= with the "
         r"dm-haiku module names in creation order, e.g\. order=<the dict an un-jitted "
-        r"hk\.transform\(f\)\.init returned>, and minihaiku params from an un-jitted init\.$",
+        r"hk\.transform\(f\)\.init returned>\.$",
     ):
         from_haiku(hk_params, params)
     # order= settles it, without a warning

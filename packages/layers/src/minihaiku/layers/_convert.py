@@ -137,15 +137,21 @@ def _unsort(items: list[tuple[str, Any]], side: str, arg: str, fn: str) -> list[
     ahead, behind = names[first], numeric_names[first]
     keys = {_counter_key(name) for name in names}
     natural = sorted(names, key=_natural_key)
+    if side == "minihaiku":
+        remedy = f"Pass {arg} from an un-jitted minihaiku init (creation order)"
+    elif fn == "from_haiku":
+        remedy = (
+            "Pass order= with the dm-haiku module names in creation order, e.g. "
+            "order=<the dict an un-jitted hk.transform(f).init returned>"
+        )
+    else:
+        remedy = f"Pass {arg} from an un-jitted hk.transform(f).init (creation order)"
     if len(keys) != len(names) or natural != numeric_names:
         raise ConversionError(
             f"{fn}: the {side} {arg} are in alphabetical order (jax.jit, "
             "jax.tree_util.tree_map and optax sort dict keys), which puts "
             f"{ahead!r} before {behind!r}, so they are not in creation order, and their "
-            "numeric order is ambiguous (numbers with leading zeros or inside names). "
-            "Pass order= with the dm-haiku module names in creation order, e.g. "
-            "order=<the dict an un-jitted hk.transform(f).init returned>, and minihaiku "
-            "params from an un-jitted init."
+            f"numeric order is ambiguous (numbers with leading zeros or inside names). {remedy}."
         )
     moved = [name for name, old in zip(numeric_names, names, strict=True) if name != old]
     more = f" and {len(moved) - 8} more" if len(moved) > 8 else ""
@@ -153,8 +159,7 @@ def _unsort(items: list[tuple[str, Any]], side: str, arg: str, fn: str) -> list[
         f"{fn}: the {side} {arg} are in alphabetical order (jax.jit, "
         "jax.tree_util.tree_map and optax sort dict keys), which puts "
         f"{ahead!r} before {behind!r}: no creation order does that. Paired them in "
-        f"numeric order instead, which moved {moved[:8]}{more}. Pass order= (dm-haiku) or "
-        "params from an un-jitted init (minihaiku) in creation order to silence this.",
+        f"numeric order instead, which moved {moved[:8]}{more}. {remedy}, to silence this.",
         UserWarning,
         stacklevel=4,
     )

@@ -142,6 +142,11 @@ def dynamic_unroll(
       ``(output_sequence, final_state)``, or ``(output_sequence,
       state_sequence)`` with ``return_all_states``.
 
+    Raises:
+      InvalidArgumentError: as :func:`static_unroll`; the initial state of an
+        ``LSTM``, ``GRU`` or ``VanillaRNN`` must have exactly the shape
+        ``[..., hidden_size]`` of the inputs' batch axes (the loop keeps it).
+
     Examples:
       >>> import jax.numpy as jnp
       >>> from minihaiku.core import transform
