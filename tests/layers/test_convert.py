@@ -399,3 +399,16 @@ def test_a_sorted_dict_whose_numeric_order_is_ambiguous_is_refused():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert len(from_haiku(hk_params, params, order=order)) == 12
+
+
+def test_a_sorted_dict_in_numeric_order_converts_without_a_warning():
+    # 'lstm/linear' before 'lstm_1/linear' and 'linear' before 'linear_1' is sorted and numeric
+    hk_params = {
+        name: {"w": jnp.ones((5, 5))}
+        for name in ("linear", "linear_1", "lstm/linear", "lstm_1/linear")
+    }
+    params = transform(lambda x: MLP([5] * 4)(x)).init(0, X)
+    params = {k: v for k, v in params.items() if k.endswith("/w")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(from_haiku(hk_params, params)) == 4

@@ -104,7 +104,7 @@ def _names(items: list[tuple[str, Any]], limit: int = 8) -> str:
     return f"{names}{more}"
 
 
-_COUNTER = re.compile(r"_(\d+)(?=/|$)")
+_COUNTER = re.compile(r"(?<=_)(\d+)(?=/|$)")
 _DIGITS = re.compile(r"(\d+)")
 
 
