@@ -1,5 +1,7 @@
 """from_haiku / to_haiku: dm-haiku checkpoints into minihaiku params and state, and errors."""
 
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -321,3 +323,92 @@ def test_conv_net_checkpoint():
     np.testing.assert_allclose(
         f.apply(params, images), hk_f.apply(hk_params, images), rtol=1e-5, atol=1e-6
     )
+
+
+def hk_deep_mlp(x):
+    return hk.nets.MLP([4] * 12)(x)
+
+
+def mh_deep_mlp(x):
+    return MLP([4] * 12)(x)
+
+
+def test_a_sorted_dict_with_ten_or_more_equal_modules_is_paired_in_numeric_order():
+    x = jnp.ones((2, 4))
+    hk_f = hk.without_apply_rng(hk.transform(hk_deep_mlp))
+    hk_params = hk_f.init(jax.random.key(0), x)
+    tree_mapped = jax.tree_util.tree_map(lambda a: a, hk_params)
+    assert list(tree_mapped)[:3] == ["mlp/~/linear_0", "mlp/~/linear_1", "mlp/~/linear_10"]
+    f = transform(mh_deep_mlp)
+    params = f.init(0, x)
+    with pytest.warns(
+        UserWarning,
+        match=r"^from_haiku: the dm-haiku haiku_params are in alphabetical order \(jax\.jit, "
+        r"jax\.tree_util\.tree_map and optax sort dict keys\), which puts 'mlp/~/linear_10' "
+        r"before 'mlp/~/linear_2': no creation order does that\. Paired them in numeric "
+        r"order instead, which moved \['mlp/~/linear_2', 'mlp/~/linear_3', 'mlp/~/linear_4', "
+        r"'mlp/~/linear_5', 'mlp/~/linear_6', 'mlp/~/linear_7', 'mlp/~/linear_8', "
+        r"'mlp/~/linear_9'\] and 2 more\. Pass order= with the dm-haiku module names in "
+        r"creation order, e.g\. order=<the dict an un-jitted hk\.transform\(f\)\.init "
+        r"returned>, to silence this\.$",
+    ):
+        converted = from_haiku(tree_mapped, params)
+    assert_same_values(converted, from_haiku(hk_params, params))
+    np.testing.assert_allclose(f.apply(converted, x), hk_f.apply(hk_params, x), rtol=1e-6)
+    # to_haiku pairs the same way, and gives the modules back in creation order
+    with pytest.warns(
+        UserWarning,
+        match=r"^to_haiku: the dm-haiku haiku_params are in .*\. Pass haiku_params from an "
+        r"un-jitted hk\.transform\(f\)\.init \(creation order\), to silence this\.$",
+    ):
+        back = to_haiku(converted, tree_mapped)
+    assert list(back) == list(hk_params)
+    for name in hk_params:
+        for leaf in hk_params[name]:
+            np.testing.assert_array_equal(back[name][leaf], hk_params[name][leaf])
+    # a sorted minihaiku side (jitted init) is put in numeric order too
+    jitted = jax.jit(f.init)(jax.random.key(0), x)
+    with pytest.warns(
+        UserWarning,
+        match=r"^from_haiku: the minihaiku params are in .*\. Pass params from an un-jitted "
+        r"minihaiku init \(creation order\), to silence this\.$",
+    ):
+        from_jitted = from_haiku(hk_params, jitted)
+    expected = from_haiku(hk_params, params)
+    assert_same_values({k: from_jitted[k] for k in expected}, expected)
+
+
+def test_a_sorted_dict_whose_numeric_order_is_ambiguous_is_refused():
+    hk_params = {
+        f"linear_{i}": {"w": jnp.ones((5, 5))} for i in ("0", "01", "1", "10", *"23456789")
+    }
+    params = transform(lambda x: MLP([5] * 12)(x)).init(0, X)
+    params = {k: v for k, v in params.items() if k.endswith("/w")}
+    with pytest.raises(
+        ConversionError,
+        match=r"^from_haiku: the dm-haiku haiku_params are in alphabetical order \(jax\.jit, "
+        r"jax\.tree_util\.tree_map and optax sort dict keys\), which puts 'linear_10' before "
+        r"'linear_2', so they are not in creation order, and their numeric order is "
+        r"ambiguous \(numbers with leading zeros or inside names\)\. Pass order= with the "
+        r"dm-haiku module names in creation order, e.g\. order=<the dict an un-jitted "
+        r"hk\.transform\(f\)\.init returned>\.$",
+    ):
+        from_haiku(hk_params, params)
+    # order= settles it, without a warning
+    order = [f"linear_{i}" for i in ("0", "01", "1", *"23456789", "10")]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(from_haiku(hk_params, params, order=order)) == 12
+
+
+def test_a_sorted_dict_in_numeric_order_converts_without_a_warning():
+    # 'lstm/linear' before 'lstm_1/linear' and 'linear' before 'linear_1' is sorted and numeric
+    hk_params = {
+        name: {"w": jnp.ones((5, 5))}
+        for name in ("linear", "linear_1", "lstm/linear", "lstm_1/linear")
+    }
+    params = transform(lambda x: MLP([5] * 4)(x)).init(0, X)
+    params = {k: v for k, v in params.items() if k.endswith("/w")}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(from_haiku(hk_params, params)) == 4

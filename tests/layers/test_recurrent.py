@@ -513,3 +513,100 @@ def test_jitted_dynamic_unroll_is_one_scan_of_the_hand_written_step():
     ours = scan_bodies(f.apply, params, XS)
     assert ours == scan_bodies(hand, params, XS)
     assert len(ours) == 1 and ours[0].count("dot_general") == 1
+
+
+@pytest.mark.parametrize("unroll", [static_unroll, dynamic_unroll])
+@pytest.mark.parametrize(
+    ("make", "state", "what", "given"),
+    [
+        (
+            LSTM,
+            lambda core: core.initial_state(B + 1),
+            r"an LSTMState\(hidden, cell\) of two arrays",
+            r"shapes \[\(4, 2\), \(4, 2\)\]",
+        ),
+        (
+            LSTM,
+            lambda core: LSTM(7).initial_state(B),
+            r"an LSTMState\(hidden, cell\) of two arrays",
+            r"shapes \[\(3, 7\), \(3, 7\)\]",
+        ),
+        (GRU, lambda core: core.initial_state(B + 1), "an array", r"shape \(4, 2\)"),
+        (GRU, lambda core: jnp.zeros((B, 7)), "an array", r"shape \(3, 7\)"),
+        (
+            VanillaRNN,
+            lambda core: core.initial_state(B + 1),
+            "an array",
+            r"shape \(4, 2\)",
+        ),
+    ],
+)
+def test_an_initial_state_that_does_not_fit_is_named(unroll, make, state, what, given):
+    def fn(xs):
+        core = make(2)
+        return unroll(core, xs, state(core))
+
+    name = make.__name__
+    with pytest.raises(
+        InvalidArgumentError,
+        match=rf"^{unroll.__name__} of {name} ~/{name}_0: initial_state does not fit the "
+        rf"inputs: expected {what} of shape \(3, 2\) \(the inputs' batch axes \(3,\) and "
+        rf"hidden_size 2\), got {given}\. Pass core\.initial_state\(3\), or give the core "
+        r"the hidden_size of the state\.$",
+    ):
+        transform(fn).init(0, XS)
+
+
+def test_unbatched_inputs_name_initial_state_none():
+    def fn(xs):
+        core = GRU(2)
+        return dynamic_unroll(core, xs, core.initial_state(B))
+
+    with pytest.raises(
+        InvalidArgumentError,
+        match=r"expected an array of shape \(2,\) \(the inputs' batch axes \(\) and "
+        r"hidden_size 2\), got shape \(3, 2\)\. Pass core\.initial_state\(None\)",
+    ):
+        transform(fn).init(0, XS[:, 0])
+
+
+def test_static_unroll_keeps_a_gru_state_that_broadcasts():
+    # the GRU step broadcasts an unbatched state over the batch, as before
+    def fn(xs):
+        core = GRU(2)
+        return static_unroll(core, xs, core.initial_state(None))
+
+    f = transform(fn)
+    out, state = f.apply(f.init(0, XS), XS)
+    assert out.shape == (T, B, 2)
+    assert state.shape == (B, 2)
+
+
+@pytest.mark.parametrize("time_major", [True, False])
+@pytest.mark.parametrize("make", [lambda: LSTM(2), lambda: GRU(2), lambda: VanillaRNN(2)])
+def test_static_unroll_over_zero_steps_is_dynamic_unrolls(make, time_major):
+    xs = XS[:0] if time_major else jnp.swapaxes(XS, 0, 1)[:, :0]
+
+    def fn(unroll, xs):
+        core = make()
+        return unroll(core, xs, core.initial_state(B), time_major=time_major)
+
+    static = transform(lambda xs: fn(static_unroll, xs))
+    dynamic = transform(lambda xs: fn(dynamic_unroll, xs))
+    params = dynamic.init(0, XS if time_major else jnp.swapaxes(XS, 0, 1))
+    assert list(static.init(0, xs)) == list(params)
+    out, state = static.apply(params, xs)
+    expected_out, expected_state = dynamic.apply(params, xs)
+    assert out.shape == expected_out.shape == ((0, B, 2) if time_major else (B, 0, 2))
+    assert out.dtype == expected_out.dtype
+    assert jax.tree_util.tree_structure(state) == jax.tree_util.tree_structure(expected_state)
+    for leaf, initial in zip(
+        jax.tree_util.tree_leaves(state),
+        jax.tree_util.tree_leaves(make_initial(make)),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(leaf, initial)
+
+
+def make_initial(make):
+    return transform(lambda: make().initial_state(B)).apply({})

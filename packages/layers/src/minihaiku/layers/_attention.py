@@ -196,5 +196,9 @@ class MultiHeadAttention(Module):
             attn_logits = jnp.where(mask, attn_logits, -1e30)
         attn_weights = jax.nn.softmax(attn_logits)
         attn = jnp.einsum("...htT,...Thd->...thd", attn_weights, value_heads)
-        attn = jnp.reshape(attn, (*leading_dims, sequence_length, -1))
+        if attn.shape[:-2] == (*leading_dims, sequence_length):
+            # the heads' size, not -1, which cannot be inferred for an empty batch
+            attn = jnp.reshape(attn, (*leading_dims, sequence_length, h * self.value_size))
+        else:
+            attn = jnp.reshape(attn, (*leading_dims, sequence_length, -1))
         return linear(self.model_size, "linear")(attn)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -159,6 +160,13 @@ class BatchNorm(Module):
         else:
             ch = to_abs_axes((self.channel_index,), "the channel axis", where, ndim=inputs.ndim)[0]
             axis = tuple(i for i in range(inputs.ndim) if i != ch)
+        if training and math.prod(inputs.shape[i] for i in axis) == 0:
+            raise InvalidArgumentError(
+                f"{where}: is_training=True on an input of shape {inputs.shape} with no "
+                f"elements to average over axes {axis}: the batch statistics would be NaN "
+                "and turn the moving averages into NaN. Skip empty batches, or call with "
+                "is_training=False."
+            )
         if training or local:
             mean = jnp.mean(inputs, axis, keepdims=True)
             mean_of_squares = jnp.mean(jnp.square(inputs), axis, keepdims=True)

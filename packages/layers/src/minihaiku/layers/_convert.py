@@ -11,6 +11,8 @@ dm-haiku: it only reads nested dicts of arrays.
 
 from __future__ import annotations
 
+import re
+import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -102,6 +104,68 @@ def _names(items: list[tuple[str, Any]], limit: int = 8) -> str:
     return f"{names}{more}"
 
 
+_COUNTER = re.compile(r"(?<=_)(\d+)(?=/|$)")
+_DIGITS = re.compile(r"(\d+)")
+
+
+def _counter_key(name: str) -> tuple[str | int, ...]:
+    """Sorts ``x_2`` before ``x_10``: the numbers dm-haiku and minihaiku append to names."""
+    parts = _COUNTER.split(name)
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts))
+
+
+def _natural_key(name: str) -> tuple[str | int, ...]:
+    """Sorts every run of digits by its value."""
+    parts = _DIGITS.split(name)
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts))
+
+
+def _unsort(items: list[tuple[str, Any]], side: str, arg: str, fn: str) -> list[tuple[str, Any]]:
+    """Puts a dict that jit or tree_map sorted back in numeric order, or refuses.
+
+    Sorting puts ``linear_10`` before ``linear_2``, which no creation order
+    does; modules of equal shapes would then pair with the wrong layer.
+    """
+    names = [name for name, _ in items]
+    if len(names) < 2 or names != sorted(names):
+        return items
+    numeric = sorted(items, key=lambda item: _counter_key(item[0]))
+    numeric_names = [name for name, _ in numeric]
+    if numeric_names == names:
+        return items
+    first = next(i for i, (a, b) in enumerate(zip(names, numeric_names, strict=True)) if a != b)
+    ahead, behind = names[first], numeric_names[first]
+    keys = {_counter_key(name) for name in names}
+    natural = sorted(names, key=_natural_key)
+    if side == "minihaiku":
+        remedy = f"Pass {arg} from an un-jitted minihaiku init (creation order)"
+    elif fn == "from_haiku":
+        remedy = (
+            "Pass order= with the dm-haiku module names in creation order, e.g. "
+            "order=<the dict an un-jitted hk.transform(f).init returned>"
+        )
+    else:
+        remedy = f"Pass {arg} from an un-jitted hk.transform(f).init (creation order)"
+    if len(keys) != len(names) or natural != numeric_names:
+        raise ConversionError(
+            f"{fn}: the {side} {arg} are in alphabetical order (jax.jit, "
+            "jax.tree_util.tree_map and optax sort dict keys), which puts "
+            f"{ahead!r} before {behind!r}, so they are not in creation order, and their "
+            f"numeric order is ambiguous (numbers with leading zeros or inside names). {remedy}."
+        )
+    moved = [name for name, old in zip(numeric_names, names, strict=True) if name != old]
+    more = f" and {len(moved) - 8} more" if len(moved) > 8 else ""
+    warnings.warn(
+        f"{fn}: the {side} {arg} are in alphabetical order (jax.jit, "
+        "jax.tree_util.tree_map and optax sort dict keys), which puts "
+        f"{ahead!r} before {behind!r}: no creation order does that. Paired them in "
+        f"numeric order instead, which moved {moved[:8]}{more}. {remedy}, to silence this.",
+        UserWarning,
+        stacklevel=4,
+    )
+    return numeric
+
+
 def _reorder(
     items: list[tuple[str, Mapping[str, Any]]], order: Iterable[str], fn: str
 ) -> list[tuple[str, Mapping[str, Any]]]:
@@ -137,7 +201,9 @@ def _pair(
     hk_items = _haiku_modules(haiku, hk_arg, fn)
     if order is not None:
         hk_items = _reorder(hk_items, order, fn)
-    mh_items = _modules(flat, mh_arg, fn)
+    else:
+        hk_items = _unsort(hk_items, "dm-haiku", hk_arg, fn)
+    mh_items = _unsort(_modules(flat, mh_arg, fn), "minihaiku", mh_arg, fn)
     hint = _hint(hk_items, mh_items)
     if len(hk_items) != len(mh_items):
         raise ConversionError(
@@ -193,7 +259,10 @@ def from_haiku(
       order: the dm-haiku module names in creation order, when
         ``haiku_params`` is not in that order (``jax.jit``, ``jax.grad``,
         ``tree_map`` and optax sort dict keys): e.g. the dict an un-jitted
-        dm-haiku ``init`` returned, or a list of its names.
+        dm-haiku ``init`` returned, or a list of its names. Without it, a dict
+        in alphabetical order that no creation order gives (``linear_10``
+        before ``linear_2``) is paired in numeric order, with a warning naming
+        the modules that moved (the same for a sorted ``params``).
 
     Returns:
       A new flat dict with the paths of ``params`` and dm-haiku's values.
@@ -201,7 +270,8 @@ def from_haiku(
     Raises:
       ConversionError: the module counts, a module's leaf names or a leaf's
         shape differ, or ``order`` does not name each module once; the message
-        names the first mismatch on both sides.
+        names the first mismatch on both sides. Also when a dict is sorted
+        (``x_10`` before ``x_2``) and its numeric order is ambiguous.
 
     Examples:
       >>> import jax.numpy as jnp

@@ -9,6 +9,7 @@ import jax
 import jax.numpy as jnp
 
 from minihaiku.core import InvalidArgumentError, NotCallableError, scan
+from minihaiku.layers._unroll_state import check_initial_state
 
 __all__ = ["dynamic_unroll", "static_unroll"]
 
@@ -67,7 +68,14 @@ def static_unroll(
       time_major: the layout of inputs and outputs.
 
     Returns:
-      ``(output_sequence, final_state)``, outputs stacked on the time axis.
+      ``(output_sequence, final_state)``, outputs stacked on the time axis;
+      over zero time steps, the empty sequence and ``initial_state``, as
+      :func:`dynamic_unroll`.
+
+    Raises:
+      InvalidArgumentError: the sequence has no time axis or inputs of
+        different lengths, or the initial state of an ``LSTM``, ``GRU`` or
+        ``VanillaRNN`` does not fit the inputs' batch or the ``hidden_size``.
 
     Examples:
       >>> import jax.numpy as jnp
@@ -82,6 +90,12 @@ def static_unroll(
     """
     time_axis = 0 if time_major else 1
     num_steps = _num_steps("static_unroll", core, input_sequence, time_axis)
+    check_initial_state(
+        "static_unroll", core, input_sequence, initial_state, time_axis, exact=False
+    )
+    if num_steps == 0:
+        # no step to stack: the empty sequence and the initial state, as dynamic_unroll
+        return dynamic_unroll(core, input_sequence, initial_state, time_major=time_major)
     flat, treedef = jax.tree_util.tree_flatten(input_sequence)
     steps = [jnp.unstack(x, axis=time_axis) for x in flat]
     state = initial_state
@@ -128,6 +142,11 @@ def dynamic_unroll(
       ``(output_sequence, final_state)``, or ``(output_sequence,
       state_sequence)`` with ``return_all_states``.
 
+    Raises:
+      InvalidArgumentError: as :func:`static_unroll`; the initial state of an
+        ``LSTM``, ``GRU`` or ``VanillaRNN`` must have exactly the shape
+        ``[..., hidden_size]`` of the inputs' batch axes (the loop keeps it).
+
     Examples:
       >>> import jax.numpy as jnp
       >>> from minihaiku.core import transform
@@ -140,7 +159,11 @@ def dynamic_unroll(
       >>> out.shape, state.shape
       ((2, 5, 3), (2, 3))
     """
-    _num_steps("dynamic_unroll", core, input_sequence, 0 if time_major else 1)
+    time_axis = 0 if time_major else 1
+    _num_steps("dynamic_unroll", core, input_sequence, time_axis)
+    check_initial_state(
+        "dynamic_unroll", core, input_sequence, initial_state, time_axis, exact=True
+    )
 
     def step(prev_state: Any, inputs: Any) -> tuple[Any, Any]:
         outputs, next_state = core(inputs, prev_state)

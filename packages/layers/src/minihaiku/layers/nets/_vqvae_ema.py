@@ -115,6 +115,13 @@ class VectorQuantizerEMA(Module, method_scopes=False):
             e_latent = jnp.mean(jnp.square(jax.lax.stop_gradient(quantized) - inputs))
             return self.commitment_cost * e_latent
 
+        if is_training and flat_inputs.shape[0] == 0:
+            raise InvalidArgumentError(
+                f"{where}: is_training=True on inputs of shape {inputs.shape} with no "
+                "vectors: the codebook update would divide by zero counts (NaN codes "
+                "from the first step on). Skip empty batches, or call with "
+                "is_training=False."
+            )
         out = quantize_outputs(inputs, self.embeddings, loss_of, axis)
         if is_training:
             encodings = out["encodings"]
