@@ -37,6 +37,13 @@ def _raise_mismatch(where: str, names: Sequence[str], rec: Recorder, what: str, 
         raise error from None
 
 
+def _raise_carry_mismatch(where: str, body_fun: Callable[..., Any], rec: Recorder) -> None:
+    """Names ``body_fun`` when a loop body changed its carry (init_val is slot 0)."""
+    names = ["init_val is", f"body_fun ({describe_fn(body_fun)}) returns"]
+    what = "body_fun must return the carry with init_val's structure, shapes and dtypes"
+    _raise_mismatch(where, names, rec, what, _SAME_CARRY)
+
+
 def switch(index: Any, branches: Sequence[Callable[..., Any]], *operands: Any) -> Any:
     """``jax.lax.switch`` whose branches may use parameters, state and keys.
 
@@ -145,9 +152,7 @@ def fori_loop(lower: int, upper: int, body_fun: Callable[[Any, Any], Any], init_
     try:
         val, state, _ = jax.lax.fori_loop(lower, upper, body, (init_val, lifted.state, lifted.key))
     except TypeError:
-        names = ["init_val is", f"body_fun ({describe_fn(body_fun)}) returns"]
-        what = "body_fun must return the carry with init_val's structure, shapes and dtypes"
-        _raise_mismatch("fori_loop", names, rec, what, _SAME_CARRY)
+        _raise_carry_mismatch("fori_loop", body_fun, rec)
         raise
     lifted.done(state)
     return val
@@ -191,9 +196,7 @@ def while_loop(
     try:
         val, state, _ = jax.lax.while_loop(c, b, (init_val, lifted.state, lifted.key))
     except TypeError:
-        names = ["init_val is", f"body_fun ({describe_fn(body_fun)}) returns"]
-        what = "body_fun must return the carry with init_val's structure, shapes and dtypes"
-        _raise_mismatch("while_loop", names, rec, what, _SAME_CARRY)
+        _raise_carry_mismatch("while_loop", body_fun, rec)
         raise
     lifted.done(state)
     return val
