@@ -14,8 +14,8 @@ for rev in "$@"; do
   echo "=== $rev: main_job"
   (cd bench && timeout 120 python3 main_job.py --repeats 5 2>&1 | tee "$OUT/${rev}_main_job.txt")
   echo "=== $rev: overhead depth 100 500"
-  (cd bench && timeout 120 python3 overhead.py --depth 100 500 --repeats 5 --compile-max-depth 100 \
+  (cd bench && timeout 120 python3 overhead.py --depth 100 500 --repeats 5 --compile-max-depth 0 \
     2>&1 | tee "$OUT/${rev}_overhead.txt")
   echo "=== $rev: layers"
-  (cd bench && timeout 200 python3 layers.py --repeats 5 2>&1 | tee "$OUT/${rev}_layers.txt")
+  (cd bench && timeout 240 python3 layers.py --repeats 3 2>&1 | tee "$OUT/${rev}_layers.txt")
 done
