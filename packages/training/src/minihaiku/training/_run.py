@@ -198,9 +198,10 @@ class Run:
         if self.ckpt is not None and (names or self.eval_fn is not None):
             self.history = History(self.ckpt.directory, start)
         placement = self.placement
-        # Every chunk runs one program compiled for the largest chunk (see make_chunk).
+        # Every chunk runs one program compiled for the largest chunk (see make_chunk),
+        # the same whatever step the run starts from: a resumed run runs the same program.
         every = self.every or self.per_dispatch
-        self.capacity = max(1, min(self.per_dispatch, self.steps - start, every))
+        self.capacity = max(1, min(self.per_dispatch, self.steps, every))
         self.feed = Feeder(
             self.source,
             placement.batch,
