@@ -124,9 +124,9 @@ class LoraMultiTransformed(MultiTransformed, LoraModel):
       >>> from minihaiku.core import get_param, lora, multi_transform
       >>> def template():
       ...   w = lambda: get_param("w", (4, 3))
-      ...   return (lambda x: w(), lambda x: x @ w()), {"weight": lambda x: w()}
+      ...   return (lambda x: x @ w()), {"weight": lambda: w()}
       >>> model = lora(multi_transform(template), "*/w", rank=1)
-      >>> model.apply["weight"](model.init(0), 0).shape
+      >>> model.apply["weight"](model.init(0, jnp.ones(4))).shape
       (4, 3)
     """
 
@@ -138,7 +138,7 @@ class LoraMultiTransformedWithState(MultiTransformedWithState, LoraModel):
       >>> from minihaiku.core import get_param, lora, multi_transform_with_state
       >>> def template():
       ...   w = lambda: get_param("w", (4, 3))
-      ...   return (lambda x: x @ w(), {"weight": lambda: w()})
+      ...   return (lambda: w()), {"weight": lambda: w()}
       >>> model = lora(multi_transform_with_state(template), "*/w", rank=1)
       >>> params, state = model.init(0)
       >>> model.apply["weight"](params, state)[0].shape
@@ -202,25 +202,26 @@ def lora(transformed: Any, where: PathFilter, rank: int, *, alpha: float | None 
         ``rank``; (from ``apply``) params without adapters.
 
     Examples:
-      >>> from minihaiku.core import lora, transform
-      >>> from minihaiku.layers import MLP
-      >>> mlp = transform(lambda x: MLP([8, 2])(x))
-      >>> model = lora(mlp, "*/w", rank=2)
+      >>> from minihaiku.core import Module, get_param, lora, transform
+      >>> class Dense(Module):
+      ...   def __call__(self, x):
+      ...     w = get_param("w", (x.shape[-1], 8))
+      ...     return x @ w + get_param("b", (8,), init=jax.nn.initializers.zeros)
+      >>> base = transform(lambda x: Dense()(x))
+      >>> model = lora(base, "*/w", rank=2)
       >>> x = jnp.ones((1, 4))
       >>> params = model.init(0, x)
-      >>> {k: v.shape for k, v in params.items() if "Linear_0" in k}
-      {'~/MLP_0/__call__/Linear_0/__call__/w': (4, 8),
-       '~/MLP_0/__call__/Linear_0/__call__/w_lora_a': (4, 2),
-       '~/MLP_0/__call__/Linear_0/__call__/w_lora_b': (2, 8),
-       '~/MLP_0/__call__/Linear_0/__call__/b': (8,)}
-      >>> base = {k: v for k, v in params.items() if model.base(k)}
-      >>> bool((model.apply(params, x) == mlp.apply(base, x)).all())
+      >>> {k: v.shape for k, v in params.items()}
+      {'~/Dense_0/__call__/w': (4, 8),
+       '~/Dense_0/__call__/w_lora_a': (4, 2),
+       '~/Dense_0/__call__/w_lora_b': (2, 8),
+       '~/Dense_0/__call__/b': (8,)}
+      >>> plain = {k: v for k, v in params.items() if model.base(k)}
+      >>> bool((model.apply(params, x) == base.apply(plain, x)).all())
       True
     """
-    for kind, lora_kind, stateful in _KINDS:
-        if isinstance(transformed, kind):
-            break
-    else:
+    kinds = [k for k in _KINDS if isinstance(transformed, k[0])]
+    if not kinds:
         raise InvalidArgumentTypeError(
             f"lora expects what transform, transform_with_state or a multi-transform "
             f"returned, got {type(transformed).__name__} {transformed!r:.60}. Pass the "
@@ -232,6 +233,7 @@ def lora(transformed: Any, where: PathFilter, rank: int, *, alpha: float | None 
             "(transformed.merge(params)) and adapt the base model, or pass the "
             "base model with a where that covers every weight to adapt."
         )
+    kind, lora_kind, stateful = kinds[0]
     rank = check_positive_int(rank, "rank", "lora")
     alpha = float(rank) if alpha is None else check_positive(alpha, "alpha", "lora")
     filter_params({}, where)  # a bad filter fails now, not in init
