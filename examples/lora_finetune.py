@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     add = parser.add_argument
-    add("--pretrain-steps", type=int, default=400, help="steps on the first half of the text")
+    add("--pretrain-steps", type=int, default=400, help="steps on the first half (0: none)")
     add("--finetune-steps", type=int, default=200, help="steps of each fine-tuning")
     add("--rank", type=int, default=4, help="the LoRA adapters' rank")
     add("--alpha", type=float, default=8.0, help="LoRA's scale numerator (scale alpha/rank)")
@@ -98,16 +98,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             optax.adam(lr),
             steps,
             seed=args.seed,
-            evaluate=lm.eval_loss(m),
-            eval_data=eval_data,
             progress=not args.no_progress,
             **kw,
         )
 
     start = time.perf_counter()
     params = jax.jit(model.init)(jax.random.key(args.seed), x0)
-    pretrained = fit(model, params, first, args.lr, args.pretrain_steps).params
-    before = lm.eval_loss(model)(pretrained, eval_data)["loss"]
+    pretrained = params  # --pretrain-steps 0: fine-tune the fresh model (quick checks)
+    if args.pretrain_steps:
+        pretrained = fit(model, params, first, args.lr, args.pretrain_steps).params
+    evaluate = jax.jit(lm.eval_loss(model))
+    before = evaluate(pretrained, eval_data)["loss"]
 
     full = fit(model, pretrained, second, args.lr, args.finetune_steps)
 
@@ -118,7 +119,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         adapted, lora_params, second, args.lora_lr, args.finetune_steps, frozen=adapted.base
     )
     merged = adapted.merge(tuned.params)
-    merged_loss = lm.eval_loss(model)(merged, eval_data)["loss"]
+    merged_loss = evaluate(merged, eval_data)["loss"]
+    lora_loss = jax.jit(lm.eval_loss(adapted))(tuned.params, eval_data)["loss"]
     seconds = time.perf_counter() - start
 
     total = tree_size(pretrained)
@@ -128,8 +130,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "lora_trainable_params": trainable,
         "lora_trainable_share": trainable / total,
         "held_out_loss_pretrained": float(before),
-        "held_out_loss_full": float(full.evals[-1][1]["loss"]),
-        "held_out_loss_lora": float(tuned.evals[-1][1]["loss"]),
+        "held_out_loss_full": float(evaluate(full.params, eval_data)["loss"]),
+        "held_out_loss_lora": float(lora_loss),
         "held_out_loss_lora_merged": float(merged_loss),
         "opt_state_bytes_full": tree_bytes(full.opt_state),
         "opt_state_bytes_lora": tree_bytes(tuned.opt_state),
