@@ -1,6 +1,8 @@
 """lora(): adapters by path, outputs at init, training only adapters, merge, stacks, policies."""
 
+import doctest
 import re
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -378,3 +380,16 @@ def test_an_existing_param_on_an_adapter_path_is_an_error():
         ),
     ):
         lora(f, "~/w", rank=1).init(0, X)
+
+
+def test_the_docs_page_examples_run():
+    page = Path(__file__).parents[2] / "docs" / "surgery.md"
+    result = doctest.testfile(
+        str(page),
+        module_relative=False,
+        globs={"jax": jax, "jnp": jnp, "np": np},
+        optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE,
+        raise_on_error=False,
+    )
+    assert result.attempted >= 15
+    assert result.failed == 0
