@@ -29,6 +29,7 @@ from minihaiku.core import (
     param_axes,
     policy_scope,
     set_state,
+    sharded_init,
     transform,
     transform_with_state,
 )
@@ -393,3 +394,23 @@ def test_the_docs_page_examples_run():
     )
     assert result.attempted >= 15
     assert result.failed == 0
+
+
+def test_sharded_init_places_adapters_with_their_weight_and_gives_init_values():
+    from jax.sharding import Mesh
+
+    def f(x):
+        return x @ get_param("w", (4, 6), axes=("embed", "mlp"))
+
+    model = lora(transform(f), "~/w", rank=2)
+    mesh = Mesh(np.array(jax.devices()[:1]).reshape(1, 1), ("data", "model"))
+    params = sharded_init(model, mesh, {"mlp": "model", "embed": "data"})(0, X)
+    specs = {k: tuple(v.sharding.spec) for k, v in params.items()}
+    assert specs == {
+        "~/w": ("data", "model"),
+        "~/w_lora_a": ("data", None),
+        "~/w_lora_b": (None, "model"),
+    }
+    plain = model.init(0, X)
+    for path, value in plain.items():
+        np.testing.assert_array_equal(params[path], value, err_msg=path)
