@@ -109,6 +109,15 @@ from minihaiku.core._sharding.init import param_axes, param_shardings, sharded_i
 from minihaiku.core._sharding.rules import AxisRules, axis_rules, logical_to_spec
 from minihaiku.core._sharding.shapes import init_shapes
 from minihaiku.core._state import get_state, set_state
+from minihaiku.core._surgery.lora import (
+    LoraModel,
+    LoraMultiTransformed,
+    LoraMultiTransformedWithState,
+    LoraTransformed,
+    LoraTransformedWithState,
+    lora,
+)
+from minihaiku.core._surgery.lora_params import LoraError
 from minihaiku.core._transform import (
     Params,
     State,
@@ -240,4 +249,11 @@ __all__ = [
     "param_policies",
     "policy_scope",
     "set_policy",
+    "LoraError",
+    "LoraModel",
+    "LoraMultiTransformed",
+    "LoraMultiTransformedWithState",
+    "LoraTransformed",
+    "LoraTransformedWithState",
+    "lora",
 ]
