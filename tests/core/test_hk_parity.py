@@ -52,7 +52,7 @@ def test_branch_given_twice_is_traced_once_in_apply_like_dm_haiku(kind):
 
 def test_switch_with_a_repeated_branch_still_picks_the_right_one():
     calls, branch = _counting()
-    other = lambda x: x * 10  # noqa: E731
+    other = lambda x: x * 10
     f = mh.transform(lambda i, x: mh.switch(i, [branch, other, branch], x))
     assert [float(f.apply({}, i, 2.0)) for i in range(3)] == [3.0, 20.0, 3.0]
 
@@ -244,9 +244,7 @@ def test_truncated_normal_complex_mean_must_be_finite():
 
 
 def test_truncated_normal_as_a_parameter_initializer_for_complex():
-    f = mh.transform(
-        lambda: mh.get_param("w", (4,), jnp.complex64, init=mi.truncated_normal(1.0))
-    )
+    f = mh.transform(lambda: mh.get_param("w", (4,), jnp.complex64, init=mi.truncated_normal(1.0)))
     w = f.init(0)["~/w"]
     assert w.dtype == jnp.complex64
 
