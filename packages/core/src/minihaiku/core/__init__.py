@@ -241,3 +241,31 @@ __all__ = [
     "policy_scope",
     "set_policy",
 ]
+
+# dm-haiku's remaining core functions (issue 18): appended as one block.
+from minihaiku.core import _custom_run  # noqa: F401  (registers the custom hooks)
+from minihaiku.core._custom import (
+    GetterContext,
+    SetterContext,
+    custom_creator,
+    custom_getter,
+    custom_setter,
+)
+from minihaiku.core._do_not_store import DO_NOT_STORE
+from minihaiku.core._introspect import (
+    get_current_state,
+    get_initial_state,
+    get_params,
+)
+
+__all__ += [
+    "DO_NOT_STORE",
+    "GetterContext",
+    "SetterContext",
+    "custom_creator",
+    "custom_getter",
+    "custom_setter",
+    "get_current_state",
+    "get_initial_state",
+    "get_params",
+]

@@ -55,6 +55,10 @@ class Frame:
         inside ``init`` are apply frames, so ``creates_params`` is ``False``,
         but still part of it).
       trace: the JAX trace the frame runs in (see :mod:`minihaiku.core._trace`).
+      custom: the active custom creators, getters and setters
+        (:mod:`minihaiku.core._custom`), ``None`` when there are none.
+      given_state: the state ``apply`` was given (``get_initial_state``);
+        ``init``'s initial state in an :class:`InitFrame`.
     """
 
     creates_params: ClassVar[bool]
@@ -62,6 +66,8 @@ class Frame:
 
     __slots__ = (
         "allow_state",
+        "custom",
+        "given_state",
         "in_init",
         "keys",
         "method_interceptors",
@@ -94,6 +100,8 @@ class Frame:
         self.state_locked: str | None = None
         self.trace: Any = None
         self.in_init = self.creates_params
+        self.custom: Any = None
+        self.given_state: Mapping[str, Any] | None = None
 
     @property
     def rng(self) -> Any:
@@ -113,6 +121,8 @@ class Frame:
         self.state_locked = locked if locked is not None else outer.state_locked
         self.in_init = outer.in_init
         self.keys = outer.keys.child(self.keys.base)
+        self.custom = outer.custom
+        self.given_state = outer.given_state
 
 
 class InitFrame(Frame):
@@ -139,6 +149,7 @@ class InitFrame(Frame):
     ) -> None:
         super().__init__(params, state, allow_state=allow_state, rng=rng, scopes=scopes)
         self.initial_state: dict[str, Any] = {}
+        self.given_state = self.initial_state
 
 
 class ApplyFrame(Frame):

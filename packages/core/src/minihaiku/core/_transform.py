@@ -219,6 +219,7 @@ def _transform_with_state(f: Callable[..., Any], apply_rng: bool) -> Transformed
         rng, args = split_rng(apply_rng, args)
         new_state = dict(check_mapping(state, "state"))
         frame = ApplyFrame(check_mapping(params, "params"), new_state, allow_state=True, rng=rng)
+        frame.given_state = state
         with running(frame):
             out = f(*args, **kwargs)
         return out, new_state

@@ -8,6 +8,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from minihaiku.core import Initializer, InitializerError, InvalidArgumentError, keyless
 from minihaiku.core.checks import check_finite, check_nonnegative, check_one_of, check_positive
@@ -149,7 +150,7 @@ def truncated_normal(
     def init(key: Any, shape: Shape, dtype: Any = jnp.float32) -> jax.Array:
         check_random_dtype(dtype, "dtype", "truncated_normal")
         if jnp.issubdtype(dtype, jnp.complexfloating):
-            real = jnp.finfo(dtype).dtype
+            real = np.finfo(np.dtype(dtype)).dtype
             z = inner(key, (2, *shape), real)
             return (m + s * jax.lax.complex(z[0], z[1])).astype(dtype)
         if isinstance(m, complex):
