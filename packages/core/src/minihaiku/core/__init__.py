@@ -257,15 +257,21 @@ from minihaiku.core._introspect import (
     get_initial_state,
     get_params,
 )
+from minihaiku.core._summary import MethodInvocation, ModuleDetails, eval_summary
+from minihaiku.core._tabulate import tabulate
 
 __all__ += [
     "DO_NOT_STORE",
     "GetterContext",
+    "MethodInvocation",
+    "ModuleDetails",
     "SetterContext",
     "custom_creator",
     "custom_getter",
     "custom_setter",
+    "eval_summary",
     "get_current_state",
     "get_initial_state",
     "get_params",
+    "tabulate",
 ]
