@@ -150,11 +150,13 @@ def _recording(record: list[Any]) -> Iterator[None]:
 
 
 def _init_of(f: Any, what: str) -> Callable[..., Any]:
+    init: Callable[..., Any]
     if isinstance(f, (Transformed, TransformedWithState)):
-        init: Callable[..., Any] = f.init
-        return init
-    check_callable(f, what)
-    return transform_with_state(f).init
+        init = f.init
+    else:
+        check_callable(f, what)
+        init = transform_with_state(f).init
+    return init
 
 
 def _under(path: str, tree: dict[str, Any]) -> dict[str, Any]:
