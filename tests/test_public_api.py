@@ -63,6 +63,7 @@ PUBLIC = {
         "UnliftedTransformError",
         "__version__",
         "axis_rules",
+        "check_jax_usage",
         "clear_policy",
         "cond",
         "custom_creator",

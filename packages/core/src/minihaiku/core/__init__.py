@@ -257,11 +257,13 @@ from minihaiku.core._introspect import (
     get_initial_state,
     get_params,
 )
+from minihaiku.core._jax_usage import check_jax_usage
 from minihaiku.core._summary import MethodInvocation, ModuleDetails, eval_summary
 from minihaiku.core._tabulate import tabulate
 
 __all__ += [
     "DO_NOT_STORE",
+    "check_jax_usage",
     "GetterContext",
     "MethodInvocation",
     "ModuleDetails",

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from minihaiku.core._errors import NotInTransformError
+from minihaiku.core._frame_defaults import FRAME_DEFAULTS
 from minihaiku.core._keys import Keys
 from minihaiku.core._scope import ScopeStack
 from minihaiku.core._trace import trace_state
@@ -95,12 +96,12 @@ class Frame:
         self.keys = Keys(rng)
         self.scopes = scopes if scopes is not None else ScopeStack()
         self.stacks: tuple[Stack, ...] = ()
-        self.param_interceptors: tuple[Any, ...] = ()
+        self.param_interceptors: tuple[Any, ...] = FRAME_DEFAULTS.param_interceptors
         self.method_interceptors: tuple[Any, ...] = ()
         self.state_locked: str | None = None
         self.trace: Any = None
         self.in_init = self.creates_params
-        self.custom: Any = None
+        self.custom: Any = FRAME_DEFAULTS.custom
         self.given_state: Mapping[str, Any] | None = None
 
     @property
