@@ -258,8 +258,10 @@ from minihaiku.core._introspect import (
     get_params,
 )
 from minihaiku.core._jax_usage import check_jax_usage
+from minihaiku.core._rng_use import optimize_rng_use
 from minihaiku.core._summary import MethodInvocation, ModuleDetails, eval_summary
 from minihaiku.core._tabulate import tabulate
+from minihaiku.core._to_module import to_module
 
 __all__ += [
     "DO_NOT_STORE",
@@ -275,5 +277,7 @@ __all__ += [
     "get_current_state",
     "get_initial_state",
     "get_params",
+    "optimize_rng_use",
     "tabulate",
+    "to_module",
 ]
