@@ -258,6 +258,13 @@ from minihaiku.core._introspect import (
     get_params,
 )
 from minihaiku.core._jax_usage import check_jax_usage
+from minihaiku.core._lift_params import (
+    LiftWithStateUpdater,
+    lift,
+    lift_with_state,
+    transparent_lift,
+    transparent_lift_with_state,
+)
 from minihaiku.core._rng_use import optimize_rng_use
 from minihaiku.core._summary import MethodInvocation, ModuleDetails, eval_summary
 from minihaiku.core._tabulate import tabulate
@@ -267,6 +274,7 @@ __all__ += [
     "DO_NOT_STORE",
     "check_jax_usage",
     "GetterContext",
+    "LiftWithStateUpdater",
     "MethodInvocation",
     "ModuleDetails",
     "SetterContext",
@@ -277,7 +285,11 @@ __all__ += [
     "get_current_state",
     "get_initial_state",
     "get_params",
+    "lift",
+    "lift_with_state",
     "optimize_rng_use",
     "tabulate",
     "to_module",
+    "transparent_lift",
+    "transparent_lift_with_state",
 ]
