@@ -319,6 +319,7 @@ def test_other_package_detector_catches_every_form():
 #: Public names that are neither classes nor functions: strings, type aliases, pluggy markers.
 CONSTANTS = {
     "AUTOLOAD_ENV",
+    "DO_NOT_STORE",
     "DEFAULT_INITIALIZER",
     "ENTRY_POINT_GROUP",
     "STRICT_ENV",

@@ -257,3 +257,55 @@ __all__ = [
     "LoraTransformedWithState",
     "lora",
 ]
+
+# dm-haiku's remaining core functions (issue 18): appended as one block.
+from minihaiku.core import _custom_run  # noqa: F401  (registers the custom hooks)
+from minihaiku.core._custom import (
+    GetterContext,
+    SetterContext,
+    custom_creator,
+    custom_getter,
+    custom_setter,
+)
+from minihaiku.core._do_not_store import DO_NOT_STORE
+from minihaiku.core._introspect import (
+    get_current_state,
+    get_initial_state,
+    get_params,
+)
+from minihaiku.core._jax_usage import check_jax_usage
+from minihaiku.core._lift_params import (
+    LiftWithStateUpdater,
+    lift,
+    lift_with_state,
+    transparent_lift,
+    transparent_lift_with_state,
+)
+from minihaiku.core._rng_use import optimize_rng_use
+from minihaiku.core._summary import MethodInvocation, ModuleDetails, eval_summary
+from minihaiku.core._tabulate import tabulate
+from minihaiku.core._to_module import to_module
+
+__all__ += [
+    "DO_NOT_STORE",
+    "check_jax_usage",
+    "GetterContext",
+    "LiftWithStateUpdater",
+    "MethodInvocation",
+    "ModuleDetails",
+    "SetterContext",
+    "custom_creator",
+    "custom_getter",
+    "custom_setter",
+    "eval_summary",
+    "get_current_state",
+    "get_initial_state",
+    "get_params",
+    "lift",
+    "lift_with_state",
+    "optimize_rng_use",
+    "tabulate",
+    "to_module",
+    "transparent_lift",
+    "transparent_lift_with_state",
+]

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from minihaiku.core._errors import NotInTransformError
+from minihaiku.core._frame_defaults import FRAME_DEFAULTS
 from minihaiku.core._keys import Keys
 from minihaiku.core._scope import ScopeStack
 from minihaiku.core._trace import trace_state
@@ -55,6 +56,10 @@ class Frame:
         inside ``init`` are apply frames, so ``creates_params`` is ``False``,
         but still part of it).
       trace: the JAX trace the frame runs in (see :mod:`minihaiku.core._trace`).
+      custom: the active custom creators, getters and setters
+        (:mod:`minihaiku.core._custom`), ``None`` when there are none.
+      given_state: the state ``apply`` was given (``get_initial_state``);
+        ``init``'s initial state in an :class:`InitFrame`.
     """
 
     creates_params: ClassVar[bool]
@@ -62,6 +67,8 @@ class Frame:
 
     __slots__ = (
         "allow_state",
+        "custom",
+        "given_state",
         "in_init",
         "keys",
         "method_interceptors",
@@ -89,11 +96,13 @@ class Frame:
         self.keys = Keys(rng)
         self.scopes = scopes if scopes is not None else ScopeStack()
         self.stacks: tuple[Stack, ...] = ()
-        self.param_interceptors: tuple[Any, ...] = ()
+        self.param_interceptors: tuple[Any, ...] = FRAME_DEFAULTS.param_interceptors
         self.method_interceptors: tuple[Any, ...] = ()
         self.state_locked: str | None = None
         self.trace: Any = None
         self.in_init = self.creates_params
+        self.custom: Any = FRAME_DEFAULTS.custom
+        self.given_state: Mapping[str, Any] | None = None
 
     @property
     def rng(self) -> Any:
@@ -113,6 +122,8 @@ class Frame:
         self.state_locked = locked if locked is not None else outer.state_locked
         self.in_init = outer.in_init
         self.keys = outer.keys.child(self.keys.base)
+        self.custom = outer.custom
+        self.given_state = outer.given_state
 
 
 class InitFrame(Frame):
@@ -139,6 +150,7 @@ class InitFrame(Frame):
     ) -> None:
         super().__init__(params, state, allow_state=allow_state, rng=rng, scopes=scopes)
         self.initial_state: dict[str, Any] = {}
+        self.given_state = self.initial_state
 
 
 class ApplyFrame(Frame):

@@ -103,6 +103,10 @@ def _wrap_method(method_name: str, f: Callable[..., Any], is_transparent: bool) 
         else:
             path = prefix if self._minihaiku_method_scopes else module_path
         if top.owner is self and top.prefix == prefix:  # re-entry: super().__call__()
+            if frame.method_interceptors or GLOBAL_METHOD_INTERCEPTORS:
+                # Interceptors see every level of a super() chain, as in dm-haiku.
+                interceptors = (*GLOBAL_METHOD_INTERCEPTORS, *frame.method_interceptors)
+                return run_intercepted(interceptors, self, method_name, f, args, kwargs)
             return f(self, *args, **kwargs)
         # Parameters go to ``path``; modules constructed here under ``prefix``.
         depth = scopes.enter(path, self, prefix)

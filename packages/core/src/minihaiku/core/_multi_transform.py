@@ -138,6 +138,7 @@ def _build(
             frame = ApplyFrame(
                 check_mapping(params, "params"), new_state, allow_state=allow_state, rng=rng
             )
+            frame.given_state = state
             with running(frame):
                 _, fns = _call_f(f)
                 out = jax.tree_util.tree_leaves(fns)[i](*args, **kwargs)

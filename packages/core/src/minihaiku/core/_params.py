@@ -116,6 +116,8 @@ def get_param(
     if frame.creates_params:
         value = params.get(path)
         if value is None:
+            if frame.custom is not None and frame.custom.params:
+                return HOOKS.custom_param(frame, path, shape, dtype, init, axes)  # type: ignore[no-any-return]
             assert isinstance(frame, InitFrame)
             if axes is not None:
                 HOOKS.record_axes(frame, path, norm_shape(shape, path), axes, "parameter")
@@ -130,6 +132,8 @@ def get_param(
         try:
             value = params[path]
         except KeyError:
+            if frame.custom is not None and frame.custom.params:  # a creator may supply it
+                return HOOKS.custom_param(frame, path, shape, dtype, init, axes)  # type: ignore[no-any-return]
             raise MissingParameterError(missing_message(path, params, "parameter")) from None
     if frame.stacks:
         value = unstack(value, frame.stacks, shape)
@@ -143,6 +147,8 @@ def get_param(
         and (value.dtype is want or value.dtype == want)
     )
     if frame.param_interceptors:
+        if frame.custom is not None and frame.custom.params:  # custom getters are interceptors
+            return HOOKS.custom_param(frame, path, shape, dtype, init, axes)  # type: ignore[no-any-return]
         stored = value
         for interceptor in frame.param_interceptors:
             value = interceptor(path, value)
@@ -157,5 +163,7 @@ def get_param(
                 delivered=value,
             )
     elif not ok:
+        if frame.custom is not None and frame.custom.params:  # a creator changed it: no check
+            return HOOKS.custom_param(frame, path, shape, dtype, init, axes)  # type: ignore[no-any-return]
         check_value(value, path, "parameter", norm_shape(shape, path), dtype, frame.creates_params)
     return value  # type: ignore[no-any-return]

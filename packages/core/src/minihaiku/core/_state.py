@@ -10,6 +10,7 @@ import jax.numpy as jnp
 
 from minihaiku.core._checks import check_value, is_array, norm_shape
 from minihaiku.core._create import InitLike, create, zeros_init
+from minihaiku.core._do_not_store import DO_NOT_STORE
 from minihaiku.core._errors import (
     MissingStateError,
     ParameterShapeError,
@@ -61,6 +62,8 @@ def get_state(
     """
     frame = _state_frame("get_state")
     path = scoped_path(frame, name, "state")
+    if frame.custom is not None and frame.custom.state:
+        return HOOKS.custom_get_state(frame, path, shape, dtype, init, axes)  # type: ignore[no-any-return]
     state = frame.state
     value = state.get(path)
     if value is None:
@@ -129,6 +132,10 @@ def set_state(name: str, value: Any, *, axes: Sequence[str | None] | None = None
             "the loop body (or out of the condition)."
         )
     check_trace(frame.trace, f"set_state({name!r})")
+    if frame.custom is not None and frame.custom.setters:
+        value = HOOKS.run_setters(frame, path, value)
+        if value is DO_NOT_STORE:
+            return
     state = frame.state
     if not is_array(value):
         value = jnp.asarray(value)

@@ -16,6 +16,7 @@ from minihaiku.core._errors import (
 )
 from minihaiku.core._frame import ApplyFrame, InitFrame, current_frame, running
 from minihaiku.core._keys import as_key
+from minihaiku.core._signature import copy_signature, show_signature
 
 __all__ = [
     "Params",
@@ -152,6 +153,8 @@ def _transform(f: Callable[..., Any], apply_rng: bool) -> Transformed:
         with running(frame):
             return f(*args, **kwargs)
 
+    show_signature(init, f, ("rng",))
+    show_signature(apply, f, ("params", "rng") if apply_rng else ("params",))
     return Transformed(init, apply)
 
 
@@ -216,10 +219,13 @@ def _transform_with_state(f: Callable[..., Any], apply_rng: bool) -> Transformed
         rng, args = split_rng(apply_rng, args)
         new_state = dict(check_mapping(state, "state"))
         frame = ApplyFrame(check_mapping(params, "params"), new_state, allow_state=True, rng=rng)
+        frame.given_state = state
         with running(frame):
             out = f(*args, **kwargs)
         return out, new_state
 
+    show_signature(init, f, ("rng",))
+    show_signature(apply, f, ("params", "state", "rng") if apply_rng else ("params", "state"))
     return TransformedWithState(init, apply)
 
 
@@ -297,6 +303,8 @@ def without_state(f: TransformedWithState) -> Transformed:
         _empty(state, "writes")
         return out
 
+    copy_signature(init, f.init)
+    copy_signature(apply, f.apply, drop="state")
     return Transformed(init, apply)
 
 
@@ -325,6 +333,8 @@ def with_empty_state(f: Transformed) -> TransformedWithState:
     ) -> tuple[Any, dict[str, Any]]:
         return f.apply(params, *args, **kwargs), {}
 
+    copy_signature(init, f.init)
+    copy_signature(apply, f.apply, add="state")
     return TransformedWithState(init, apply)
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from minihaiku.core import Initializer, InitializerError, InvalidArgumentError, keyless
 from minihaiku.core.checks import check_finite, check_nonnegative, check_one_of, check_positive
@@ -109,18 +110,37 @@ def normal(stddev: float = 1.0, mean: float = 0.0) -> Initializer:
     return init
 
 
+def _check_mean(mean: Any, where: str) -> float | complex:
+    """``mean`` as a finite float, or a complex number whose parts are finite."""
+    if isinstance(mean, complex) or (
+        hasattr(mean, "dtype") and jnp.issubdtype(jnp.asarray(mean).dtype, jnp.complexfloating)
+    ):
+        c = complex(mean)
+        check_finite(c.real, "mean (real part)", where)
+        check_finite(c.imag, "mean (imaginary part)", where)
+        return c
+    return check_finite(mean, "mean", where)
+
+
 def truncated_normal(
-    stddev: float = 1.0, mean: float = 0.0, lower: float = -2.0, upper: float = 2.0
+    stddev: float = 1.0, mean: float | complex = 0.0, lower: float = -2.0, upper: float = 2.0
 ) -> Initializer:
     """Draws ``mean + stddev * z`` with z standard normal truncated to [lower, upper].
+
+    For a complex dtype the real and imaginary parts of ``z`` are drawn
+    independently (from one key, as dm-haiku does, giving the same values), and
+    ``mean`` may be complex.
 
     Examples:
       >>> x = truncated_normal(1.0)(jax.random.key(0), (1000,), jnp.float32)
       >>> bool(abs(x).max() <= 2.0)
       True
+      >>> z = truncated_normal(1.0, mean=1j)(jax.random.key(0), (1000,), jnp.complex64)
+      >>> z.dtype, bool(abs(z.real).max() <= 2.0), bool(abs(z.imag - 1).max() <= 2.0)
+      (dtype('complex64'), True, True)
     """
     s = check_nonnegative(stddev, "stddev", "truncated_normal")
-    m = check_finite(mean, "mean", "truncated_normal")
+    m = _check_mean(mean, "truncated_normal")
     if not float(lower) < float(upper):
         raise InvalidArgumentError(
             f"truncated_normal: lower must be < upper, got lower={lower!r}, upper={upper!r}."
@@ -129,6 +149,16 @@ def truncated_normal(
 
     def init(key: Any, shape: Shape, dtype: Any = jnp.float32) -> jax.Array:
         check_random_dtype(dtype, "dtype", "truncated_normal")
+        if jnp.issubdtype(dtype, jnp.complexfloating):
+            real = np.finfo(np.dtype(dtype)).dtype
+            z = inner(key, (2, *shape), real)
+            return (m + s * jax.lax.complex(z[0], z[1])).astype(dtype)
+        if isinstance(m, complex):
+            raise InitializerError(
+                f"truncated_normal: mean {m!r} is complex but the parameter's dtype "
+                f"{jnp.dtype(dtype)} is real; pass a real mean, or create the "
+                "parameter with a complex dtype."
+            )
         return (m + s * inner(key, shape, dtype)).astype(dtype)
 
     return init

@@ -24,6 +24,19 @@ def _branch(pure: Pure) -> Callable[..., Any]:
     return lambda st, k, *ops: pure(st, k, None, *ops)
 
 
+def _branches(rec: Recorder, pures: Sequence[Pure]) -> list[Callable[..., Any]]:
+    """One recording wrapper per distinct pure function.
+
+    JAX then traces a function given as two branches once, as ``jax.lax.cond``
+    does; a repeat records nothing of its own (its first occurrence did).
+    """
+    made: dict[int, Callable[..., Any]] = {}
+    for i, p in enumerate(pures):
+        if id(p) not in made:
+            made[id(p)] = recording(rec, i, _branch(p))
+    return [made[id(p)] for p in pures]
+
+
 _SAME_OUTPUTS = (
     "Make the branches return the same (cast, reshape or restructure the outputs of one)."
 )
@@ -62,7 +75,7 @@ def switch(index: Any, branches: Sequence[Callable[..., Any]], *operands: Any) -
         raise InvalidArgumentError("switch needs at least one branch.")
     lifted = lift("switch", branches, operands)
     rec = Recorder(len(branches))
-    wrapped = [recording(rec, i, _branch(p)) for i, p in enumerate(lifted.pures)]
+    wrapped = _branches(rec, lifted.pures)
     try:
         out, state = jax.lax.switch(index, wrapped, lifted.state, lifted.key, *operands)
     except TypeError:
@@ -106,7 +119,7 @@ def cond(
         operands = (operand,)
     lifted = lift("cond", [true_fun, false_fun], operands)
     rec = Recorder(2)
-    t, f = (recording(rec, i, _branch(p)) for i, p in enumerate(lifted.pures))
+    t, f = _branches(rec, lifted.pures)
     try:
         out, state = jax.lax.cond(pred, t, f, lifted.state, lifted.key, *operands)
     except TypeError:

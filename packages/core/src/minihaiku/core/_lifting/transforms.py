@@ -109,6 +109,7 @@ def map(f: Callable[[Any], Any], xs: Any) -> Any:
       >>> transform(lambda xs: map(lambda x: x * 2, xs)).apply({}, jnp.arange(3))
       Array([0, 2, 4], dtype=int32)
     """
+    current_frame("map")
     return scan(lambda _, x: (None, f(x)), None, xs)[1]
 
 
@@ -176,6 +177,7 @@ def vmap(
 
     @functools.wraps(fn)
     def mapped(*args: Any) -> Any:
+        current_frame("vmap")  # outside a transform: say so before checking arguments
         axes = in_axes if isinstance(in_axes, (tuple, list)) else (in_axes,) * len(args)
         if len(axes) != len(args):
             raise InvalidArgumentError(
