@@ -120,6 +120,12 @@ from minihaiku.core._transform import (
     with_empty_state,
     without_state,
 )
+from minihaiku.core._surgery.quantize import (
+    QuantizeError,
+    dequantize,
+    quantize,
+    quantized,
+)
 from minihaiku.core._tree import (
     PathFilter,
     filter_params,
@@ -240,4 +246,8 @@ __all__ = [
     "param_policies",
     "policy_scope",
     "set_policy",
+    "QuantizeError",
+    "dequantize",
+    "quantize",
+    "quantized",
 ]
