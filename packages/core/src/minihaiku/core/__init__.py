@@ -109,6 +109,14 @@ from minihaiku.core._sharding.init import param_axes, param_shardings, sharded_i
 from minihaiku.core._sharding.rules import AxisRules, axis_rules, logical_to_spec
 from minihaiku.core._sharding.shapes import init_shapes
 from minihaiku.core._state import get_state, set_state
+from minihaiku.core._surgery.export import ExportedModel, export, load_exported
+from minihaiku.core._surgery.export_file import ExportError
+from minihaiku.core._surgery.quantize import (
+    QuantizeError,
+    dequantize,
+    quantize,
+    quantized,
+)
 from minihaiku.core._transform import (
     Params,
     State,
@@ -119,12 +127,6 @@ from minihaiku.core._transform import (
     transform_with_state,
     with_empty_state,
     without_state,
-)
-from minihaiku.core._surgery.quantize import (
-    QuantizeError,
-    dequantize,
-    quantize,
-    quantized,
 )
 from minihaiku.core._tree import (
     PathFilter,
@@ -250,4 +252,8 @@ __all__ = [
     "dequantize",
     "quantize",
     "quantized",
+    "ExportError",
+    "ExportedModel",
+    "export",
+    "load_exported",
 ]

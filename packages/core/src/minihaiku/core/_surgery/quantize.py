@@ -176,25 +176,25 @@ class Dequantizing(Mapping[str, Any]):
     values and never changes. Each read costs one multiply per element.
     """
 
-    __slots__ = ("scales", "values")
+    __slots__ = ("_scales", "_values")
 
     def __init__(self, values: dict[str, Any], scales: dict[str, Any]) -> None:
-        self.values = values
-        self.scales = scales
+        self._values = values
+        self._scales = scales
 
     def __getitem__(self, path: str) -> Any:
-        value = self.values[path]
-        scale = self.scales.get(path)
+        value = self._values[path]
+        scale = self._scales.get(path)
         return value if scale is None else _dequantize_one(value, scale)
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.values)
+        return iter(self._values)
 
     def __len__(self) -> int:
-        return len(self.values)
+        return len(self._values)
 
     def __contains__(self, path: object) -> bool:
-        return path in self.values
+        return path in self._values
 
 
 def dequantize(params: Mapping[str, Any]) -> dict[str, Any]:
@@ -253,10 +253,9 @@ def quantized(transformed: T) -> T:
             f"{type(transformed).__name__} {transformed!r:.60}."
         )
 
-    def quantized_apply(params: Mapping[str, Any], *args: Any, **kwargs: Any) -> Any:
+    def quantized_apply(params: Any, *args: Any, **kwargs: Any) -> Any:
         if not isinstance(params, Mapping):
             return apply(params, *args, **kwargs)  # apply reports it
         return apply(Dequantizing(*_split(params, "quantized apply")), *args, **kwargs)
 
-    return transformed._replace(apply=quantized_apply)  # type: ignore[attr-defined, no-any-return]
-
+    return transformed._replace(apply=quantized_apply)  # type: ignore[no-any-return]
