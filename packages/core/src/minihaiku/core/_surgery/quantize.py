@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar
 
@@ -63,6 +64,7 @@ def _check_weight(path: str, value: Any) -> None:
         )
 
 
+@functools.partial(jax.jit, static_argnums=1)  # one compile per shape, not one per op
 def _quantize_one(value: Any, bits: int) -> tuple[jax.Array, jax.Array]:
     """int8 values and per-last-axis scales (in the value's dtype) of one float array."""
     qmax = 2 ** (bits - 1) - 1
