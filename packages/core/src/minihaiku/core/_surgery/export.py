@@ -8,6 +8,7 @@ from typing import Any
 
 import jax
 import numpy as np
+from jax import export as jax_export  # a submodule that JAX 0.6 does not import itself
 
 from minihaiku.core._surgery.export_file import ExportError, read_artifact, write_artifact
 from minihaiku.core._transform import Transformed, TransformedWithState
@@ -56,6 +57,11 @@ def _batch_axes(batch_axes: Any, n: int) -> list[int | None]:
             f"one int or None per example argument ({n}), got {batch_axes!r:.60}."
         )
     return axes
+
+
+def _aval(aval: Any) -> str:
+    """``'float32[batch,64]'``: the same text on every JAX version."""
+    return f"{aval.dtype}[{','.join(str(d) for d in aval.shape)}]"
 
 
 def _spec_record(tree: Mapping[str, Any]) -> dict[str, Any]:
@@ -160,21 +166,21 @@ def export(
             return apply(*args)
 
         lead = tuple(_specs(t) for t in fixed)
-    batch = jax.export.symbolic_shape(BATCH)[0]
+    batch = jax_export.symbolic_shape(BATCH)[0]
     axes = _batch_axes(batch_axes, len(example_args))
     specs = [
         _with_batch(a, ax, i, batch)
         for i, (a, ax) in enumerate(zip(example_args, axes, strict=True))
     ]
     where = None if platforms is None else tuple(platforms)
-    exported = jax.export.export(jax.jit(fn), platforms=where)(*lead, *specs)
+    exported = jax_export.export(jax.jit(fn), platforms=where)(*lead, *specs)
     header = {
         "kind": "transform_with_state" if stateful else "transform",
         "embedded": bool(embed_params),
         "params": _spec_record(params),
         "state": _spec_record(state) if state is not None else None,
-        "inputs": [str(a) for a in exported.in_avals[len(jax.tree_util.tree_leaves(lead)) :]],
-        "outputs": [str(a) for a in exported.out_avals],
+        "inputs": [_aval(a) for a in exported.in_avals[len(jax.tree_util.tree_leaves(lead)) :]],
+        "outputs": [_aval(a) for a in exported.out_avals],
         "platforms": list(exported.platforms),
         "jax_version": jax.__version__,
         "minihaiku_version": __version__,
@@ -283,7 +289,7 @@ def load_exported(path: str | Path) -> ExportedModel:
     path = Path(path).absolute()
     header, payload = read_artifact(path)
     try:
-        exported = jax.export.deserialize(payload)
+        exported = jax_export.deserialize(payload)
     except Exception as e:  # any failure of the StableHLO: a damaged file
         raise ExportError(
             f"{path}: the StableHLO inside cannot be deserialized ({type(e).__name__}: "
