@@ -211,9 +211,9 @@ def test_other_arguments_and_shapes(tmp_path):
     x = jnp.ones((4, 3))
     params = model.init(0, x, 1.0)
     served = load_exported(export(model, params, x, jnp.float32(2.0), path=tmp_path / "m.mhx",
-                                  batch_axes=(0, None), platforms=["cpu"]))  # fmt: skip
+                                  batch_axes=(0, None), platforms=["cpu", "cuda"]))  # fmt: skip
     assert served.inputs == ["float32[batch,3]", "float32[]"]
-    assert served.header["platforms"] == ["cpu"]
+    assert served.header["platforms"] == ["cpu", "cuda"]  # lowered for a GPU too
     np.testing.assert_allclose(served(x[:2], jnp.float32(3.0)), model.apply(params, x[:2], 3.0))
     assert re.fullmatch(r"ExportedModel\('.*m\.mhx', embedded params, inputs=\[.*\]\)",
                         repr(served))  # fmt: skip
