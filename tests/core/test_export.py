@@ -331,3 +331,25 @@ def test_a_payload_that_is_not_stablehlo_is_a_clear_error(artifact):
                       "payload_sha256": hashlib.sha256(junk).hexdigest()}, junk)  # fmt: skip
     with pytest.raises(ExportError, match=r"the StableHLO inside cannot be deserialized \("):
         load_exported(artifact)
+
+
+def test_an_apply_rng_model_takes_its_key_or_none_as_an_argument(tmp_path):
+    from minihaiku.core import next_rng_key
+
+    def f(x):
+        noise = jax.random.normal(next_rng_key(), x.shape[-1:])
+        return Linear(2)(x + noise)
+
+    model = transform(f, apply_rng=True)
+    x = jnp.ones((3, 4))
+    params = model.init(0, x)
+    served = load_exported(export(model, params, jax.random.key(0), x, path=tmp_path / "k.mhx",
+                                  batch_axes=(None, 0)))  # fmt: skip
+    assert served.inputs == ["key<fry>[]", "float32[batch,4]"]
+    for seed in (1, 2):
+        key = jax.random.key(seed)
+        np.testing.assert_allclose(served(key, x[:2]), model.apply(params, key, x[:2]), rtol=1e-6)
+    plain = transform(lambda x: Linear(2)(x), apply_rng=True)
+    served = load_exported(export(plain, params, None, x, path=tmp_path / "n.mhx"))
+    assert served.inputs == ["float32[3,4]"]
+    np.testing.assert_allclose(served(None, x), plain.apply(params, None, x), rtol=1e-6)
