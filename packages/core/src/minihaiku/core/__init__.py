@@ -109,6 +109,8 @@ from minihaiku.core._sharding.init import param_axes, param_shardings, sharded_i
 from minihaiku.core._sharding.rules import AxisRules, axis_rules, logical_to_spec
 from minihaiku.core._sharding.shapes import init_shapes
 from minihaiku.core._state import get_state, set_state
+from minihaiku.core._surgery.export import ExportedModel, export, load_exported
+from minihaiku.core._surgery.export_file import ExportError
 from minihaiku.core._surgery.lora import (
     LoraModel,
     LoraMultiTransformed,
@@ -118,6 +120,12 @@ from minihaiku.core._surgery.lora import (
     lora,
 )
 from minihaiku.core._surgery.lora_params import LoraError
+from minihaiku.core._surgery.quantize import (
+    QuantizeError,
+    dequantize,
+    quantize,
+    quantized,
+)
 from minihaiku.core._transform import (
     Params,
     State,
@@ -308,4 +316,12 @@ __all__ += [
     "to_module",
     "transparent_lift",
     "transparent_lift_with_state",
+    "QuantizeError",
+    "dequantize",
+    "quantize",
+    "quantized",
+    "ExportError",
+    "ExportedModel",
+    "export",
+    "load_exported",
 ]
