@@ -5,6 +5,7 @@ import inspect
 import pytest
 
 from minihaiku import layers
+from minihaiku.layers import nets
 
 hk = pytest.importorskip("haiku")
 
@@ -25,11 +26,28 @@ PAIRS = [
     (layers.BatchApply, hk.BatchApply),
     (layers.MLP, hk.nets.MLP),
     (layers.Linear, hk.Linear),
+    (layers.DepthwiseConv1D, hk.DepthwiseConv1D),
+    (layers.DepthwiseConv2D, hk.DepthwiseConv2D),
+    (layers.DepthwiseConv3D, hk.DepthwiseConv3D),
+    (layers.SeparableDepthwiseConv2D, hk.SeparableDepthwiseConv2D),
+    (layers.Conv1DLSTM, hk.Conv1DLSTM),
+    (layers.Conv2DLSTM, hk.Conv2DLSTM),
+    (layers.Conv3DLSTM, hk.Conv3DLSTM),
+    (layers.InstanceNorm, hk.InstanceNorm),
+    (layers.Bias, hk.Bias),
+    (layers.Deferred, hk.Deferred),
+    (nets.MobileNetV1, hk.nets.MobileNetV1),
+    (nets.MLP, hk.nets.MLP),
 ]
 FUNCTIONS = [
     (layers.max_pool, hk.max_pool),
     (layers.avg_pool, hk.avg_pool),
     (layers.dropout, hk.dropout),
+    (layers.expand_apply, hk.expand_apply),
+    (layers.one_hot, hk.one_hot),
+    (layers.multinomial, hk.multinomial),
+    (layers.get_channel_index, hk.get_channel_index),
+    (layers.pad.create, hk.pad.create),
 ]
 
 
@@ -65,3 +83,7 @@ def test_function_signatures_are_dm_haikus(ours, theirs):
 
 def test_mlp_reverse_signature_is_dm_haikus():
     assert shape_of(layers.MLP.reverse) == shape_of(hk.nets.MLP.reverse)
+
+
+def test_conv_lstm_initial_state_signature_is_dm_haikus():
+    assert shape_of(layers.Conv2DLSTM.initial_state) == shape_of(hk.Conv2DLSTM.initial_state)
