@@ -26,6 +26,9 @@ def _batch_norm(use_bn: bool, x: jax.Array, is_training: bool) -> jax.Array:
 class MobileNetV1Block(Module):
     """One MobileNet block: a 3x3 depthwise conv and a 1x1 conv, each with batch norm and relu.
 
+    The depthwise conv pads one pixel on each side (dm-haiku's
+    ``((1, 1), (1, 1))``, not ``"SAME"``).
+
     Args:
       channels: the output channels (of the 1x1 ``pointwise_conv``).
       stride: the stride of the 3x3 ``depthwise_conv``.
@@ -51,11 +54,11 @@ class MobileNetV1Block(Module):
         """The block's output, ``stride`` times smaller in height and width."""
         bias = not self.use_bn
         x = DepthwiseConv2D(
-            1, 3, stride=self.stride, padding="SAME", with_bias=bias, name="depthwise_conv"
+            1, 3, self.stride, padding=((1, 1), (1, 1)), with_bias=bias, name="depthwise_conv"
         )(inputs)
         x = _batch_norm(self.use_bn, x, is_training)
         x = Conv2D(
-            self.channels, 1, stride=1, padding="SAME", with_bias=bias, name="pointwise_conv"
+            self.channels, 1, stride=1, padding="VALID", with_bias=bias, name="pointwise_conv"
         )(x)
         return _batch_norm(self.use_bn, x, is_training)
 
@@ -63,7 +66,7 @@ class MobileNetV1Block(Module):
 class MobileNetV1(Module):
     """MobileNet v1 for classification, as dm-haiku's ``hk.nets.MobileNetV1``.
 
-    A 3x3 conv of 32 channels with stride 2, one :class:`MobileNetV1Block` per
+    A 3x3 conv of 32 channels with stride 2 (``"VALID"``), one :class:`MobileNetV1Block` per
     ``(stride, channels)`` pair, a mean over height and width and a
     ``Linear`` ``logits`` layer; with ``use_bn``, batch norm (decay 0.999)
     after every conv, whose moving averages are state.
@@ -122,7 +125,7 @@ class MobileNetV1(Module):
 
     def __call__(self, inputs: jax.Array, is_training: bool) -> jax.Array:
         """The logits, ``[N, num_classes]``, of images ``[N, H, W, C]``."""
-        x = Conv2D(32, 3, stride=2, with_bias=not self.use_bn)(inputs)
+        x = Conv2D(32, 3, stride=2, padding="VALID", with_bias=not self.use_bn)(inputs)
         x = _batch_norm(self.use_bn, x, is_training)
         for stride, channels in zip(self.strides, self.channels, strict=True):
             x = MobileNetV1Block(channels, stride, self.use_bn)(x, is_training)
