@@ -38,6 +38,8 @@ PAIRS = [
     (layers.Deferred, hk.Deferred),
     (nets.MobileNetV1, hk.nets.MobileNetV1),
     (nets.MLP, hk.nets.MLP),
+    (layers.EMAParamsTree, hk.EMAParamsTree),
+    (layers.SNParamsTree, hk.SNParamsTree),
 ]
 FUNCTIONS = [
     (layers.max_pool, hk.max_pool),

@@ -34,6 +34,7 @@ from minihaiku.layers._linear import Linear
 from minihaiku.layers._mlp import MLP
 from minihaiku.layers._moving_averages import ExponentialMovingAverage
 from minihaiku.layers._norm import GroupNorm, LayerNorm, RMSNorm
+from minihaiku.layers._params_tree import EMAParamsTree, SNParamsTree
 from minihaiku.layers._pool import AvgPool, MaxPool, avg_pool, max_pool
 from minihaiku.layers._recurrent import GRU, LSTM, IdentityCore, LSTMState, RNNCore, VanillaRNN
 from minihaiku.layers._reshape import Flatten, Reshape
@@ -103,4 +104,6 @@ __all__ = [
     "get_channel_index",
     "multinomial",
     "one_hot",
+    "EMAParamsTree",
+    "SNParamsTree",
 ]
