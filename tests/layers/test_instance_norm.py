@@ -51,7 +51,9 @@ def test_scale_and_offset_at_call_time():
 
 
 def test_errors():
-    with pytest.raises(InvalidArgumentError, match="unknown data_format 'HWC'"):
+    with pytest.raises(
+        InvalidArgumentError, match="InstanceNorm ~/InstanceNorm_0: unknown data_format 'HWC'"
+    ):
         transform(lambda x: layers.InstanceNorm(True, True, data_format="HWC")(x)).init(0, X)
     with pytest.raises(InvalidArgumentError, match="cannot set scale_init when create_scale=False"):
         transform(lambda x: layers.InstanceNorm(False, True, scale_init="ones")(x)).init(0, X)

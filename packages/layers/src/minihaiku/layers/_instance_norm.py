@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from minihaiku.core import InitLike
+from minihaiku.core import InitLike, MinihaikuError
 from minihaiku.layers._checks import channel_index
 from minihaiku.layers._norm import LayerNorm
 
@@ -55,7 +55,11 @@ class InstanceNorm(LayerNorm):
         *,
         axes: str | None = "conv_out",
     ) -> None:
-        channels_last = channel_index(data_format, "data_format", "InstanceNorm") == -1
+        try:
+            channels_last = channel_index(data_format, "data_format", "InstanceNorm") == -1
+            known = True
+        except MinihaikuError:  # raised again below, naming the module
+            channels_last, known = True, False
         super().__init__(
             axis=slice(1, -1) if channels_last else slice(2, None),
             create_scale=create_scale,
@@ -67,4 +71,6 @@ class InstanceNorm(LayerNorm):
             param_axis=-1 if channels_last else 1,
             axes=axes if channels_last else None,
         )
+        if not known:
+            channel_index(data_format, "data_format", self.module_label)
         self.data_format = data_format
