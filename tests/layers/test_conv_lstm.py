@@ -79,3 +79,15 @@ def test_errors():
         transform(lambda: layers.Conv1DLSTM((5,), 0, 3)).init(0)
     with pytest.raises(InvalidArgumentTypeError, match="kernel_shape"):
         transform(lambda: layers.Conv1DLSTM((5,), 2, (3, 3))).init(0)
+
+
+def test_input_of_another_spatial_shape_is_refused():
+    def f(x):
+        core = layers.Conv2DLSTM((5, 5), 2, 3)
+        return core(x, core.initial_state(1))
+
+    with pytest.raises(
+        InvalidArgumentError,
+        match=r"Conv2DLSTM_0: the input must have the spatial shape input_shape=\(5, 5\)",
+    ):
+        transform(f).init(0, jnp.ones((1, 4, 5, 3)))

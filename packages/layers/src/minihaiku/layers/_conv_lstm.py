@@ -8,7 +8,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from minihaiku.core import InvalidArgumentTypeError
+from minihaiku.core import InvalidArgumentError, InvalidArgumentTypeError
 from minihaiku.core.checks import check_positive_int, prefix
 from minihaiku.layers._checks import check_size, positive_ints
 from minihaiku.layers._conv import ConvND
@@ -77,6 +77,13 @@ class ConvNDLSTM(RNNCore):
     def __call__(self, inputs: Any, state: LSTMState) -> tuple[jax.Array, LSTMState]:
         """One step: returns ``(h, LSTMState(h, c))``."""
         n, size = self.num_spatial_dims, 4 * self.output_channels
+        shape = tuple(jnp.shape(inputs))
+        if len(shape) < n + 1 or shape[-n - 1 : -1] != self.input_shape:
+            raise InvalidArgumentError(
+                f"{self.module_label}: the input must have the spatial shape input_shape="
+                f"{self.input_shape} followed by channels, got shape {shape}. Construct the "
+                "core with the input's spatial shape, or resize the input."
+            )
         input_to_hidden = ConvND(n, size, self.kernel_shape, name="input_to_hidden")
         hidden_to_hidden = ConvND(n, size, self.kernel_shape, name="hidden_to_hidden")
         hidden, cell = state
