@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from minihaiku import layers
-from minihaiku.core import InvalidArgumentError, InvalidArgumentTypeError, transform
+from minihaiku.core import InvalidArgumentError, InvalidArgumentTypeError, param_axes, transform
 from minihaiku.layers import from_haiku
 
 hk = pytest.importorskip("haiku")
@@ -117,3 +117,17 @@ def test_errors():
         )
     with pytest.raises(ValueError):  # the built-in type a dm-haiku user catches
         transform(lambda x: layers.DepthwiseConv2D(1, 3)(x)).init(0, jnp.ones((4, 4)))
+
+
+def test_sharding_annotations_name_the_output_channels():
+    x = jnp.ones((1, 5, 5, 3))
+    f = transform(lambda x: layers.DepthwiseConv2D(2, 3)(x))
+    assert param_axes(f, x) == {
+        "~/DepthwiseConv2D_0/__call__/w": (None, None, None, "conv_out"),
+        "~/DepthwiseConv2D_0/__call__/b": ("conv_out",),
+    }
+    g = transform(lambda x: layers.DepthwiseConv2D(2, 3, axes=None)(x))
+    assert param_axes(g, x) == {
+        "~/DepthwiseConv2D_0/__call__/w": None,
+        "~/DepthwiseConv2D_0/__call__/b": None,
+    }
