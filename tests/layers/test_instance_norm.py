@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from minihaiku import layers
-from minihaiku.core import InvalidArgumentError, transform
+from minihaiku.core import InvalidArgumentError, Module, Policy, policy_scope, set_policy, transform
 
 hk = pytest.importorskip("haiku")
 
@@ -57,3 +57,18 @@ def test_errors():
         transform(lambda x: layers.InstanceNorm(True, True, data_format="HWC")(x)).init(0, X)
     with pytest.raises(InvalidArgumentError, match="cannot set scale_init when create_scale=False"):
         transform(lambda x: layers.InstanceNorm(False, True, scale_init="ones")(x)).init(0, X)
+
+
+def test_keeps_float32_under_a_global_bf16_policy_as_layer_norm():
+    x = X.astype(jnp.bfloat16)
+    with policy_scope():
+        set_policy(Module, Policy("float32", "bfloat16", "bfloat16"))
+        f = transform(lambda x: layers.InstanceNorm(True, True)(x))
+        params = f.init(0, x)
+        jaxpr = jax.make_jaxpr(f.apply)(params, x)
+        out = f.apply(params, x)
+    assert out.dtype == jnp.bfloat16
+    # the statistics run in float32 (the norms' library default), not bfloat16
+    # (under a bf16 policy on InstanceNorm itself this rsqrt is bfloat16)
+    (rsqrt,) = [e for e in jaxpr.eqns if e.primitive.name == "rsqrt"]
+    assert rsqrt.invars[0].aval.dtype == jnp.float32
