@@ -15,7 +15,8 @@ class InstanceNorm(LayerNorm):
     Normalizes each example and channel over its spatial axes (every axis but
     the batch and the channels), then applies ``scale`` and ``offset`` per
     channel. As dm-haiku, the parameters have shape ``(C,)`` channels last and
-    ``(1, C, 1, ..., 1)`` channels first.
+    ``(1, C, 1, ..., 1)`` channels first. A ``LayerNorm`` subclass, it keeps
+    LayerNorm's float32 default under mixed precision.
 
     Args:
       create_scale: create a trainable ``scale`` parameter.
