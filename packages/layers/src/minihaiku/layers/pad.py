@@ -20,6 +20,7 @@ from minihaiku.layers._checks import replicate
 __all__ = [
     "PadFn",
     "causal",
+    "create",
     "create_from_padfn",
     "create_from_tuple",
     "full",
@@ -143,3 +144,7 @@ def is_padfn(padding: Any) -> bool:
             return False
         padding = padding[0]
     return callable(padding)
+
+
+#: dm-haiku's other name of :func:`create_from_padfn` (``hk.pad.create``).
+create = create_from_padfn

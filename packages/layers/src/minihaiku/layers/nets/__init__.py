@@ -9,6 +9,8 @@ Examples:
   ()
 """
 
+from minihaiku.layers._mlp import MLP
+from minihaiku.layers.nets._mobilenet import MobileNetV1
 from minihaiku.layers.nets._resnet import (
     ResNet,
     ResNet18,
@@ -35,4 +37,6 @@ __all__ = [
     "ResNet200",
     "VectorQuantizer",
     "VectorQuantizerEMA",
+    "MLP",
+    "MobileNetV1",
 ]
