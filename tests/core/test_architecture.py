@@ -322,6 +322,8 @@ CONSTANTS = {
     "ENTRY_POINT_GROUP",
     "STRICT_ENV",
     "__version__",
+    "HAIKU",
+    "SEED",
     "InitLike",
     "InitializerFactory",
     "ParamInterceptor",

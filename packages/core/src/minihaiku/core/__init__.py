@@ -68,6 +68,7 @@ from minihaiku.core._multi_transform import (
     multi_transform,
     multi_transform_with_state,
 )
+from minihaiku.core._names import current_name, name_scope, reserve_rng_keys
 from minihaiku.core._params import get_param
 from minihaiku.core._plugins.default import (
     AUTOLOAD_ENV,
@@ -105,6 +106,7 @@ from minihaiku.core._rng import (
     next_rng_keys,
     with_rng,
 )
+from minihaiku.core._schemes import HAIKU, SEED, Scheme
 from minihaiku.core._sharding.init import param_axes, param_shardings, sharded_init
 from minihaiku.core._sharding.rules import AxisRules, axis_rules, logical_to_spec
 from minihaiku.core._sharding.shapes import init_shapes
@@ -240,4 +242,10 @@ __all__ = [
     "param_policies",
     "policy_scope",
     "set_policy",
+    "HAIKU",
+    "SEED",
+    "Scheme",
+    "current_name",
+    "name_scope",
+    "reserve_rng_keys",
 ]

@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from minihaiku.core._errors import NotInTransformError
 from minihaiku.core._keys import Keys
+from minihaiku.core._schemes import SEED, Scheme
 from minihaiku.core._scope import ScopeStack
 from minihaiku.core._trace import trace_state
 
@@ -55,6 +56,8 @@ class Frame:
         inside ``init`` are apply frames, so ``creates_params`` is ``False``,
         but still part of it).
       trace: the JAX trace the frame runs in (see :mod:`minihaiku.core._trace`).
+      scheme: how modules and parameters are named and keyed
+        (:mod:`minihaiku.core._schemes`; :data:`SEED` unless the transform chose).
     """
 
     creates_params: ClassVar[bool]
@@ -67,6 +70,7 @@ class Frame:
         "method_interceptors",
         "param_interceptors",
         "params",
+        "scheme",
         "scopes",
         "stacks",
         "state",
@@ -82,12 +86,18 @@ class Frame:
         allow_state: bool,
         rng: Any,
         scopes: ScopeStack | None = None,
+        scheme: Scheme = SEED,
     ) -> None:
         self.params = params
         self.state = state
         self.allow_state = allow_state
-        self.keys = Keys(rng)
-        self.scopes = scopes if scopes is not None else ScopeStack()
+        self.scheme = scheme
+        if scheme is SEED:
+            self.keys = Keys(rng)
+            self.scopes = scopes if scopes is not None else ScopeStack()
+        else:
+            self.keys = scheme.keys(rng)
+            self.scopes = scopes if scopes is not None else scheme.scopes()
         self.stacks: tuple[Stack, ...] = ()
         self.param_interceptors: tuple[Any, ...] = ()
         self.method_interceptors: tuple[Any, ...] = ()
@@ -104,9 +114,10 @@ class Frame:
         """Takes over what a lifted pass keeps from the ``outer`` frame.
 
         The interceptors, the enclosing stacks (plus ``stack``), the state lock
-        (or ``locked``), whether it is part of ``init``, and the outer key
-        sequence when both frames have the same key.
+        (or ``locked``), whether it is part of ``init``, the scheme, and the
+        outer key sequence when both frames have the same key.
         """
+        self.scheme = outer.scheme
         self.stacks = outer.stacks if stack is None else (*outer.stacks, stack)
         self.param_interceptors = outer.param_interceptors
         self.method_interceptors = outer.method_interceptors
@@ -136,8 +147,11 @@ class InitFrame(Frame):
         allow_state: bool,
         rng: Any,
         scopes: ScopeStack | None = None,
+        scheme: Scheme = SEED,
     ) -> None:
-        super().__init__(params, state, allow_state=allow_state, rng=rng, scopes=scopes)
+        super().__init__(
+            params, state, allow_state=allow_state, rng=rng, scopes=scopes, scheme=scheme
+        )
         self.initial_state: dict[str, Any] = {}
 
 

@@ -34,6 +34,7 @@ from minihaiku.core._errors import (
 from minihaiku.core._frame import current_frame, frame_or_none
 from minihaiku.core._intercept import run_intercepted
 from minihaiku.core._naming import check_name
+from minihaiku.core._schemes import SEED
 
 __all__ = ["Module", "module_method", "transparent"]
 
@@ -95,13 +96,16 @@ def _wrap_method(method_name: str, f: Callable[..., Any], is_transparent: bool) 
             raise _no_super_init(type(self)) from None
         scopes = frame.scopes
         top = scopes.scopes[-1]
-        prefix = module_path + "/" + method_name
-        if is_transparent:
-            if top.owner is self:  # called by another method of this module
-                return f(self, *args, **kwargs)
-            path = module_path
+        if frame.scheme is not SEED:  # another scheme (haiku) names the method's scope
+            path, prefix = frame.scheme.method_scope(module_path, method_name)
         else:
-            path = prefix if self._minihaiku_method_scopes else module_path
+            prefix = module_path + "/" + method_name
+            if is_transparent:
+                if top.owner is self:  # called by another method of this module
+                    return f(self, *args, **kwargs)
+                path = module_path
+            else:
+                path = prefix if self._minihaiku_method_scopes else module_path
         if top.owner is self and top.prefix == prefix:  # re-entry: super().__call__()
             return f(self, *args, **kwargs)
         # Parameters go to ``path``; modules constructed here under ``prefix``.
@@ -277,26 +281,31 @@ class Module:
             frame = current_frame(f"constructing {cls.__name__}")
         scopes = frame.scopes
         top = scopes.scopes[-1]
-        names = top.taken()
-        if name is None:
-            unique = names.auto(cls.__name__)
+        scheme = frame.scheme
+        if scheme is not SEED:
+            unique = scheme.module_name(top, cls.__name__, name)
+            path = scheme.join(top.prefix, unique)
         else:
-            unique = check_name(name, "module", top.prefix)
-            if unique in names.used:
-                raise DuplicateNameError(
-                    f"a module named {unique!r} already exists in scope "
-                    f"{top.prefix!r} (constructing {cls.__name__}). Give each module "
-                    "in one scope its own name, or call the existing instance "
-                    "again to share its parameters."
-                )
-            names.used.add(unique)
-        path = top.prefix + "/" + unique
+            names = top.taken()
+            if name is None:
+                unique = names.auto(cls.__name__)
+            else:
+                unique = check_name(name, "module", top.prefix)
+                if unique in names.used:
+                    raise DuplicateNameError(
+                        f"a module named {unique!r} already exists in scope "
+                        f"{top.prefix!r} (constructing {cls.__name__}). Give each module "
+                        "in one scope its own name, or call the existing instance "
+                        "again to share its parameters."
+                    )
+                names.used.add(unique)
+            path = top.prefix + "/" + unique
         d = self.__dict__
         d["_minihaiku_name"] = unique
         d["_minihaiku_path"] = path
         if "_minihaiku_constructing" in d:
             # Submodules built in the rest of __init__ nest under this module.
-            scopes.enter(path, self)
+            scopes.enter(path, self, None if scheme is SEED else scheme.construction_prefix(path))
 
     def __post_init__(self) -> None:
         """Names a dataclass module (dataclass ``__init__`` calls this)."""
