@@ -97,7 +97,12 @@ def _wrap_method(method_name: str, f: Callable[..., Any], is_transparent: bool) 
         scopes = frame.scopes
         top = scopes.scopes[-1]
         if frame.scheme is not SEED:  # another scheme (haiku) names the method's scope
-            path, prefix = frame.scheme.method_scope(module_path, method_name)
+            if is_transparent:
+                if top.owner is self:  # called by another method of this module
+                    return f(self, *args, **kwargs)
+                path, prefix = frame.scheme.method_scope(module_path, "__call__")
+            else:
+                path, prefix = frame.scheme.method_scope(module_path, method_name)
         else:
             prefix = module_path + "/" + method_name
             if is_transparent:
@@ -324,6 +329,11 @@ class Module:
     @property
     def module_path(self) -> str:
         """The module's full path, e.g. ``"~/MLP_0/__call__/Linear_0"``."""
+        return self._minihaiku_path
+
+    @property
+    def module_name(self) -> str:
+        """dm-haiku's name for :attr:`module_path` (``"mlp/~/linear_0"`` under the haiku scheme)."""
         return self._minihaiku_path
 
     @property

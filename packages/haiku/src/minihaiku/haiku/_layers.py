@@ -1,0 +1,103 @@
+"""dm-haiku's layers: minihaiku.layers' classes, taking dm-haiku initializers.
+
+minihaiku.layers' layers already have dm-haiku's arguments; the only
+difference is the initializer convention (``(key, shape, dtype)`` against
+dm-haiku's ``(shape, dtype)``). Each layer with initializer arguments gets a
+subclass of the same name (so the haiku scheme names it as dm-haiku does:
+``linear``, ``conv2_d``) whose ``__init__`` converts them with
+:func:`~minihaiku.haiku._inits.as_init`; the others are minihaiku.layers'
+classes themselves.
+
+Examples:
+  >>> import minihaiku.haiku as hk
+  >>> f = hk.transform(lambda x: hk.Linear(2, w_init=hk.initializers.Constant(0.5))(x))
+  >>> params = f.init(None, jnp.ones((1, 3)))
+  >>> params["linear"]["w"]
+  Array([[0.5, 0.5],
+         [0.5, 0.5],
+         [0.5, 0.5]], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from typing import Any
+
+import jax
+import numpy as np
+
+import minihaiku.initializers as mi
+import minihaiku.layers as ml
+from minihaiku.core import InitLike
+from minihaiku.haiku._inits import as_init
+
+__all__ = [
+    "GRU",
+    "BatchNorm",
+    "Conv1D",
+    "Conv1DTranspose",
+    "Conv2D",
+    "Conv2DTranspose",
+    "Conv3D",
+    "Conv3DTranspose",
+    "ConvND",
+    "ConvNDTranspose",
+    "Embed",
+    "GroupNorm",
+    "Linear",
+]
+
+
+def _linear_w_init(key: Any, shape: tuple[int, ...], dtype: Any) -> jax.Array:
+    """dm-haiku's default ``w`` of ``Linear``: truncated normal, stddev ``1/sqrt(input size)``."""
+    return mi.truncated_normal(float(1.0 / np.sqrt(shape[0])))(key, shape, dtype)
+
+
+def _with_hk_inits(
+    base: type[Any], inits: tuple[str, ...], defaults: dict[str, InitLike] | None = None
+) -> type[Any]:
+    """A subclass of ``base`` (same name) whose ``inits`` arguments are dm-haiku initializers.
+
+    ``defaults`` replaces minihaiku.layers' default where dm-haiku's differs.
+    """
+    defaults = defaults or {}
+    signature = inspect.signature(base.__init__)
+    base_init = base.__init__
+
+    @functools.wraps(base_init)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        bound = signature.bind(self, *args, **kwargs)
+        for name in inits:
+            given = bound.arguments.get(name)
+            if given is not None:
+                bound.arguments[name] = as_init(given)
+            elif name in defaults:
+                bound.arguments[name] = defaults[name]
+        base_init(*bound.args, **bound.kwargs)
+
+    name = base.__name__
+    doc = (
+        f"dm-haiku's ``hk.{name}``: :class:`minihaiku.layers.{name}` taking dm-haiku\n"
+        f"initializers ``(shape, dtype) -> Array`` for {', '.join(inits)}.\n\n"
+        "Examples:\n"
+        "  >>> import minihaiku.haiku as hk, minihaiku.layers as ml\n"
+        f"  >>> issubclass(hk.{name}, ml.{name})\n"
+        "  True\n"
+    )
+    return type(name, (base,), {"__init__": __init__, "__doc__": doc, "__module__": __name__})
+
+
+Linear = _with_hk_inits(ml.Linear, ("w_init", "b_init"), {"w_init": _linear_w_init})
+ConvND = _with_hk_inits(ml.ConvND, ("w_init", "b_init"))
+Conv1D = _with_hk_inits(ml.Conv1D, ("w_init", "b_init"))
+Conv2D = _with_hk_inits(ml.Conv2D, ("w_init", "b_init"))
+Conv3D = _with_hk_inits(ml.Conv3D, ("w_init", "b_init"))
+ConvNDTranspose = _with_hk_inits(ml.ConvNDTranspose, ("w_init", "b_init"))
+Conv1DTranspose = _with_hk_inits(ml.Conv1DTranspose, ("w_init", "b_init"))
+Conv2DTranspose = _with_hk_inits(ml.Conv2DTranspose, ("w_init", "b_init"))
+Conv3DTranspose = _with_hk_inits(ml.Conv3DTranspose, ("w_init", "b_init"))
+Embed = _with_hk_inits(ml.Embed, ("w_init",))
+BatchNorm = _with_hk_inits(ml.BatchNorm, ("scale_init", "offset_init"))
+GroupNorm = _with_hk_inits(ml.GroupNorm, ("scale_init", "offset_init"))
+GRU = _with_hk_inits(ml.GRU, ("w_i_init", "w_h_init", "b_init"))
