@@ -66,7 +66,7 @@ def _with_hk_inits(
     base_init = base.__init__
 
     @functools.wraps(base_init)
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
         bound = signature.bind(self, *args, **kwargs)
         for name in inits:
             given = bound.arguments.get(name)
@@ -85,7 +85,7 @@ def _with_hk_inits(
         f"  >>> issubclass(hk.{name}, ml.{name})\n"
         "  True\n"
     )
-    return type(name, (base,), {"__init__": __init__, "__doc__": doc, "__module__": __name__})
+    return type(name, (base,), {"__init__": init, "__doc__": doc, "__module__": __name__})
 
 
 Linear = _with_hk_inits(ml.Linear, ("w_init", "b_init"), {"w_init": _linear_w_init})

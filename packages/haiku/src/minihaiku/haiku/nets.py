@@ -75,7 +75,7 @@ class MLP(Module):
     def __call__(
         self, inputs: jax.Array, dropout_rate: float | None = None, rng: Any = None
     ) -> jax.Array:
-        """Applies the layers; with ``dropout_rate`` (and ``rng``) dropout before each activation."""
+        """Applies the layers; with ``dropout_rate`` and ``rng``, dropout before activations."""
         if dropout_rate is not None and rng is None:
             raise InvalidArgumentError(
                 f"{self.module_label}: dropout_rate={dropout_rate} needs rng; pass "
