@@ -220,6 +220,10 @@ class Keys:
         self._count = n + 1
         return jax.random.fold_in(jax.random.fold_in(base, _DRAW_SALT), n)
 
+    def take(self, num: int) -> Any:
+        """``num`` keys stacked: ``split`` of the next draw."""
+        return jax.random.split(self.draw(), num)
+
     def reserve(self, num: int) -> None:
         """Nothing: seed keys derive from paths and counts, reserving changes none."""
 

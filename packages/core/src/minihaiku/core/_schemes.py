@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 
 from minihaiku.core._errors import DuplicateNameError, InvalidArgumentError, InvalidNameError
 from minihaiku.core._keys import Keys
@@ -198,6 +199,12 @@ class HaikuKeys(Keys):
     def draw(self) -> Any:
         """The next key of the sequence."""
         return next(self._sequence())
+
+    def take(self, num: int) -> Any:
+        """The next ``num`` keys of the sequence, stacked (dm-haiku's ``next_rng_keys``)."""
+        seq = self._sequence()
+        seq.reserve(max(num - len(seq.subkeys), 0))
+        return jnp.stack([next(seq) for _ in range(num)])
 
     def can_draw(self) -> bool:
         """Whether there is a key to draw from."""

@@ -177,15 +177,17 @@ class VarianceScaling(_Random):
 
 
 def _fans(shape: tuple[int, ...], fan_in_axes: Sequence[int] | None) -> tuple[float, float]:
-    if fan_in_axes is not None:
-        fan_in = math.prod(shape[i] for i in fan_in_axes)
-        return fan_in, math.prod(shape) / fan_in
+    """dm-haiku's fans; ``fan_in_axes`` counts only for ranks above 2."""
     if len(shape) < 1:
         return 1, 1
     if len(shape) == 1:
         return shape[0], shape[0]
     if len(shape) == 2:
         return shape[0], shape[1]
+    if fan_in_axes is not None:
+        axes = {i % len(shape) for i in fan_in_axes}
+        fan_in = math.prod(shape[i] for i in axes)
+        return fan_in, math.prod(s for i, s in enumerate(shape) if i not in axes)
     receptive = math.prod(shape[:-2])
     return shape[-2] * receptive, shape[-1] * receptive
 
@@ -222,7 +224,25 @@ class Orthogonal(_Random):
 
     def __init__(self, scale: float = 1.0, axis: int = -1) -> None:
         self.scale, self.axis = scale, axis
-        self._init = mi.orthogonal(scale, axis)
+
+    def __call__(self, shape: Sequence[int], dtype: Any) -> jax.Array:
+        shape = tuple(shape)
+        if len(shape) < 2:
+            raise InvalidArgumentError(
+                f"hk.initializers.Orthogonal needs a shape of rank >= 2, got {shape}. "
+                "Use it for matrices (or stacks of them)."
+            )
+        rows = shape[self.axis]
+        cols = math.prod(shape) // rows
+        # QR of a tall Gaussian matrix, signs fixed by R's diagonal; wide ones transposed.
+        tall = (max(rows, cols), min(rows, cols))
+        q, r = jnp.linalg.qr(jax.random.normal(next_rng_key(), tall, dtype))
+        q = q * jnp.sign(jnp.diag(r))
+        if rows < cols:
+            q = q.T
+        rest = tuple(s for i, s in enumerate(shape) if i != self.axis % len(shape))
+        q = jnp.moveaxis(jnp.reshape(q, (rows, *rest)), 0, self.axis)
+        return jax.lax.convert_element_type(self.scale, dtype) * q
 
 
 class Identity:

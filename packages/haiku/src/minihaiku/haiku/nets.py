@@ -81,6 +81,11 @@ class MLP(Module):
                 f"{self.module_label}: dropout_rate={dropout_rate} needs rng; pass "
                 "rng=hk.next_rng_key() or leave dropout_rate out."
             )
+        if dropout_rate is None and rng is not None:
+            raise InvalidArgumentError(
+                f"{self.module_label}: rng was given without dropout_rate (dm-haiku's "
+                "rule: rng is only for dropout). Pass dropout_rate too, or no rng."
+            )
         keys = PRNGSequence(rng) if rng is not None else None
         out = inputs
         last = len(self.layers) - 1
