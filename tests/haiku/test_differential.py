@@ -23,8 +23,9 @@ def assert_same_tree(a, b):
             np.testing.assert_array_equal(x, y, err_msg=f"{module}/{name}")
 
 
-def both(program, *args, key=jax.random.PRNGKey(42)):
+def both(program, *args, key=None):
     """``program(hk)`` -> transformed; init with both libraries; returns both params."""
+    key = jax.random.PRNGKey(42) if key is None else key
     return program(haiku).init(key, *args), program(mhk).init(key, *args)
 
 
