@@ -18,7 +18,7 @@ __all__ = ["current_name", "name_scope", "reserve_rng_keys"]
 
 
 @contextlib.contextmanager
-def name_scope(name: str) -> Iterator[None]:
+def name_scope(name: str, *, method_name: str = "__call__") -> Iterator[None]:
     """Inside the ``with`` block, parameters and modules go under ``name``.
 
     Under the haiku scheme it acts as dm-haiku's ``hk.name_scope``: the scope
@@ -29,6 +29,10 @@ def name_scope(name: str) -> Iterator[None]:
 
     Args:
       name: the scope's name (``/`` separates nested scopes).
+      method_name: the method the scope stands for: modules built inside go
+        under ``name/~method_name`` (haiku scheme; ``name/~`` for
+        ``"__init__"``) or ``name/method_name`` (seed); ``"__call__"`` adds
+        nothing.
 
     Raises:
       InvalidNameError: the name is not a string, is empty, starts with
@@ -45,9 +49,17 @@ def name_scope(name: str) -> Iterator[None]:
       ['block']
     """
     frame = current_frame("name_scope")
+    if type(method_name) is not str or not method_name:
+        raise InvalidArgumentError(
+            f"name_scope({name!r}, method_name={method_name!r:.40}): method_name must be "
+            "a method's name such as '__call__' (the default) or 'encode'."
+        )
     scopes = frame.scopes
     path = frame.scheme.scope_name(scopes.top, name)
-    depth = scopes.enter(path, None, path)
+    prefix = path
+    if method_name != "__call__":
+        path, prefix = frame.scheme.method_scope(path, method_name)
+    depth = scopes.enter(path, None, prefix)
     try:
         yield
     finally:

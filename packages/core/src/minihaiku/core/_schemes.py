@@ -268,7 +268,9 @@ class HaikuScheme(Scheme):
         return path + "/~"
 
     def method_scope(self, path: str, method: str) -> tuple[str, str]:
-        return path, path if method == "__call__" else path + "/~" + method
+        if method == "__call__":
+            return path, path
+        return path, path + ("/~" if method == "__init__" else "/~" + method)
 
     def scope_name(self, top: Scope, name: str) -> str:
         if type(name) is not str:
