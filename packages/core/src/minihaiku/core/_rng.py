@@ -45,6 +45,11 @@ def _drawing(what: str) -> Frame:
     """The current frame, checked to have a key to draw from (``what`` was called)."""
     frame = current_frame(what)
     if not frame.keys.can_draw():
+        if frame.in_init:  # the haiku scheme's init takes rng=None
+            raise RngError(
+                f"{what} was called (by a random initializer or your code) but init "
+                "was given rng=None. Pass a key: init(jax.random.PRNGKey(seed), ...)."
+            )
         raise RngError(
             f"{what} was called but apply was given no key. Transform "
             "with transform(f, apply_rng=True) and call apply(params, rng, "
