@@ -22,6 +22,7 @@ from minihaiku.core import (
     PRNGSequence,
     Transformed,
     TransformedWithState,
+    current_name,
     maybe_next_rng_key,
     name_scope,
     next_rng_key,
@@ -29,9 +30,11 @@ from minihaiku.core import (
     reserve_rng_keys,
     running_init,
     with_empty_state,
+    with_rng,
+    without_state,
 )
 from minihaiku.haiku import initializers, nets
-from minihaiku.haiku._base import get_parameter, get_state, set_state
+from minihaiku.haiku._base import get_parameter, get_state, set_state, transparent
 from minihaiku.haiku._layers import (
     GRU,
     BatchNorm,
@@ -45,7 +48,10 @@ from minihaiku.haiku._layers import (
     ConvNDTranspose,
     Embed,
     GroupNorm,
+    LayerNorm,
     Linear,
+    MultiHeadAttention,
+    RMSNorm,
 )
 from minihaiku.haiku._transforms import (
     multi_transform,
@@ -138,4 +144,11 @@ __all__ = [
     "transform_with_state",
     "with_empty_state",
     "without_apply_rng",
+    "LayerNorm",
+    "MultiHeadAttention",
+    "RMSNorm",
+    "current_name",
+    "transparent",
+    "with_rng",
+    "without_state",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import jax
 import jax.numpy as jnp
@@ -12,7 +12,9 @@ import minihaiku.core as core
 from minihaiku.core import InvalidArgumentError
 from minihaiku.haiku._inits import Initializer, as_init
 
-__all__ = ["get_parameter", "get_state", "set_state"]
+__all__ = ["get_parameter", "get_state", "set_state", "transparent"]
+
+T = TypeVar("T")
 
 
 def get_parameter(
@@ -75,3 +77,23 @@ def set_state(name: str, value: Any) -> None:
       ({}, {'~': {'last': Array([1., 1.], dtype=float32)}})
     """
     core.set_state(name, value)
+
+
+def transparent(method: T) -> T:
+    """dm-haiku's ``hk.transparent``: the method adds no name of its own.
+
+    Modules it builds are named as if the calling method had built them
+    (dm-haiku's ``MultiHeadAttention`` builds ``query``, ``key``, ``value`` so).
+
+    Examples:
+      >>> import minihaiku.haiku as hk
+      >>> class Block(hk.Module):
+      ...   @hk.transparent
+      ...   def project(self, x):
+      ...     return hk.Linear(2, name="proj")(x)
+      ...   def __call__(self, x):
+      ...     return self.project(x)
+      >>> list(hk.transform(lambda x: Block()(x)).init(jax.random.PRNGKey(0), jnp.ones((1, 3))))
+      ['block/proj']
+    """
+    return core.transparent(method)

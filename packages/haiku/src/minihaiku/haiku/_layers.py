@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -30,7 +31,7 @@ import numpy as np
 import minihaiku.initializers as mi
 import minihaiku.layers as ml
 from minihaiku.core import InitLike
-from minihaiku.haiku._inits import as_init
+from minihaiku.haiku._inits import VarianceScaling, as_init
 
 __all__ = [
     "GRU",
@@ -45,7 +46,10 @@ __all__ = [
     "ConvNDTranspose",
     "Embed",
     "GroupNorm",
+    "LayerNorm",
     "Linear",
+    "MultiHeadAttention",
+    "RMSNorm",
 ]
 
 
@@ -54,8 +58,25 @@ def _linear_w_init(key: Any, shape: tuple[int, ...], dtype: Any) -> jax.Array:
     return mi.truncated_normal(float(1.0 / np.sqrt(shape[0])))(key, shape, dtype)
 
 
+#: Where dm-haiku's default initializer differs from minihaiku.layers': from the
+#: arguments given (which it may change), the initializer to pass instead of ``None``.
+Defaults = dict[str, Callable[[dict[str, Any]], InitLike]]
+
+
+def _scaled(given: dict[str, Any]) -> InitLike:
+    """dm-haiku's ``MultiHeadAttention`` ``w`` default: ``VarianceScaling(w_init_scale)``.
+
+    The scale is handed over as that initializer (and taken out of ``given``).
+    """
+    scale = given.get("w_init_scale")
+    if scale is None:
+        return None
+    given["w_init_scale"] = None
+    return as_init(VarianceScaling(scale))
+
+
 def _with_hk_inits(
-    base: type[Any], inits: tuple[str, ...], defaults: dict[str, InitLike] | None = None
+    base: type[Any], inits: tuple[str, ...], defaults: Defaults | None = None
 ) -> type[Any]:
     """A subclass of ``base`` (same name) whose ``inits`` arguments are dm-haiku initializers.
 
@@ -73,7 +94,7 @@ def _with_hk_inits(
             if given is not None:
                 bound.arguments[name] = as_init(given)
             elif name in defaults:
-                bound.arguments[name] = defaults[name]
+                bound.arguments[name] = defaults[name](bound.arguments)
         base_init(*bound.args, **bound.kwargs)
 
     name = base.__name__
@@ -88,7 +109,7 @@ def _with_hk_inits(
     return type(name, (base,), {"__init__": init, "__doc__": doc, "__module__": __name__})
 
 
-Linear = _with_hk_inits(ml.Linear, ("w_init", "b_init"), {"w_init": _linear_w_init})
+Linear = _with_hk_inits(ml.Linear, ("w_init", "b_init"), {"w_init": lambda _: _linear_w_init})
 ConvND = _with_hk_inits(ml.ConvND, ("w_init", "b_init"))
 Conv1D = _with_hk_inits(ml.Conv1D, ("w_init", "b_init"))
 Conv2D = _with_hk_inits(ml.Conv2D, ("w_init", "b_init"))
@@ -101,3 +122,10 @@ Embed = _with_hk_inits(ml.Embed, ("w_init",))
 BatchNorm = _with_hk_inits(ml.BatchNorm, ("scale_init", "offset_init"))
 GroupNorm = _with_hk_inits(ml.GroupNorm, ("scale_init", "offset_init"))
 GRU = _with_hk_inits(ml.GRU, ("w_i_init", "w_h_init", "b_init"))
+LayerNorm = _with_hk_inits(ml.LayerNorm, ("scale_init", "offset_init"))
+RMSNorm = _with_hk_inits(ml.RMSNorm, ("scale_init",))
+MultiHeadAttention = _with_hk_inits(
+    ml.MultiHeadAttention,
+    ("w_init", "b_init"),
+    {"w_init": _scaled},
+)
