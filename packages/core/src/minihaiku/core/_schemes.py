@@ -182,7 +182,7 @@ class HaikuKeys(Keys):
 
     __slots__ = ("seq",)
 
-    def __init__(self, base: Any, seq: Any = None) -> None:
+    def __init__(self, base: Any, seq: KeySequence | None = None) -> None:
         super().__init__(base)
         self.seq = seq
 

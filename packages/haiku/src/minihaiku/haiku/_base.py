@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import jax
@@ -14,7 +14,7 @@ from minihaiku.haiku._inits import Initializer, as_init
 
 __all__ = ["get_parameter", "get_state", "set_state", "transparent"]
 
-T = TypeVar("T")
+T = TypeVar("T", bound=Callable[..., Any])
 
 
 def get_parameter(

@@ -55,7 +55,9 @@ __all__ = [
 
 def _linear_w_init(key: Any, shape: tuple[int, ...], dtype: Any) -> jax.Array:
     """dm-haiku's default ``w`` of ``Linear``: truncated normal, stddev ``1/sqrt(input size)``."""
-    return mi.truncated_normal(float(1.0 / np.sqrt(shape[0])))(key, shape, dtype)
+    init = mi.truncated_normal(float(1.0 / np.sqrt(shape[0])))
+    value: jax.Array = init(key, shape, dtype)
+    return value
 
 
 #: Where dm-haiku's default initializer differs from minihaiku.layers': from the

@@ -138,7 +138,10 @@ def without_apply_rng(f: TransformedT) -> TransformedT:
                 return lambda params, state, *a, **k: fn(params, state, None, *a, **k)
             return lambda params, *a, **k: fn(params, None, *a, **k)
 
-        return type(f)(f.init, jax.tree_util.tree_map(drop, f.apply))  # type: ignore[return-value]
+        fns = jax.tree_util.tree_map(drop, f.apply)
+        if isinstance(f, MultiTransformedWithState):
+            return MultiTransformedWithState(f.init, fns)  # type: ignore[return-value]
+        return MultiTransformed(f.init, fns)  # type: ignore[return-value]
     raise InvalidArgumentTypeError(
         f"without_apply_rng expects what hk.transform, hk.transform_with_state or "
         f"hk.multi_transform return, got {type(f).__name__}."
