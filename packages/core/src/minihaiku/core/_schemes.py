@@ -162,9 +162,9 @@ class KeySequence:
     def reserve(self, num: int) -> None:
         """Splits ``num`` keys now for the next draws."""
         if num > 0:
-            keys = jax.random.split(self.key, num + 1)
-            self.key = keys[0]
-            self.subkeys.extend(keys[1:])
+            # one unstacking of the split (indexing each key costs a dispatch apiece)
+            self.key, *keys = jax.random.split(self.key, num + 1)
+            self.subkeys.extend(keys)
 
     def __next__(self) -> Any:
         if not self.subkeys:
