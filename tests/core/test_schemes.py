@@ -12,9 +12,11 @@ from minihaiku.core import (
     InvalidNameError,
     Module,
     current_name,
+    force_name,
     get_param,
     get_state,
     multi_transform,
+    name_like,
     name_scope,
     next_rng_key,
     reserve_rng_keys,
@@ -179,3 +181,41 @@ def test_reserve_rng_keys_changes_haiku_keys_as_dm_haiku():
     key = jax.random.PRNGKey(1)
     w = transform(f, scheme="haiku").init(key)["~"]["w"]
     np.testing.assert_array_equal(w, jax.random.normal(jax.random.split(key, 3)[1], (2,)))
+
+
+def test_force_name_under_the_seed_scheme_is_a_full_path():
+    def f():
+        Leaf()
+        return Leaf(name=force_name("~/Leaf_0"))() + Leaf(name=force_name("~/x/y"))()
+
+    assert list(transform(f).init(0)) == ["~/Leaf_0/__call__/w", "~/x/y/__call__/w"]
+
+
+def test_force_name_and_name_like_check_their_argument():
+    with pytest.raises(InvalidArgumentError) as e:
+        force_name("")
+    assert str(e.value) == (
+        "force_name expects a module's full name (a non-empty str), got str ''; e.g. "
+        "force_name(module.module_name)."
+    )
+    with pytest.raises(InvalidArgumentError) as e:
+        name_like(3)
+    assert str(e.value) == (
+        "name_like expects a method's name, got int 3; e.g. @name_like('__call__')."
+    )
+
+
+def test_name_like_under_the_seed_scheme_shares_the_other_methods_scope():
+    class Net(Module):
+        def __call__(self):
+            return Leaf()()
+
+        @name_like("__call__")
+        def fast(self):
+            return Leaf()()
+
+    def f():
+        net = Net()
+        return net() + net.fast()
+
+    assert list(transform(f).init(0)) == ["~/Net_0/__call__/Leaf_0/__call__/w"]

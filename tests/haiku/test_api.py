@@ -210,3 +210,39 @@ def test_name_scope_method_name_places_modules_as_dm_haiku():
     assert jax.tree.map(lambda a, b: bool((a == b).all()), ref, got) == jax.tree.map(
         lambda a: True, ref
     )
+
+
+def test_force_name_and_name_like_match_dm_haiku():
+    def program(hk):
+        class A(hk.Module):
+            def __call__(self, x):
+                return hk.Linear(2)(x)
+
+            @hk.name_like("__call__")
+            def other(self, x):
+                return hk.Linear(2)(x)
+
+            def enc(self, x):
+                return hk.Linear(2)(x)
+
+            @hk.name_like("enc")
+            def enc2(self, x):
+                return hk.Linear(2)(x)
+
+        def f(x):
+            a = A()
+            shared = hk.Linear(2, name="enc")
+            y = shared(x) + hk.Linear(2, name=hk.force_name(shared.module_name))(x)
+            with hk.name_scope("inner"):
+                y = y + hk.Linear(2, name=hk.force_name("new/thing"))(x)
+            return y + a(x) + a.other(x) + a.enc(x) + a.enc2(x)
+
+        return hk.transform(f)
+
+    key = jax.random.PRNGKey(0)
+    ref = program(haiku).init(key, jnp.ones((1, 2)))
+    got = program(mhk).init(key, jnp.ones((1, 2)))
+    assert list(got) == list(ref) == ["enc", "new/thing", "a/linear", "a/~enc/linear"]
+    for m in ref:
+        for n in ref[m]:
+            assert bool((ref[m][n] == got[m][n]).all()), (m, n)

@@ -68,7 +68,13 @@ from minihaiku.core._multi_transform import (
     multi_transform,
     multi_transform_with_state,
 )
-from minihaiku.core._names import current_name, name_scope, reserve_rng_keys
+from minihaiku.core._names import (
+    current_name,
+    force_name,
+    name_like,
+    name_scope,
+    reserve_rng_keys,
+)
 from minihaiku.core._params import get_param
 from minihaiku.core._plugins.default import (
     AUTOLOAD_ENV,
@@ -246,6 +252,8 @@ __all__ = [
     "SEED",
     "Scheme",
     "current_name",
+    "force_name",
+    "name_like",
     "name_scope",
     "reserve_rng_keys",
 ]

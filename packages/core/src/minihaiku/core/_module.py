@@ -34,7 +34,7 @@ from minihaiku.core._errors import (
 from minihaiku.core._frame import current_frame, frame_or_none
 from minihaiku.core._intercept import run_intercepted
 from minihaiku.core._naming import check_name
-from minihaiku.core._schemes import SEED
+from minihaiku.core._schemes import FORCED, NAME_LIKE, SEED
 
 __all__ = ["Module", "module_method", "transparent"]
 
@@ -277,7 +277,8 @@ class Module:
                     wrapped = _wrap_method(attr, fget, getattr(fget, _TRANSPARENT, False))
                     setattr(cls, attr, value.getter(wrapped))
             elif _should_wrap(attr, value):
-                setattr(cls, attr, _wrap_method(attr, value, getattr(value, _TRANSPARENT, False)))
+                named = getattr(value, NAME_LIKE, attr)  # name_like: another method's names
+                setattr(cls, attr, _wrap_method(named, value, getattr(value, _TRANSPARENT, False)))
 
     def __init__(self, name: str | None = None) -> None:
         cls = type(self)
@@ -292,8 +293,11 @@ class Module:
             path = scheme.join(top.prefix, unique)
         else:
             names = top.taken()
+            forced = False
             if name is None:
                 unique = names.auto(cls.__name__)
+            elif type(name) is str and name.startswith(FORCED):  # force_name: a full path
+                unique, forced = name[len(FORCED) :], True
             else:
                 unique = check_name(name, "module", top.prefix)
                 if unique in names.used:
@@ -304,7 +308,7 @@ class Module:
                         "again to share its parameters."
                     )
                 names.used.add(unique)
-            path = top.prefix + "/" + unique
+            path = unique if forced else top.prefix + "/" + unique
         d = self.__dict__
         d["_minihaiku_name"] = unique
         d["_minihaiku_path"] = path

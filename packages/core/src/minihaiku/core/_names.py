@@ -9,12 +9,16 @@ and ``current_name`` is the current parameter path.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from minihaiku.core._errors import InvalidArgumentError
 from minihaiku.core._frame import current_frame
+from minihaiku.core._schemes import FORCED, NAME_LIKE
 
-__all__ = ["current_name", "name_scope", "reserve_rng_keys"]
+__all__ = ["current_name", "force_name", "name_like", "name_scope", "reserve_rng_keys"]
+
+T = TypeVar("T", bound=Callable[..., Any])
 
 
 @contextlib.contextmanager
@@ -83,6 +87,72 @@ def current_name() -> str:
     """
     frame = current_frame("current_name")
     return frame.scheme.current_name(frame.scopes.top)
+
+
+def force_name(name: str) -> str:
+    """A module name that is used as the module's full name, as it is (dm-haiku's ``force_name``).
+
+    Give it as ``name=``: the module gets exactly ``name`` as its full name
+    (under the haiku scheme ``"encoder"``, ``"mlp/~/linear_0"``; under the
+    seed's a full path such as ``"~/Linear_0"``), wherever it is built and
+    even if that name is taken: it reads the parameters stored under it. Use
+    it to share a module's parameters from another place
+    (``force_name(module.module_name)``).
+
+    Examples:
+      >>> from minihaiku.core import Module, force_name, get_param, transform
+      >>> class Scale(Module):
+      ...   def __call__(self, x):
+      ...     return x * get_param("s", (), init="ones")
+      >>> def f(x):
+      ...   a = Scale(name="enc")
+      ...   return a(x) + Scale(name=force_name(a.module_name))(x)
+      >>> list(transform(f, scheme="haiku").init(0, 2.0))
+      ['enc']
+      >>> list(transform(f).init(0, 2.0))
+      ['~/enc/__call__/s']
+    """
+    if type(name) is not str or not name:
+        raise InvalidArgumentError(
+            f"force_name expects a module's full name (a non-empty str), got "
+            f"{type(name).__name__} {name!r:.40}; e.g. force_name(module.module_name)."
+        )
+    return FORCED + name
+
+
+def name_like(method_name: str) -> Callable[[T], T]:
+    """Names what the decorated method builds as if ``method_name`` had built it (dm-haiku's).
+
+    Modules the method constructs, and its parameters, get the names they
+    would get inside ``method_name`` (e.g. an alternative ``__call__`` that
+    shares its parameters).
+
+    Examples:
+      >>> from minihaiku.core import Module, get_param, name_like, transform
+      >>> class Scale(Module):
+      ...   def __call__(self, x):
+      ...     return x * get_param("s", (), init="ones")
+      >>> class Net(Module):
+      ...   def __call__(self, x):
+      ...     return Scale()(x)
+      ...   @name_like("__call__")
+      ...   def fast(self, x):
+      ...     return Scale()(x)
+      >>> f = transform(lambda x: Net().fast(x) + Net(name="n")(x), scheme="haiku")
+      >>> list(f.init(0, 2.0))
+      ['net/scale', 'n/scale']
+    """
+    if type(method_name) is not str or not method_name:
+        raise InvalidArgumentError(
+            f"name_like expects a method's name, got {type(method_name).__name__} "
+            f"{method_name!r:.40}; e.g. @name_like('__call__')."
+        )
+
+    def mark(method: T) -> T:
+        setattr(method, NAME_LIKE, method_name)
+        return method
+
+    return mark
 
 
 def reserve_rng_keys(num: int) -> None:

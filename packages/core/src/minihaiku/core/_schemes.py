@@ -30,7 +30,14 @@ from minihaiku.core._keys import Keys
 from minihaiku.core._naming import ScopeNames, check_name
 from minihaiku.core._scope import ROOT, Scope, ScopeStack
 
+#: The prefix ``force_name`` puts on a name (dm-haiku's): the rest is the full module name.
+FORCED = "FORCE:"
+#: The attribute ``name_like`` sets on a method: the method whose names it takes.
+NAME_LIKE = "_minihaiku_name_like"
+
 __all__ = [
+    "FORCED",
+    "NAME_LIKE",
     "HAIKU",
     "SEED",
     "HaikuKeys",
@@ -251,6 +258,8 @@ class HaikuScheme(Scheme):
         return ScopeStack([Scope(ROOT, None, None, "")])
 
     def module_name(self, top: Scope, cls_name: str, name: str | None) -> str:
+        if type(name) is str and name.startswith(FORCED):  # force_name: the full name
+            return _Forced(name[len(FORCED) :])
         if name is None:
             name = camel_to_snake(cls_name)
         elif type(name) is not str or not _IDENTIFIER.match(name):
@@ -262,6 +271,8 @@ class HaikuScheme(Scheme):
         return _take(top.taken(), name, top.prefix, cls_name)
 
     def join(self, prefix: str, name: str) -> str:
+        if type(name) is _Forced:
+            return str(name)
         return prefix + "/" + name if prefix else name
 
     def construction_prefix(self, path: str) -> str:
@@ -315,6 +326,12 @@ class HaikuScheme(Scheme):
             for name, value in inner.items():
                 flat[f"{module}/{name}"] = value
         return flat
+
+
+class _Forced(str):
+    """A module name given with ``force_name``: the full name, not joined to the scope's."""
+
+    __slots__ = ()
 
 
 def _take(names: ScopeNames, name: str, prefix: str, cls_name: str) -> str:

@@ -23,7 +23,9 @@ from minihaiku.core import (
     Transformed,
     TransformedWithState,
     current_name,
+    force_name,
     maybe_next_rng_key,
+    name_like,
     name_scope,
     next_rng_key,
     next_rng_keys,
@@ -87,6 +89,8 @@ from minihaiku.layers import (
 )
 
 __all__ = [
+    "force_name",
+    "name_like",
     "GRU",
     "LSTM",
     "AvgPool",
