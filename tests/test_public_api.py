@@ -310,6 +310,7 @@ PUBLIC = {
         "deep_rnn_with_skip_connections",
         "dropout",
         "dynamic_unroll",
+        "experimental",
         "force_name",
         "get_parameter",
         "get_state",
@@ -334,6 +335,12 @@ PUBLIC = {
         "with_rng",
         "without_apply_rng",
         "without_state",
+    ],
+    "minihaiku.haiku.experimental": [
+        "current_name",
+        "force_name",
+        "name_like",
+        "name_scope",
     ],
     "minihaiku.haiku.initializers": [
         "Constant",

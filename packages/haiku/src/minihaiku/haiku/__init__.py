@@ -35,7 +35,7 @@ from minihaiku.core import (
     with_rng,
     without_state,
 )
-from minihaiku.haiku import initializers, nets
+from minihaiku.haiku import experimental, initializers, nets
 from minihaiku.haiku._base import get_parameter, get_state, set_state, transparent
 from minihaiku.haiku._layers import (
     GRU,
@@ -89,6 +89,7 @@ from minihaiku.layers import (
 )
 
 __all__ = [
+    "experimental",
     "force_name",
     "name_like",
     "GRU",
