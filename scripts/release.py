@@ -1,7 +1,7 @@
 """Prepare the release of one minihaiku package without touching the others.
 
   python scripts/release.py bump PACKAGE PART [--date D] [--commit]
-      PACKAGE: core, initializers, layers or training.
+      PACKAGE: core, initializers, layers, training or haiku.
       PART: major, minor, patch, or an explicit version such as 0.2.0.
       Sets the package's version (src/minihaiku/PACKAGE/_version.py), turns its
       CHANGELOG's "## Unreleased" section into "## VERSION (DATE)" (with a new
@@ -31,7 +31,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.version import InvalidVersion, Version
 
-PACKAGES = ("core", "initializers", "layers", "training")
+PACKAGES = ("core", "initializers", "layers", "training", "haiku")
 VERSION_RE = re.compile(r'^__version__ = "([^"]+)"$', re.M)
 
 

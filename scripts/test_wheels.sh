@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs tests against the built wheels of the four packages, installed into a fresh
+# Runs tests against the built wheels of the five packages, installed into a fresh
 # virtual environment (not the editable sources), so that a file or dependency
 # missing from a wheel fails here.
 # Usage: scripts/test_wheels.sh [pytest args and test paths]   (needs uv on PATH)
@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-for p in core initializers layers training; do
+for p in core initializers layers training haiku; do
   uv build -q --wheel --out-dir "$work/dist" "packages/$p"
 done
 uv venv -q --python "${PYTHON:-python3}" "$work/venv"
@@ -21,8 +21,9 @@ uv pip install -q --python "$py" "$work"/dist/*.whl "minihaiku-training[plot] @ 
 # Prove that the wheels, not the sources, are what gets imported.
 "$py" -c "
 import minihaiku.core, minihaiku.initializers, minihaiku.layers, minihaiku.training as t
-for m in (minihaiku.core, minihaiku.initializers, minihaiku.layers, t):
+import minihaiku.haiku as hk
+for m in (minihaiku.core, minihaiku.initializers, minihaiku.layers, t, hk):
     assert 'site-packages' in m.__file__, m.__file__
-print('testing the installed wheels:', ', '.join(m.__name__ for m in (minihaiku.core, minihaiku.initializers, minihaiku.layers, t)))
+print('testing the installed wheels:', ', '.join(m.__name__ for m in (minihaiku.core, minihaiku.initializers, minihaiku.layers, t, hk)))
 "
 PATH="$work/venv/bin:$PATH" "$py" -m pytest -n 2 -p no:cacheprovider "$@"

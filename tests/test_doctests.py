@@ -1,4 +1,4 @@
-"""Every docstring example in the four packages runs, so the docs never lie.
+"""Every docstring example in the five packages runs, so the docs never lie.
 
 Each module's examples run as doctests in the module's namespace (as
 ``pytest --doctest-modules`` runs them), with ``jax``, ``jnp`` and ``np``
@@ -15,7 +15,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-PACKAGES = ("minihaiku.core", "minihaiku.initializers", "minihaiku.layers", "minihaiku.training")
+PACKAGES = (
+    "minihaiku.core",
+    "minihaiku.initializers",
+    "minihaiku.layers",
+    "minihaiku.training",
+    "minihaiku.haiku",
+)
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 
 

@@ -324,6 +324,8 @@ CONSTANTS = {
     "ENTRY_POINT_GROUP",
     "STRICT_ENV",
     "__version__",
+    "HAIKU",
+    "SEED",
     "InitLike",
     "InitializerFactory",
     "ParamInterceptor",

@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "release.py"
-PACKAGES = ("core", "initializers", "layers", "training")
+PACKAGES = ("core", "initializers", "layers", "training", "haiku")
 
 
 @pytest.fixture
@@ -98,7 +98,7 @@ def test_a_bump_without_changelog_entries_is_refused(repo):
     [
         (
             ("bump", "nope", "patch"),
-            "unknown package 'nope'; choose one of core, initializers, layers, training.",
+            "unknown package 'nope'; choose one of core, initializers, layers, training, haiku.",
         ),
         (
             ("bump", "core", "tiny"),

@@ -68,6 +68,13 @@ from minihaiku.core._multi_transform import (
     multi_transform,
     multi_transform_with_state,
 )
+from minihaiku.core._names import (
+    current_name,
+    force_name,
+    name_like,
+    name_scope,
+    reserve_rng_keys,
+)
 from minihaiku.core._params import get_param
 from minihaiku.core._plugins.default import (
     AUTOLOAD_ENV,
@@ -105,6 +112,7 @@ from minihaiku.core._rng import (
     next_rng_keys,
     with_rng,
 )
+from minihaiku.core._schemes import HAIKU, SEED, Scheme
 from minihaiku.core._sharding.init import param_axes, param_shardings, sharded_init
 from minihaiku.core._sharding.rules import AxisRules, axis_rules, logical_to_spec
 from minihaiku.core._sharding.shapes import init_shapes
@@ -324,4 +332,12 @@ __all__ += [
     "ExportedModel",
     "export",
     "load_exported",
+    "HAIKU",
+    "SEED",
+    "Scheme",
+    "current_name",
+    "force_name",
+    "name_like",
+    "name_scope",
+    "reserve_rng_keys",
 ]

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 from minihaiku.core._errors import NotInTransformError
 from minihaiku.core._frame_defaults import FRAME_DEFAULTS
 from minihaiku.core._keys import Keys
+from minihaiku.core._schemes import SEED, Scheme
 from minihaiku.core._scope import ScopeStack
 from minihaiku.core._trace import trace_state
 
@@ -60,6 +61,8 @@ class Frame:
         (:mod:`minihaiku.core._custom`), ``None`` when there are none.
       given_state: the state ``apply`` was given (``get_initial_state``);
         ``init``'s initial state in an :class:`InitFrame`.
+      scheme: how modules and parameters are named and keyed
+        (:mod:`minihaiku.core._schemes`; :data:`SEED` unless the transform chose).
     """
 
     creates_params: ClassVar[bool]
@@ -74,6 +77,7 @@ class Frame:
         "method_interceptors",
         "param_interceptors",
         "params",
+        "scheme",
         "scopes",
         "stacks",
         "state",
@@ -89,12 +93,18 @@ class Frame:
         allow_state: bool,
         rng: Any,
         scopes: ScopeStack | None = None,
+        scheme: Scheme = SEED,
     ) -> None:
         self.params = params
         self.state = state
         self.allow_state = allow_state
-        self.keys = Keys(rng)
-        self.scopes = scopes if scopes is not None else ScopeStack()
+        self.scheme = scheme
+        if scheme is SEED:
+            self.keys = Keys(rng)
+            self.scopes = scopes if scopes is not None else ScopeStack()
+        else:
+            self.keys = scheme.keys(rng)
+            self.scopes = scopes if scopes is not None else scheme.scopes()
         self.stacks: tuple[Stack, ...] = ()
         self.param_interceptors: tuple[Any, ...] = FRAME_DEFAULTS.param_interceptors
         self.method_interceptors: tuple[Any, ...] = ()
@@ -113,9 +123,10 @@ class Frame:
         """Takes over what a lifted pass keeps from the ``outer`` frame.
 
         The interceptors, the enclosing stacks (plus ``stack``), the state lock
-        (or ``locked``), whether it is part of ``init``, and the outer key
-        sequence when both frames have the same key.
+        (or ``locked``), whether it is part of ``init``, the scheme, and the
+        outer key sequence when both frames have the same key.
         """
+        self.scheme = outer.scheme
         self.stacks = outer.stacks if stack is None else (*outer.stacks, stack)
         self.param_interceptors = outer.param_interceptors
         self.method_interceptors = outer.method_interceptors
@@ -147,8 +158,11 @@ class InitFrame(Frame):
         allow_state: bool,
         rng: Any,
         scopes: ScopeStack | None = None,
+        scheme: Scheme = SEED,
     ) -> None:
-        super().__init__(params, state, allow_state=allow_state, rng=rng, scopes=scopes)
+        super().__init__(
+            params, state, allow_state=allow_state, rng=rng, scopes=scopes, scheme=scheme
+        )
         self.initial_state: dict[str, Any] = {}
         self.given_state = self.initial_state
 

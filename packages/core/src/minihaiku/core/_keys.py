@@ -220,6 +220,13 @@ class Keys:
         self._count = n + 1
         return jax.random.fold_in(jax.random.fold_in(base, _DRAW_SALT), n)
 
+    def take(self, num: int) -> Any:
+        """``num`` keys stacked: ``split`` of the next draw."""
+        return jax.random.split(self.draw(), num)
+
+    def reserve(self, num: int) -> None:
+        """Nothing: seed keys derive from paths and counts, reserving changes none."""
+
     def swap_draws(self, base: Any, count: int = 0) -> tuple[Any, int]:
         """Draws from ``base`` from now on (``with_rng``); returns what to swap back."""
         saved = self._draw_base, self._count

@@ -34,6 +34,7 @@ from minihaiku.core._errors import (
 from minihaiku.core._frame import current_frame, frame_or_none
 from minihaiku.core._intercept import run_intercepted
 from minihaiku.core._naming import check_name
+from minihaiku.core._schemes import FORCED, NAME_LIKE, SEED
 
 __all__ = ["Module", "module_method", "transparent"]
 
@@ -95,13 +96,21 @@ def _wrap_method(method_name: str, f: Callable[..., Any], is_transparent: bool) 
             raise _no_super_init(type(self)) from None
         scopes = frame.scopes
         top = scopes.scopes[-1]
-        prefix = module_path + "/" + method_name
-        if is_transparent:
-            if top.owner is self:  # called by another method of this module
-                return f(self, *args, **kwargs)
-            path = module_path
+        if frame.scheme is not SEED:  # another scheme (haiku) names the method's scope
+            if is_transparent:
+                if top.owner is self:  # called by another method of this module
+                    return f(self, *args, **kwargs)
+                path, prefix = frame.scheme.method_scope(module_path, "__call__")
+            else:
+                path, prefix = frame.scheme.method_scope(module_path, method_name)
         else:
-            path = prefix if self._minihaiku_method_scopes else module_path
+            prefix = module_path + "/" + method_name
+            if is_transparent:
+                if top.owner is self:  # called by another method of this module
+                    return f(self, *args, **kwargs)
+                path = module_path
+            else:
+                path = prefix if self._minihaiku_method_scopes else module_path
         if top.owner is self and top.prefix == prefix:  # re-entry: super().__call__()
             if frame.method_interceptors or GLOBAL_METHOD_INTERCEPTORS:
                 # Interceptors see every level of a super() chain, as in dm-haiku.
@@ -272,7 +281,8 @@ class Module:
                     wrapped = _wrap_method(attr, fget, getattr(fget, _TRANSPARENT, False))
                     setattr(cls, attr, value.getter(wrapped))
             elif _should_wrap(attr, value):
-                setattr(cls, attr, _wrap_method(attr, value, getattr(value, _TRANSPARENT, False)))
+                named = getattr(value, NAME_LIKE, attr)  # name_like: another method's names
+                setattr(cls, attr, _wrap_method(named, value, getattr(value, _TRANSPARENT, False)))
 
     def __init__(self, name: str | None = None) -> None:
         cls = type(self)
@@ -281,26 +291,34 @@ class Module:
             frame = current_frame(f"constructing {cls.__name__}")
         scopes = frame.scopes
         top = scopes.scopes[-1]
-        names = top.taken()
-        if name is None:
-            unique = names.auto(cls.__name__)
+        scheme = frame.scheme
+        if scheme is not SEED:
+            unique = scheme.module_name(top, cls.__name__, name)
+            path = scheme.join(top.prefix, unique)
         else:
-            unique = check_name(name, "module", top.prefix)
-            if unique in names.used:
-                raise DuplicateNameError(
-                    f"a module named {unique!r} already exists in scope "
-                    f"{top.prefix!r} (constructing {cls.__name__}). Give each module "
-                    "in one scope its own name, or call the existing instance "
-                    "again to share its parameters."
-                )
-            names.used.add(unique)
-        path = top.prefix + "/" + unique
+            names = top.taken()
+            forced = False
+            if name is None:
+                unique = names.auto(cls.__name__)
+            elif type(name) is str and name.startswith(FORCED):  # force_name: a full path
+                unique, forced = name[len(FORCED) :], True
+            else:
+                unique = check_name(name, "module", top.prefix)
+                if unique in names.used:
+                    raise DuplicateNameError(
+                        f"a module named {unique!r} already exists in scope "
+                        f"{top.prefix!r} (constructing {cls.__name__}). Give each module "
+                        "in one scope its own name, or call the existing instance "
+                        "again to share its parameters."
+                    )
+                names.used.add(unique)
+            path = unique if forced else top.prefix + "/" + unique
         d = self.__dict__
         d["_minihaiku_name"] = unique
         d["_minihaiku_path"] = path
         if "_minihaiku_constructing" in d:
             # Submodules built in the rest of __init__ nest under this module.
-            scopes.enter(path, self)
+            scopes.enter(path, self, None if scheme is SEED else scheme.construction_prefix(path))
 
     def __post_init__(self) -> None:
         """Names a dataclass module (dataclass ``__init__`` calls this)."""
@@ -319,6 +337,11 @@ class Module:
     @property
     def module_path(self) -> str:
         """The module's full path, e.g. ``"~/MLP_0/__call__/Linear_0"``."""
+        return self._minihaiku_path
+
+    @property
+    def module_name(self) -> str:
+        """dm-haiku's name for :attr:`module_path` (``"mlp/~/linear_0"`` under the haiku scheme)."""
         return self._minihaiku_path
 
     @property

@@ -10,6 +10,8 @@ import jax
 from minihaiku.core._errors import InvalidArgumentTypeError, InvalidParamsError
 from minihaiku.core._frame import ApplyFrame, InitFrame, running
 from minihaiku.core._keys import as_key
+from minihaiku.core._scheme_transform import init_key
+from minihaiku.core._schemes import SEED, Scheme, as_scheme
 from minihaiku.core._transform import Params, State, check_callable, check_mapping, split_rng
 
 __all__ = [
@@ -96,11 +98,11 @@ def _call_f(f: Callable[[], Any]) -> tuple[Callable[..., Any], Any]:
     return out[0], out[1]
 
 
-def _structure(f: Callable[[], Any], allow_state: bool) -> Any:
+def _structure(f: Callable[[], Any], allow_state: bool, scheme: Scheme) -> Any:
     """The tree structure of ``f``'s entry points (found without computing anything)."""
 
     def probe(key: Any) -> Any:
-        with running(InitFrame({}, {}, allow_state=allow_state, rng=key)):
+        with running(InitFrame({}, {}, allow_state=allow_state, rng=key, scheme=scheme)):
             _, fns = _call_f(f)
         return jax.tree_util.tree_structure(fns)
 
@@ -110,16 +112,21 @@ def _structure(f: Callable[[], Any], allow_state: bool) -> Any:
 
 
 def _build(
-    f: Callable[[], Any], apply_rng: bool, allow_state: bool
+    f: Callable[[], Any], apply_rng: bool, allow_state: bool, scheme: Scheme
 ) -> tuple[Callable[..., Any], Any]:
     check_callable(f, "multi_transform")
-    treedef = _structure(f, allow_state)
+    treedef = _structure(f, allow_state, scheme)
+    seed = scheme is SEED
 
     def init(rng: Any, *args: Any, **kwargs: Any) -> Any:
-        frame = InitFrame({}, {}, allow_state=allow_state, rng=as_key(rng, "init"))
+        key = as_key(rng, "init") if seed else init_key(rng, scheme)
+        frame = InitFrame({}, {}, allow_state=allow_state, rng=key, scheme=scheme)
         with running(frame):
             template, _ = _call_f(f)
             template(*args, **kwargs)
+        if not seed:
+            params, state = scheme.params_out(frame.params), scheme.params_out(frame.initial_state)
+            return (params, state) if allow_state else params
         return (frame.params, frame.initial_state) if allow_state else frame.params
 
     def entry(i: int) -> Callable[..., Any]:
@@ -134,15 +141,18 @@ def _build(
                     )
                 state, args = check_mapping(args[0], "state"), args[1:]
             rng, args = split_rng(apply_rng, args)
+            params = check_mapping(params, "params")
+            if not seed:
+                params, state = scheme.params_in(params), scheme.params_in(state)
             new_state = dict(state)
-            frame = ApplyFrame(
-                check_mapping(params, "params"), new_state, allow_state=allow_state, rng=rng
-            )
+            frame = ApplyFrame(params, new_state, allow_state=allow_state, rng=rng, scheme=scheme)
             frame.given_state = state
             with running(frame):
                 _, fns = _call_f(f)
                 out = jax.tree_util.tree_leaves(fns)[i](*args, **kwargs)
-            return (out, new_state) if allow_state else out
+            if not allow_state:
+                return out
+            return out, (new_state if seed else scheme.params_out(new_state))
 
         return apply
 
@@ -151,12 +161,15 @@ def _build(
     )
 
 
-def multi_transform(f: Callable[[], Any], *, apply_rng: bool = False) -> MultiTransformed:
+def multi_transform(
+    f: Callable[[], Any], *, apply_rng: bool = False, scheme: Scheme | str | None = None
+) -> MultiTransformed:
     """Several functions sharing one set of parameters (dm-haiku's ``multi_transform``).
 
     ``f()`` builds the modules and returns ``(template, fns)``: ``init`` calls
     ``template`` (which must create every parameter); ``apply`` is the tree
-    ``fns`` with each function made pure.
+    ``fns`` with each function made pure. ``apply_rng`` and ``scheme`` are
+    as in :func:`~minihaiku.core.transform`.
 
     Examples:
       >>> from minihaiku.core import Module, get_param, multi_transform
@@ -175,12 +188,12 @@ def multi_transform(f: Callable[[], Any], *, apply_rng: bool = False) -> MultiTr
       >>> list(params), encode(params, jnp.ones((1, 2))).shape
       (['~/AutoEncoder_0/w'], (1, 2))
     """
-    init, apply = _build(f, apply_rng, allow_state=False)
+    init, apply = _build(f, apply_rng, False, as_scheme(scheme, "multi_transform"))
     return MultiTransformed(init, apply)
 
 
 def multi_transform_with_state(
-    f: Callable[[], Any], *, apply_rng: bool = False
+    f: Callable[[], Any], *, apply_rng: bool = False, scheme: Scheme | str | None = None
 ) -> MultiTransformedWithState:
     """:func:`multi_transform` for functions with state: each ``apply_fn(params, state, *args)``.
 
@@ -195,5 +208,5 @@ def multi_transform_with_state(
       >>> count(params, state)
       (None, {'~/n': Array(1, dtype=int32)})
     """
-    init, apply = _build(f, apply_rng, allow_state=True)
+    init, apply = _build(f, apply_rng, True, as_scheme(scheme, "multi_transform_with_state"))
     return MultiTransformedWithState(init, apply)

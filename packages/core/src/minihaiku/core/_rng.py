@@ -10,7 +10,7 @@ from typing import Any
 import jax
 
 from minihaiku.core._errors import InvalidArgumentError, RngError
-from minihaiku.core._frame import current_frame
+from minihaiku.core._frame import Frame, current_frame
 from minihaiku.core._keys import as_key
 from minihaiku.core._trace import check_trace
 
@@ -38,16 +38,26 @@ def next_rng_key() -> jax.Array:
       >>> out.shape
       (2,)
     """
-    frame = current_frame("next_rng_key")
+    return _drawing("next_rng_key").keys.draw()  # type: ignore[no-any-return]
+
+
+def _drawing(what: str) -> Frame:
+    """The current frame, checked to have a key to draw from (``what`` was called)."""
+    frame = current_frame(what)
     if not frame.keys.can_draw():
+        if frame.in_init:  # the haiku scheme's init takes rng=None
+            raise RngError(
+                f"{what} was called (by a random initializer or your code) but init "
+                "was given rng=None. Pass a key: init(jax.random.PRNGKey(seed), ...)."
+            )
         raise RngError(
-            "next_rng_key was called but apply was given no key. Transform "
+            f"{what} was called but apply was given no key. Transform "
             "with transform(f, apply_rng=True) and call apply(params, rng, "
             "...) with rng = jax.random.key(seed), or draw inside "
             "`with with_rng(key):`; use maybe_next_rng_key() where a key is optional."
         )
-    check_trace(frame.trace, "next_rng_key()")
-    return frame.keys.draw()  # type: ignore[no-any-return]
+    check_trace(frame.trace, f"{what}()")
+    return frame
 
 
 def next_rng_keys(num: int) -> jax.Array:
@@ -64,7 +74,7 @@ def next_rng_keys(num: int) -> jax.Array:
             f"next_rng_keys(num): num must be an int >= 0, got {num!r}; pass how "
             "many keys you need."
         )
-    return jax.random.split(next_rng_key(), num)
+    return _drawing("next_rng_keys").keys.take(num)  # type: ignore[no-any-return]
 
 
 def maybe_next_rng_key() -> jax.Array | None:

@@ -7,15 +7,15 @@ from typing import Any, NamedTuple, overload
 
 import jax
 
+from minihaiku.core._calls import check_apply_rng, check_callable, check_mapping, split_rng
 from minihaiku.core._errors import (
     InvalidArgumentTypeError,
-    InvalidParamsError,
-    NotCallableError,
-    RngError,
     StateNotAllowedError,
 )
 from minihaiku.core._frame import ApplyFrame, InitFrame, current_frame, running
 from minihaiku.core._keys import as_key
+from minihaiku.core._scheme_transform import scheme_pair, scheme_pair_with_state
+from minihaiku.core._schemes import SEED, Scheme, as_scheme
 from minihaiku.core._signature import copy_signature, show_signature
 
 __all__ = [
@@ -95,51 +95,13 @@ class TransformedWithState(NamedTuple):
     apply: Callable[..., tuple[Any, dict[str, jax.Array]]]
 
 
-def check_mapping(value: Any, what: str) -> Mapping[str, Any]:
-    """Returns ``value`` if it is a mapping (params or state), else raises."""
-    if type(value) is dict or isinstance(value, Mapping):
-        return value
-    raise InvalidParamsError(
-        f"apply expects {what} as a mapping from path to array (what init "
-        f"returned), got {type(value).__name__}. Pass the dict that init "
-        "returned, or one with the same keys."
-    )
-
-
-def check_callable(f: Any, what: str) -> None:
-    """Raises unless ``f`` is callable, naming the function ``what`` that got it."""
-    if not callable(f):
-        raise NotCallableError(
-            f"{what} expects a function, got {type(f).__name__} {f!r:.60}. Pass "
-            "the function (or module method) itself, e.g. "
-            f"{what}(lambda x: MLP([3, 5])(x))."
-        )
-
-
-def split_rng(apply_rng: bool, args: tuple[Any, ...]) -> tuple[Any, tuple[Any, ...]]:
-    """Splits ``apply``'s key argument off ``args`` when ``apply_rng`` is set."""
-    if not apply_rng:
-        return None, args
-    if not args:
-        raise RngError(
-            "apply was made with apply_rng=True and needs a key after params "
-            "(and state): apply(params, rng, *args)."
-        )
-    rng = args[0]
-    return (None if rng is None else as_key(rng, "apply")), args[1:]
-
-
-def _check_apply_rng(apply_rng: Any) -> None:
-    if not isinstance(apply_rng, bool):
-        raise InvalidArgumentTypeError(
-            f"apply_rng must be True or False, got {type(apply_rng).__name__} "
-            f"{apply_rng!r:.40}. Use transform(f, apply_rng=True), or "
-            "@transform(apply_rng=True) as a decorator."
-        )
-
-
-def _transform(f: Callable[..., Any], apply_rng: bool) -> Transformed:
+def _transform(f: Callable[..., Any], apply_rng: bool, scheme: Scheme) -> Transformed:
     check_callable(f, "transform")
+    if scheme is not SEED:
+        init, apply = scheme_pair(f, apply_rng, scheme)
+        show_signature(init, f, ("rng",))
+        show_signature(apply, f, ("params", "rng") if apply_rng else ("params",))
+        return Transformed(init, apply)
 
     def init(rng: Any, *args: Any, **kwargs: Any) -> dict[str, jax.Array]:
         frame = InitFrame({}, {}, allow_state=False, rng=as_key(rng, "init"))
@@ -159,13 +121,18 @@ def _transform(f: Callable[..., Any], apply_rng: bool) -> Transformed:
 
 
 @overload
-def transform(f: Callable[..., Any], *, apply_rng: bool = False) -> Transformed: ...
+def transform(
+    f: Callable[..., Any], *, apply_rng: bool = False, scheme: Scheme | str | None = None
+) -> Transformed: ...
 @overload
 def transform(
-    f: None = None, *, apply_rng: bool = False
+    f: None = None, *, apply_rng: bool = False, scheme: Scheme | str | None = None
 ) -> Callable[[Callable[..., Any]], Transformed]: ...
 def transform(
-    f: Callable[..., Any] | None = None, *, apply_rng: bool = False
+    f: Callable[..., Any] | None = None,
+    *,
+    apply_rng: bool = False,
+    scheme: Scheme | str | None = None,
 ) -> Transformed | Callable[[Callable[..., Any]], Transformed]:
     """Turns ``f``, which uses ``get_param``/modules, into pure ``init`` and ``apply``.
 
@@ -175,6 +142,10 @@ def transform(
       f: the function to transform.
       apply_rng: give ``apply`` a key argument (after params), used by
         :func:`next_rng_key`.
+      scheme: how modules and parameters are named and keyed: ``None`` or
+        ``"seed"`` (minihaiku's flat paths and path-derived keys, the
+        default) or ``"haiku"`` (dm-haiku's nested names and key sequence;
+        see :class:`~minihaiku.core.Scheme` and docs/naming.md).
 
     Returns:
       ``Transformed(init, apply)``: ``init(rng, *args)`` runs ``f`` and returns
@@ -195,15 +166,26 @@ def transform(
       ...   return x
       >>> noisy.apply({}, 0, 1.0)
       1.0
+      >>> transform(f, scheme="haiku").init(0, 2.0)
+      {'~': {'scale': Array(1., dtype=float32)}}
     """
-    _check_apply_rng(apply_rng)
+    check_apply_rng(apply_rng)
+    chosen = as_scheme(scheme, "transform")
     if f is None:
-        return lambda g: _transform(g, apply_rng)
-    return _transform(f, apply_rng)
+        return lambda g: _transform(g, apply_rng, chosen)
+    return _transform(f, apply_rng, chosen)
 
 
-def _transform_with_state(f: Callable[..., Any], apply_rng: bool) -> TransformedWithState:
+def _transform_with_state(
+    f: Callable[..., Any], apply_rng: bool, scheme: Scheme
+) -> TransformedWithState:
     check_callable(f, "transform_with_state")
+    if scheme is not SEED:
+        init_s, apply_s = scheme_pair_with_state(f, apply_rng, scheme)
+        show_signature(init_s, f, ("rng",))
+        names = ("params", "state", "rng") if apply_rng else ("params", "state")
+        show_signature(apply_s, f, names)
+        return TransformedWithState(init_s, apply_s)
 
     def init(
         rng: Any, *args: Any, **kwargs: Any
@@ -231,14 +213,17 @@ def _transform_with_state(f: Callable[..., Any], apply_rng: bool) -> Transformed
 
 @overload
 def transform_with_state(
-    f: Callable[..., Any], *, apply_rng: bool = False
+    f: Callable[..., Any], *, apply_rng: bool = False, scheme: Scheme | str | None = None
 ) -> TransformedWithState: ...
 @overload
 def transform_with_state(
-    f: None = None, *, apply_rng: bool = False
+    f: None = None, *, apply_rng: bool = False, scheme: Scheme | str | None = None
 ) -> Callable[[Callable[..., Any]], TransformedWithState]: ...
 def transform_with_state(
-    f: Callable[..., Any] | None = None, *, apply_rng: bool = False
+    f: Callable[..., Any] | None = None,
+    *,
+    apply_rng: bool = False,
+    scheme: Scheme | str | None = None,
 ) -> TransformedWithState | Callable[[Callable[..., Any]], TransformedWithState]:
     """Like :func:`transform`, for functions that also use ``get_state``/``set_state``.
 
@@ -261,10 +246,11 @@ def transform_with_state(
       >>> apply(params, state)
       (Array(0, dtype=int32), {'~/n': Array(1, dtype=int32)})
     """
-    _check_apply_rng(apply_rng)
+    check_apply_rng(apply_rng)
+    chosen = as_scheme(scheme, "transform_with_state")
     if f is None:
-        return lambda g: _transform_with_state(g, apply_rng)
-    return _transform_with_state(f, apply_rng)
+        return lambda g: _transform_with_state(g, apply_rng, chosen)
+    return _transform_with_state(f, apply_rng, chosen)
 
 
 def without_state(f: TransformedWithState) -> Transformed:

@@ -367,7 +367,10 @@ class Run:
             else jax.tree_util.tree_map(jnp.asarray, trees["state"])
         )
         return TrainResult(
-            params={k: jnp.asarray(trees["params"][k]) for k in self.params},
+            # one entry per key of the given params, in their order (nested ones too: hk)
+            params={
+                k: jax.tree_util.tree_map(jnp.asarray, trees["params"][k]) for k in self.params
+            },
             opt_state=jax.tree_util.tree_map(jnp.asarray, trees["opt_state"]),
             losses=np.asarray(self.losses, dtype=np.float32),
             step=self.step,

@@ -1,0 +1,133 @@
+"""dm-haiku's layers: minihaiku.layers' classes, taking dm-haiku initializers.
+
+minihaiku.layers' layers already have dm-haiku's arguments; the only
+difference is the initializer convention (``(key, shape, dtype)`` against
+dm-haiku's ``(shape, dtype)``). Each layer with initializer arguments gets a
+subclass of the same name (so the haiku scheme names it as dm-haiku does:
+``linear``, ``conv2_d``) whose ``__init__`` converts them with
+:func:`~minihaiku.haiku._inits.as_init`; the others are minihaiku.layers'
+classes themselves.
+
+Examples:
+  >>> import minihaiku.haiku as hk
+  >>> f = hk.transform(lambda x: hk.Linear(2, w_init=hk.initializers.Constant(0.5))(x))
+  >>> params = f.init(None, jnp.ones((1, 3)))
+  >>> params["linear"]["w"]
+  Array([[0.5, 0.5],
+         [0.5, 0.5],
+         [0.5, 0.5]], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import jax
+import numpy as np
+
+import minihaiku.initializers as mi
+import minihaiku.layers as ml
+from minihaiku.core import InitLike
+from minihaiku.haiku._inits import VarianceScaling, as_init
+
+__all__ = [
+    "GRU",
+    "BatchNorm",
+    "Conv1D",
+    "Conv1DTranspose",
+    "Conv2D",
+    "Conv2DTranspose",
+    "Conv3D",
+    "Conv3DTranspose",
+    "ConvND",
+    "ConvNDTranspose",
+    "Embed",
+    "GroupNorm",
+    "LayerNorm",
+    "Linear",
+    "MultiHeadAttention",
+    "RMSNorm",
+]
+
+
+def _linear_w_init(key: Any, shape: tuple[int, ...], dtype: Any) -> jax.Array:
+    """dm-haiku's default ``w`` of ``Linear``: truncated normal, stddev ``1/sqrt(input size)``."""
+    init = mi.truncated_normal(float(1.0 / np.sqrt(shape[0])))
+    value: jax.Array = init(key, shape, dtype)
+    return value
+
+
+#: Where dm-haiku's default initializer differs from minihaiku.layers': from the
+#: arguments given (which it may change), the initializer to pass instead of ``None``.
+Defaults = dict[str, Callable[[dict[str, Any]], InitLike]]
+
+
+def _scaled(given: dict[str, Any]) -> InitLike:
+    """dm-haiku's ``MultiHeadAttention`` ``w`` default: ``VarianceScaling(w_init_scale)``.
+
+    The scale is handed over as that initializer (and taken out of ``given``).
+    """
+    scale = given.get("w_init_scale")
+    if scale is None:
+        return None
+    given["w_init_scale"] = None
+    return as_init(VarianceScaling(scale))
+
+
+def _with_hk_inits(
+    base: type[Any], inits: tuple[str, ...], defaults: Defaults | None = None
+) -> type[Any]:
+    """A subclass of ``base`` (same name) whose ``inits`` arguments are dm-haiku initializers.
+
+    ``defaults`` replaces minihaiku.layers' default where dm-haiku's differs.
+    """
+    defaults = defaults or {}
+    signature = inspect.signature(base.__init__)
+    base_init = base.__init__
+
+    @functools.wraps(base_init)
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        bound = signature.bind(self, *args, **kwargs)
+        for name in inits:
+            given = bound.arguments.get(name)
+            if given is not None:
+                bound.arguments[name] = as_init(given)
+            elif name in defaults:
+                bound.arguments[name] = defaults[name](bound.arguments)
+        base_init(*bound.args, **bound.kwargs)
+
+    name = base.__name__
+    doc = (
+        f"dm-haiku's ``hk.{name}``: :class:`minihaiku.layers.{name}` taking dm-haiku\n"
+        f"initializers ``(shape, dtype) -> Array`` for {', '.join(inits)}.\n\n"
+        "Examples:\n"
+        "  >>> import minihaiku.haiku as hk, minihaiku.layers as ml\n"
+        f"  >>> issubclass(hk.{name}, ml.{name})\n"
+        "  True\n"
+    )
+    return type(name, (base,), {"__init__": init, "__doc__": doc, "__module__": __name__})
+
+
+Linear = _with_hk_inits(ml.Linear, ("w_init", "b_init"), {"w_init": lambda _: _linear_w_init})
+ConvND = _with_hk_inits(ml.ConvND, ("w_init", "b_init"))
+Conv1D = _with_hk_inits(ml.Conv1D, ("w_init", "b_init"))
+Conv2D = _with_hk_inits(ml.Conv2D, ("w_init", "b_init"))
+Conv3D = _with_hk_inits(ml.Conv3D, ("w_init", "b_init"))
+ConvNDTranspose = _with_hk_inits(ml.ConvNDTranspose, ("w_init", "b_init"))
+Conv1DTranspose = _with_hk_inits(ml.Conv1DTranspose, ("w_init", "b_init"))
+Conv2DTranspose = _with_hk_inits(ml.Conv2DTranspose, ("w_init", "b_init"))
+Conv3DTranspose = _with_hk_inits(ml.Conv3DTranspose, ("w_init", "b_init"))
+Embed = _with_hk_inits(ml.Embed, ("w_init",))
+BatchNorm = _with_hk_inits(ml.BatchNorm, ("scale_init", "offset_init"))
+GroupNorm = _with_hk_inits(ml.GroupNorm, ("scale_init", "offset_init"))
+GRU = _with_hk_inits(ml.GRU, ("w_i_init", "w_h_init", "b_init"))
+LayerNorm = _with_hk_inits(ml.LayerNorm, ("scale_init", "offset_init"))
+RMSNorm = _with_hk_inits(ml.RMSNorm, ("scale_init",))
+MultiHeadAttention = _with_hk_inits(
+    ml.MultiHeadAttention,
+    ("w_init", "b_init"),
+    {"w_init": _scaled},
+)
