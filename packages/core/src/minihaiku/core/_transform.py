@@ -17,6 +17,7 @@ from minihaiku.core._keys import as_key
 from minihaiku.core._scheme_transform import scheme_pair, scheme_pair_with_state
 from minihaiku.core._schemes import SEED, Scheme, as_scheme
 from minihaiku.core._signature import copy_signature, show_signature
+from minihaiku.core._stray_rng import stray_rng
 
 __all__ = [
     "Params",
@@ -113,7 +114,12 @@ def _transform(f: Callable[..., Any], apply_rng: bool, scheme: Scheme) -> Transf
         rng, args = split_rng(apply_rng, args)
         frame = ApplyFrame(check_mapping(params, "params"), {}, allow_state=False, rng=rng)
         with running(frame):
-            return f(*args, **kwargs)
+            try:
+                return f(*args, **kwargs)
+            except TypeError as e:  # free unless raised: dm-haiku's apply(params, rng, x)?
+                if not apply_rng and (err := stray_rng(f, args, kwargs, "params")) is not None:
+                    raise err from e
+                raise
 
     show_signature(init, f, ("rng",))
     show_signature(apply, f, ("params", "rng") if apply_rng else ("params",))
@@ -203,7 +209,13 @@ def _transform_with_state(
         frame = ApplyFrame(check_mapping(params, "params"), new_state, allow_state=True, rng=rng)
         frame.given_state = state
         with running(frame):
-            out = f(*args, **kwargs)
+            try:
+                out = f(*args, **kwargs)
+            except TypeError as e:
+                stray = None if apply_rng else stray_rng(f, args, kwargs, "params, state")
+                if stray is not None:
+                    raise stray from e
+                raise
         return out, new_state
 
     show_signature(init, f, ("rng",))
