@@ -253,6 +253,7 @@ class Run:
         batch = self.feed.fetch(self.step, n)
         self.last_batch = batch if n is not None else self.feed.fetch(self.step, 1)
         pending: Pending | None = None
+        failed: Exception | None = None
         t_run = time.perf_counter()
         while n is not None and batch is not None:
             step = self.step
@@ -267,7 +268,10 @@ class Run:
             self.trees = self.trees._replace(trainable=trainable, opt_state=opt_state, state=state)
             self.last_batch = batch
             next_n = next(plan, None)
-            batch = self.feed.fetch(step + n, next_n)  # sent to the device while this chunk runs
+            try:
+                batch = self.feed.fetch(step + n, next_n)  # sent while this chunk runs
+            except Exception as e:  # the data failed: keep the finished steps, then raise
+                failed, batch, next_n = e, None, None
             if pending is not None:
                 self._record(pending)
             pending = (step, n, chunk_losses, chunk_metrics)  # the first n of capacity
@@ -282,16 +286,39 @@ class Run:
                 self._record(pending)
                 pending = None
                 self.run_seconds += time.perf_counter() - t_run
+                if at_ckpt:  # first: a failing evaluation keeps the checkpoint
+                    self.save(step)
                 if at_eval:
                     self.run_eval(step)
-                if at_ckpt:
-                    self.save(step)
                 t_run = time.perf_counter()
             n = next_n
         if pending is not None:
             self._record(pending)
         self.run_seconds += time.perf_counter() - t_run  # record waited for the last chunk
         self.run_seconds -= self.compile_seconds  # every chunk compiled inside the timed stretches
+        if failed is not None:
+            self._save_then_raise(failed)
+
+    def _save_then_raise(self, error: Exception) -> None:
+        """Saves the steps finished before the data raised ``error``, then raises it.
+
+        The next chunk's batches are fetched while the finished chunk runs, so
+        the data fails before that chunk is saved: it is saved here (at the
+        step reached, as a dry iterator's run is). A failing save is added to
+        ``error`` as a note; ``error`` propagates unchanged.
+        """
+        if self.ckpt is not None and self.step > self.start_step:
+            try:
+                if self._unsaved():
+                    self.save(self.step)
+            except Exception as e:
+                error.add_note(f"minihaiku: saving the steps done (step {self.step}) failed: {e}")
+            else:
+                error.add_note(
+                    f"minihaiku: the data raised this after step {self.step}; the checkpoint "
+                    f"of step {self.step} is in {self.ckpt.directory}."
+                )
+        raise error
 
     def run_eval(self, at: int) -> None:
         """Evaluates the params at step ``at``."""
@@ -340,13 +367,13 @@ class Run:
                 f"learning rate. {self.last_good()}",
                 step,
             )
+        self.result_trees = self.snapshot()
+        if self._unsaved():  # before the last evaluation, which may fail
+            self.save(step)
         if self.eval_fn is not None and (not self.evals or self.evals[-1][0] != step):
             self.run_eval(step)
         if self.bar is not None:
             close_bar(self.bar, final_loss, self.metrics, newest_eval(self.evals))
-        self.result_trees = self.snapshot()
-        if self._unsaved():
-            self.save(step)
         if self.history is not None:
             self.history.steps(self.start_step, self.losses, self.metrics, step)
 
