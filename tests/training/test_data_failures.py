@@ -21,7 +21,7 @@ BATCH = (np.ones(4, np.float32), np.full(4, 2.0, np.float32))
 
 def raising_at(k):
     """Yields batches 0 .. k-1, then raises while producing batch k."""
-    for i in range(k):
+    for _ in range(k):
         yield BATCH
     raise RuntimeError(f"the loader broke at batch {k}")
 
