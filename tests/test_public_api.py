@@ -228,6 +228,7 @@ PUBLIC = {
         "Checkpointer",
         "DataError",
         "DataParallel",
+        "DataTypeError",
         "DirectoryLock",
         "DynamicLossScale",
         "FrozenSpec",

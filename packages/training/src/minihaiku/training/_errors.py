@@ -7,6 +7,7 @@ from minihaiku.core import MinihaikuError
 __all__ = [
     "CheckpointError",
     "DataError",
+    "DataTypeError",
     "NonFiniteLossError",
     "OutputDirectoryError",
     "ParamsFileError",
@@ -40,3 +41,17 @@ class OutputDirectoryError(TrainingError, OSError):
 
 class DataError(TrainingError, ValueError):
     """The training data is unusable: batches of changing shapes, or it ran dry."""
+
+
+class DataTypeError(DataError, TypeError):
+    """A leaf of the training or evaluation data is not numbers (a string, an object).
+
+    Examples:
+      >>> import numpy as np
+      >>> from minihaiku.training._leaves import check_batch_leaves
+      >>> check_batch_leaves({"x": np.zeros(2), "label": "cat"}, "data")
+      Traceback (most recent call last):
+        ...
+      minihaiku.training._errors.DataTypeError: data['label'] is a str, not an array of
+      numbers: ...
+    """
