@@ -47,11 +47,13 @@ class DataTypeError(DataError, TypeError):
     """A leaf of the training or evaluation data is not numbers (a string, an object).
 
     Examples:
-      >>> import numpy as np
-      >>> from minihaiku.training._leaves import check_batch_leaves
-      >>> check_batch_leaves({"x": np.zeros(2), "label": "cat"}, "data")
+      >>> import optax
+      >>> from minihaiku.training import train
+      >>> def loss(p, batch):
+      ...   return jnp.mean(p["w"] * batch["x"])
+      >>> batch = {"x": np.ones(3, np.float32), "label": "cat"}
+      >>> train(loss, {"w": jnp.ones(())}, batch, optax.sgd(0.1), 1, progress=False)
       Traceback (most recent call last):
         ...
-      minihaiku.training._errors.DataTypeError: data['label'] is a str, not an array of
-      numbers: ...
+      minihaiku.training._errors.DataTypeError: data['label'] is a str, not an array of numbers ...
     """
