@@ -121,7 +121,7 @@ def check_evaluate(
     if not isinstance(out, Mapping) or any(getattr(v, "shape", None) != () for v in out.values()):
         shapes = jax.tree_util.tree_map(lambda v: v.shape, out)
         raise InvalidArgumentError(f"evaluate must return a dict of scalars, got {shapes}.")
-    return jax.jit(run)
+    return jax.jit(checked)  # the one trace eval_shape made
 
 
 def default_per_dispatch(steps: int, every: int | None) -> int:
