@@ -65,8 +65,25 @@ def test_deep_rnn_state_of_another_batch_names_the_layer_core(unroll):
 
 @pytest.mark.parametrize("unroll", UNROLLS)
 def test_deep_rnn_state_of_another_hidden_size_names_the_second_core(unroll):
+    # relu comes between the cores: the GRU's batch axes are not known, its hidden_size is.
     with pytest.raises(InvalidArgumentError) as e:
         unroll_with(unroll, deep, lambda c: (c.initial_state(3)[0], jnp.zeros((3, 5))))
+    assert str(e.value) == (
+        f"{unroll.__name__} of DeepRNN ~/DeepRNN_0: initial_state[1], the state of GRU "
+        "~/GRU_0, does not fit that core: expected an array whose last axis is its "
+        "hidden_size 2, got shape (3, 5). Pass core.initial_state(batch_size), or give "
+        "that core the hidden_size of the state."
+    )
+
+
+@pytest.mark.parametrize("unroll", UNROLLS)
+def test_cores_without_callables_between_check_every_batch(unroll):
+    with pytest.raises(InvalidArgumentError) as e:
+        unroll_with(
+            unroll,
+            lambda: DeepRNN([LSTM(6), GRU(2)]),
+            lambda c: (c.initial_state(3)[0], jnp.zeros((4, 2))),
+        )
     assert str(e.value) == mismatch(
         unroll,
         "DeepRNN ~/DeepRNN_0",
@@ -75,7 +92,7 @@ def test_deep_rnn_state_of_another_hidden_size_names_the_second_core(unroll):
         "an array",
         "(3, 2)",
         2,
-        "shape (3, 5)",
+        "shape (4, 2)",
         "Pass core.initial_state(3)",
     )
 
@@ -193,3 +210,30 @@ def test_fitting_states_still_unroll(unroll):
         (XS, RESETS),
     )
     assert out.shape == (T, B, 2)
+
+
+def one_hot_deep():
+    return DeepRNN([lambda x: jax.nn.one_hot(x, 7), LSTM(6), jax.nn.relu, GRU(2)])
+
+
+TOKENS = jnp.zeros((T, B), jnp.int32)  # a callable before the first core makes the features
+
+
+@pytest.mark.parametrize("unroll", UNROLLS)
+def test_a_callable_before_the_cores_leaves_their_batch_axes_unchecked(unroll):
+    out, _ = unroll_with(unroll, one_hot_deep, lambda c: c.initial_state(B), TOKENS)
+    assert out.shape == (T, B, 2)
+
+
+@pytest.mark.parametrize("unroll", UNROLLS)
+def test_after_a_callable_the_hidden_size_is_still_checked(unroll):
+    with pytest.raises(InvalidArgumentError) as e:
+        unroll_with(
+            unroll, one_hot_deep, lambda c: (c.initial_state(B)[0], jnp.zeros((B, 5))), TOKENS
+        )
+    assert str(e.value) == (
+        f"{unroll.__name__} of DeepRNN ~/DeepRNN_0: initial_state[1], the state of GRU "
+        "~/GRU_0, does not fit that core: expected an array whose last axis is its "
+        "hidden_size 2, got shape (3, 5). Pass core.initial_state(batch_size), or give "
+        "that core the hidden_size of the state."
+    )

@@ -56,7 +56,7 @@ def check_initial_state(
     step_shape = list(jnp.shape(leaves[0]))
     del step_shape[time_axis]
     batch = tuple(step_shape[:-1])
-    _check(_Where(fn, core, batch, exact), inner, initial_state, "initial_state")
+    _check(_Where(fn, core, batch, exact), inner, initial_state, "initial_state", True)
 
 
 class _Where:
@@ -78,16 +78,22 @@ class _Where:
         return f"Pass core.initial_state({b}), the tuple DeepRNN.initial_state returns"
 
 
-def _check(at: _Where, core: Any, state: Any, where: str) -> None:
+def _check(at: _Where, core: Any, state: Any, where: str, known: bool) -> None:
+    """Checks ``state`` against ``core``; ``known``: the core gets the unroll's inputs' batch axes.
+
+    In a :class:`DeepRNN`, a core after a plain callable (``one_hot``, a
+    reshape) may see other batch axes: only its state's structure and
+    ``hidden_size`` are checked.
+    """
     while isinstance(core, ResetCore):
         core = core.core
     if isinstance(core, DeepRNN):
-        _check_deep(at, core, state, where)
+        _check_deep(at, core, state, where, known)
     elif isinstance(core, (LSTM, GRU, VanillaRNN)):
-        _check_leaf_core(at, core, state, where)
+        _check_leaf_core(at, core, state, where, known)
 
 
-def _check_deep(at: _Where, core: DeepRNN, state: Any, where: str) -> None:
+def _check_deep(at: _Where, core: DeepRNN, state: Any, where: str, known: bool) -> None:
     cores = [layer for layer in core.layers if isinstance(layer, RNNCore)]
     if not isinstance(state, (tuple, list)) or len(state) != len(cores):
         got = (
@@ -101,18 +107,28 @@ def _check_deep(at: _Where, core: DeepRNN, state: Any, where: str) -> None:
             f"state per core ({len(cores)}: {', '.join(c.module_label for c in cores)}), "
             f"got {got}. {at.fix_tuple()}."
         )
-    for i, (inner, inner_state) in enumerate(zip(cores, state, strict=True)):
-        _check(at, inner, inner_state, f"{where}[{i}]")
+    i = 0
+    for layer in core.layers:
+        if isinstance(layer, RNNCore):
+            _check(at, layer, state[i], f"{where}[{i}]", known)
+            i += 1
+        else:
+            known = False  # a plain callable may change the batch axes
 
 
-def _check_leaf_core(at: _Where, core: LSTM | GRU | VanillaRNN, state: Any, where: str) -> None:
+def _check_leaf_core(
+    at: _Where, core: LSTM | GRU | VanillaRNN, state: Any, where: str, known: bool
+) -> None:
     hidden_size = core.hidden_size
     expected = (*at.batch, hidden_size)
     shapes = [tuple(jnp.shape(leaf)) for leaf in jax.tree_util.tree_leaves(state)]
     is_lstm = isinstance(core, LSTM)
     count = 2 if is_lstm else 1
     fits = len(shapes) == count and all(
-        _fits(shape, expected, at.exact or (is_lstm and i == 0)) for i, shape in enumerate(shapes)
+        _fits(shape, expected, at.exact or (is_lstm and i == 0))
+        if known
+        else shape[-1:] == (hidden_size,)
+        for i, shape in enumerate(shapes)
     )
     if fits:
         return
@@ -120,6 +136,14 @@ def _check_leaf_core(at: _Where, core: LSTM | GRU | VanillaRNN, state: Any, wher
     top = core is at.top or (isinstance(at.top, ResetCore) and _unwrap(at.top) is core)
     whose = "" if top else f", the state of {core.module_label},"
     which = "the core" if top else "that core"
+    got = f"{'shapes' if len(shapes) != 1 else 'shape'} {shapes if len(shapes) != 1 else shapes[0]}"
+    if not known:
+        raise InvalidArgumentError(
+            f"{at.fn} of {at.top.module_label}: {where}{whose} does not fit that core: "
+            f"expected {what} whose last axis is its hidden_size {hidden_size}, got {got}. "
+            "Pass core.initial_state(batch_size), or give that core the hidden_size of "
+            "the state."
+        )
     raise InvalidArgumentError(
         f"{at.fn} of {at.top.module_label}: {where}{whose} does not fit the inputs: "
         f"expected {what} of shape {expected} (the inputs' batch axes {at.batch} and "
