@@ -292,6 +292,7 @@ PUBLIC = {
         "Checkpointer",
         "DataError",
         "DataParallel",
+        "DataTypeError",
         "DirectoryLock",
         "DynamicLossScale",
         "FrozenSpec",

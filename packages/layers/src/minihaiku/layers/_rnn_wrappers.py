@@ -11,7 +11,7 @@ import jax.numpy as jnp
 from minihaiku.core import InvalidArgumentError, InvalidArgumentTypeError
 from minihaiku.layers._recurrent import RNNCore
 
-__all__ = ["DeepRNN", "ResetCore", "deep_rnn_with_skip_connections"]
+__all__ = ["DeepRNN", "ResetCore", "deep_rnn_with_skip_connections", "describe_state"]
 
 
 class ResetCore(RNNCore):
@@ -58,6 +58,7 @@ class ResetCore(RNNCore):
         inputs = jax.tree_util.tree_map(jnp.asarray, inputs)
         should_reset = jax.tree_util.tree_map(jnp.asarray, should_reset)
         state = jax.tree_util.tree_map(jnp.asarray, state)
+        self._check_structure(state)
         if jax.tree_util.treedef_is_leaf(jax.tree_util.tree_structure(should_reset)):
             should_reset = jax.tree_util.tree_map(lambda _: should_reset, state)
         should_reset = jax.tree_util.tree_map(self._conform, should_reset, state)
@@ -71,6 +72,16 @@ class ResetCore(RNNCore):
     def initial_state(self, batch_size: int | None) -> Any:
         """The wrapped core's initial state."""
         return self.core.initial_state(batch_size)
+
+    def _check_structure(self, state: Any) -> None:
+        want = self.initial_state(1)
+        if jax.tree_util.tree_structure(state) == jax.tree_util.tree_structure(want):  # type: ignore[operator]
+            return
+        raise InvalidArgumentError(
+            f"{self.module_label}: state is {describe_state(state)}, but the state of "
+            f"{self.core.module_label} is {describe_state(want)}. Start from "
+            "core.initial_state(batch_size)."
+        )
 
     def _conform(self, should_reset: jax.Array, state: jax.Array) -> jax.Array:
         if should_reset.shape == state.shape[: should_reset.ndim]:
@@ -89,6 +100,17 @@ class ResetCore(RNNCore):
             return False
         batched = jax.tree_util.tree_leaves(self.initial_state(1))
         return all(b.shape[1:] == s.shape[1:] for b, s in zip(batched, leaves, strict=False))
+
+
+def describe_state(state: Any) -> str:
+    """``state``'s structure in words: ``an LSTMState of 2 arrays``, ``an array``."""
+    leaves = jax.tree_util.tree_leaves(state)
+    if jax.tree_util.treedef_is_leaf(jax.tree_util.tree_structure(state)):
+        return "an array" if leaves else "None"
+    name = type(state).__name__
+    acronym = name[:2].isupper()  # LSTMState: "an L-S-T-M"
+    article = "an" if name[0] in ("AEFHILMNORSX" if acronym else "aeiouAEIOU") else "a"
+    return f"{article} {name} of {len(leaves)} array{'s' if len(leaves) != 1 else ''}"
 
 
 class DeepRNN(RNNCore):

@@ -23,6 +23,7 @@ from minihaiku.training._checkpoints import (
 from minihaiku.training._errors import (
     CheckpointError,
     DataError,
+    DataTypeError,
     NonFiniteLossError,
     OutputDirectoryError,
     ParamsFileError,
@@ -75,6 +76,7 @@ __all__ = [
     "Checkpointer",
     "DataError",
     "DataParallel",
+    "DataTypeError",
     "DirectoryLock",
     "FrozenSpec",
     "Loss",

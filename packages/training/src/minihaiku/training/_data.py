@@ -12,6 +12,7 @@ import numpy as np
 from minihaiku.core import InvalidArgumentError
 from minihaiku.core.checks import check_int
 from minihaiku.training._errors import DataError
+from minihaiku.training._leaves import check_batch_leaves, check_not_empty
 
 __all__ = ["ArrayBatches", "FullBatch", "IterBatches", "Source", "make_source"]
 
@@ -57,6 +58,8 @@ class IterBatches:
                 "Pass an iterator "
                 "that yields at least one batch per step."
             )
+        check_batch_leaves(first, "batch", "the data iterator's first batch: ")
+        check_not_empty(first, "batch", "the data iterator's first batch")
         self._first = first
         self._buffer: list[Any] = [first]
         self._sig = _signature(first)
@@ -129,6 +132,7 @@ class ArrayBatches:
     stacked = True
 
     def __init__(self, data: Any, batch_size: int, seed: int) -> None:
+        check_batch_leaves(data, "data")
         leaves = [np.asarray(x) for x in jax.tree_util.tree_leaves(data)]
         if not leaves or any(x.ndim == 0 for x in leaves):
             raise InvalidArgumentError(
@@ -141,6 +145,7 @@ class ArrayBatches:
                 f"the data's arrays hold different numbers of examples {sorted(sizes)} "
                 "(axis 0); every array must hold one row per example."
             )
+        check_not_empty(data, "data")
         self.n = sizes.pop()
         if batch_size > self.n:
             raise InvalidArgumentError(
@@ -206,4 +211,6 @@ def make_source(data: Any, batch_size: int | None, seed: int, start: int, skip: 
         return ArrayBatches(data, int(batch_size), seed)
     if _is_stream(data):
         return IterBatches(data, skip, start)
+    check_batch_leaves(data, "data")
+    check_not_empty(data, "data")
     return FullBatch(data)

@@ -7,6 +7,7 @@ from minihaiku.core import MinihaikuError
 __all__ = [
     "CheckpointError",
     "DataError",
+    "DataTypeError",
     "NonFiniteLossError",
     "OutputDirectoryError",
     "ParamsFileError",
@@ -40,3 +41,19 @@ class OutputDirectoryError(TrainingError, OSError):
 
 class DataError(TrainingError, ValueError):
     """The training data is unusable: batches of changing shapes, or it ran dry."""
+
+
+class DataTypeError(DataError, TypeError):
+    """A leaf of the training or evaluation data is not numbers (a string, an object).
+
+    Examples:
+      >>> import optax
+      >>> from minihaiku.training import train
+      >>> def loss(p, batch):
+      ...   return jnp.mean(p["w"] * batch["x"])
+      >>> batch = {"x": np.ones(3, np.float32), "label": "cat"}
+      >>> train(loss, {"w": jnp.ones(())}, batch, optax.sgd(0.1), 1, progress=False)
+      Traceback (most recent call last):
+        ...
+      minihaiku.training._errors.DataTypeError: data['label'] is a str, not an array of numbers ...
+    """

@@ -62,7 +62,7 @@ class History:
 def _before(line: str, start: int) -> bool:
     """Whether ``line`` was written before the checkpoint at ``start`` (kept on resume).
 
-    The evaluation at a checkpoint step runs before the save, so it is kept.
+    The evaluation at a checkpoint step runs right after the save, so it is kept.
     """
     if not line.strip():
         return False

@@ -57,6 +57,7 @@ def train(
     rules: Rules | None = None,
     param_shardings: Mapping[str, Any] | None = None,
     loss_scale: LossScale | None = None,
+    allow_order_change: bool = False,
 ) -> TrainResult:
     """Trains ``params`` for ``steps`` steps on a full batch or on minibatches.
 
@@ -118,6 +119,12 @@ def train(
       loss_scale: a :class:`DynamicLossScale` (float16 training: overflowing
         steps are skipped) or :class:`StaticLossScale`; its state rides in
         ``opt_state`` and the metrics gain ``loss_scale`` and ``overflow``.
+      allow_order_change: resume although the data arguments that decide the
+        batch order (full batch, iterator or ``batch_size=``; the number of
+        examples; ``seed`` for minibatches and keys) differ from those the
+        checkpoint records: the run continues on the new order. Without it
+        such a resume is a :class:`CheckpointError` naming both. Checkpoints
+        written before the order was recorded resume unchecked.
 
     Returns:
       A :class:`TrainResult`.
@@ -128,7 +135,8 @@ def train(
         good checkpoint; a non-finite state is never saved).
       CheckpointError: resume found no usable checkpoint (missing, corrupt,
         mismatched), a fresh run would overwrite one, the directory cannot be
-        written, or another process holds it.
+        written, another process holds it, or the resumed run would see another
+        batch order than the checkpoint's (see ``allow_order_change``).
       DataError: a batch's shapes differ from the first one's, or the
         iterator ran dry before ``steps`` (the steps done are checkpointed).
       InvalidArgumentError: a bad argument, a ``frozen`` spec that matches no
@@ -172,6 +180,7 @@ def train(
         "rules": rules,
         "param_shardings": param_shardings,
         "loss_scale": loss_scale,
+        "allow_order_change": allow_order_change,
     }
     run = Run(the_loss, params, data, optimizer, steps, options)
     try:

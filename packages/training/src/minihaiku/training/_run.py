@@ -26,8 +26,10 @@ from minihaiku.training._freeze import (
     partition,
 )
 from minihaiku.training._history import History
+from minihaiku.training._keep import save_then_raise
 from minihaiku.training._loss_scale import LossScale
 from minihaiku.training._losses import Loss
+from minihaiku.training._order import batch_order, check_same_order
 from minihaiku.training._placement import Trees, choose_placement
 from minihaiku.training._plan import plan_chunks
 from minihaiku.training._records import (
@@ -85,6 +87,8 @@ class Run:
         self.evaluate, self.eval_data = o["evaluate"], o["eval_data"]
         self.loss_scale: LossScale | None = o["loss_scale"]
         self.resume_from: TrainResult | None = o["resume_from"]
+        self.allow_order_change: bool = o["allow_order_change"]
+        self.saved_order: Any = None  # the resumed checkpoint's record of the batch order
         trainable, fixed = self._freeze(o["frozen"], params)
         self._place(params, trainable, fixed, o)
         self.ckpt: Checkpointer | None = None
@@ -184,12 +188,17 @@ class Run:
         self.trees = Trees(trainable, fixed, opt_state, state, t.key)
         self.start_step, self.losses = int(meta["step"]), list(meta["losses"])
         self.resumed_from = self.start_step
+        self.saved_order = meta.get("order")
 
     def prepare(self) -> None:
         """Builds the data source, checks the outputs, readies the feed of the chunks."""
         start = self.start_step
         skip = 0 if self.resume_from is not None else start
         self.source = make_source(self.data, self.batch_size, self.seed, start, skip)
+        self.order = batch_order(self.source, self.seed, self.loss.rng)
+        if self.ckpt is not None and self.resumed_from is not None:
+            d, allow = self.ckpt.directory, self.allow_order_change
+            check_same_order(self.saved_order, self.order, start, d, allow)
         state, key = self.trees.state, self.trees.key
         names = check_outputs(self.f, self.params, state, key, self.source.example())
         self.eval_fn = check_evaluate(
@@ -254,6 +263,7 @@ class Run:
         batch = self.feed.fetch(self.step, n)
         self.last_batch = batch if n is not None else self.feed.fetch(self.step, 1)
         pending: Pending | None = None
+        failed: Exception | None = None
         t_run = time.perf_counter()
         while n is not None and batch is not None:
             step = self.step
@@ -268,7 +278,10 @@ class Run:
             self.trees = self.trees._replace(trainable=trainable, opt_state=opt_state, state=state)
             self.last_batch = batch
             next_n = next(plan, None)
-            batch = self.feed.fetch(step + n, next_n)  # sent to the device while this chunk runs
+            try:
+                batch = self.feed.fetch(step + n, next_n)  # sent while this chunk runs
+            except Exception as e:  # the data failed: keep the finished steps, then raise
+                failed, batch, next_n = e, None, None
             if pending is not None:
                 self._record(pending)
             pending = (step, n, chunk_losses, chunk_metrics)  # the first n of capacity
@@ -283,16 +296,18 @@ class Run:
                 self._record(pending)
                 pending = None
                 self.run_seconds += time.perf_counter() - t_run
+                if at_ckpt:  # first: a failing evaluation keeps the checkpoint
+                    self.save(step)
                 if at_eval:
                     self.run_eval(step)
-                if at_ckpt:
-                    self.save(step)
                 t_run = time.perf_counter()
             n = next_n
         if pending is not None:
             self._record(pending)
         self.run_seconds += time.perf_counter() - t_run  # record waited for the last chunk
         self.run_seconds -= self.compile_seconds  # every chunk compiled inside the timed stretches
+        if failed is not None:
+            save_then_raise(self, failed)
 
     def run_eval(self, at: int) -> None:
         """Evaluates the params at step ``at``."""
@@ -312,10 +327,10 @@ class Run:
             self.history.steps(self.start_step, self.losses, self.metrics, at)
         got = self.snapshot()
         check_finite_loss(at, got["params"], got["opt_state"], self.last_good)
-        self.ckpt.save_trees(at, got, self.losses)
+        self.ckpt.save_trees(at, got, self.losses, order=self.order)
         self.saved.append(at)
 
-    def _unsaved(self) -> bool:
+    def unsaved(self) -> bool:
         return (
             self.ckpt is not None and self.step not in self.saved and self.step != self.resumed_from
         )
@@ -324,7 +339,7 @@ class Run:
         """The dry-iterator error, the final loss, the last evaluation and save."""
         step = self.step
         if self.feed.dry is not None:
-            if self._unsaved():
+            if self.unsaved():
                 self.save(step)
             raise self.feed.dry.error(step, self.steps, self.ckpt.directory if self.ckpt else None)
         final_batch = self.feed.last(self.last_batch)  # the last minibatch, or the full batch
@@ -341,13 +356,13 @@ class Run:
                 f"learning rate. {self.last_good()}",
                 step,
             )
+        self.result_trees = self.snapshot()
+        if self.unsaved():  # before the last evaluation, which may fail
+            self.save(step)
         if self.eval_fn is not None and (not self.evals or self.evals[-1][0] != step):
             self.run_eval(step)
         if self.bar is not None:
             close_bar(self.bar, final_loss, self.metrics, newest_eval(self.evals))
-        self.result_trees = self.snapshot()
-        if self._unsaved():
-            self.save(step)
         if self.history is not None:
             self.history.steps(self.start_step, self.losses, self.metrics, step)
 

@@ -17,6 +17,7 @@ from minihaiku.core import (
     TransformedWithState,
 )
 from minihaiku.core.checks import check_callable
+from minihaiku.training._leaves import check_batch_leaves, check_not_empty, check_number_dict
 from minihaiku.training._losses import Loss, mse_loss
 from minihaiku.training._result import TrainResult
 
@@ -104,14 +105,23 @@ def check_evaluate(
     if eval_data is None:
         raise InvalidArgumentError("evaluate= needs eval_data=, the batch to evaluate on.")
 
+    check_batch_leaves(eval_data, "eval_data")
+    check_not_empty(eval_data, "eval_data")
+
     def run(p: Any, s: Any, batch: Any) -> Any:
         return evaluate(p, s, batch) if with_state else evaluate(p, batch)
 
-    out = jax.eval_shape(run, params, state, eval_data)
+    def checked(p: Any, s: Any, batch: Any) -> Any:
+        out = run(p, s, batch)
+        fix = "Return numbers or 0-d arrays, e.g. {'accuracy': jnp.mean(...)}."
+        check_number_dict(out, "evaluate's result", fix)
+        return out
+
+    out = jax.eval_shape(checked, params, state, eval_data)
     if not isinstance(out, Mapping) or any(getattr(v, "shape", None) != () for v in out.values()):
         shapes = jax.tree_util.tree_map(lambda v: v.shape, out)
         raise InvalidArgumentError(f"evaluate must return a dict of scalars, got {shapes}.")
-    return jax.jit(run)
+    return jax.jit(checked)  # the one trace eval_shape made
 
 
 def default_per_dispatch(steps: int, every: int | None) -> int:

@@ -9,7 +9,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from minihaiku.core import InvalidArgumentError
+from minihaiku.core import InvalidArgumentError, InvalidArgumentTypeError
+from minihaiku.training._leaves import check_number_dict, not_a_number
 from minihaiku.training._loss_scale import LossScale, scaled_step
 from minihaiku.training._losses import Loss
 
@@ -51,7 +52,19 @@ def _pair(out: Any, what: str) -> tuple[Any, Any]:
 
 def check_outputs(f: Normalized, params: Any, state: Any, key: Any, batch: Any) -> list[str]:
     """Traces the loss once (no compute) and checks what it returns; gives the metric names."""
-    value, (new_state, metrics) = jax.eval_shape(f, params, state, key, batch)
+
+    def checked(p: Any, s: Any, k: Any, b: Any) -> tuple[jax.Array, tuple[Any, Any]]:
+        value, (new_state, metrics) = f(p, s, k, b)
+        got = not_a_number(value)
+        if got is not None:
+            raise InvalidArgumentTypeError(
+                f"the loss must return a float scalar, got {got}. Return jnp.mean(...) of "
+                "the examples' losses; with has_aux=True return (loss, metrics)."
+            )
+        check_number_dict(metrics, "the loss's metrics", "Return numbers or 0-d arrays.")
+        return value, (new_state, metrics)
+
+    value, (new_state, metrics) = jax.eval_shape(checked, params, state, key, batch)
     if not (
         hasattr(value, "shape") and value.shape == () and jnp.issubdtype(value.dtype, jnp.floating)
     ):

@@ -94,10 +94,18 @@ class Checkpointer:
         """The step of the newest checkpoint, or ``None`` if there is none."""
         return self._manager.latest_step()  # type: ignore[no-any-return]
 
-    def save_trees(self, step: int, trees: Mapping[str, Any], losses: list[float]) -> None:
+    def save_trees(
+        self,
+        step: int,
+        trees: Mapping[str, Any],
+        losses: list[float],
+        order: Mapping[str, Any] | None = None,
+    ) -> None:
         """Saves named pytrees (params, opt_state, model state, ...) at ``step``.
 
-        Each tree's digest goes into the checkpoint's JSON metadata.
+        Each tree's digest goes into the checkpoint's JSON metadata, and so
+        does ``order``, the record of what decides the run's batch order
+        (``restore_trees``' metadata has it as ``"order"``, absent if not given).
         """
         ocp = self._ocp
         meta: dict[str, Any] = {
@@ -109,6 +117,8 @@ class Checkpointer:
         meta["digests"]["losses"] = _losses_digest(meta["losses"])
         if "params" in trees:
             meta["params"] = _describe(trees["params"])
+        if order is not None:
+            meta["order"] = dict(order)
         try:
             self._manager.save(
                 int(step),
