@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from minihaiku.core._errors import InvalidArgumentTypeError
@@ -18,7 +19,7 @@ def _looks_like_key(x: Any) -> bool:
     dtype = getattr(x, "dtype", None)
     if dtype is None:
         return False
-    if jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+    if jnp.issubdtype(dtype, jax.dtypes.prng_key):
         return True
     return getattr(x, "shape", None) == (2,) and np.dtype(dtype) == np.uint32
 

@@ -99,10 +99,10 @@ class TransformedWithState(NamedTuple):
 def _transform(f: Callable[..., Any], apply_rng: bool, scheme: Scheme) -> Transformed:
     check_callable(f, "transform")
     if scheme is not SEED:
-        init, apply = scheme_pair(f, apply_rng, scheme)
-        show_signature(init, f, ("rng",))
-        show_signature(apply, f, ("params", "rng") if apply_rng else ("params",))
-        return Transformed(init, apply)
+        init_h, apply_h = scheme_pair(f, apply_rng, scheme)
+        show_signature(init_h, f, ("rng",))
+        show_signature(apply_h, f, ("params", "rng") if apply_rng else ("params",))
+        return Transformed(init_h, apply_h)
 
     def init(rng: Any, *args: Any, **kwargs: Any) -> dict[str, jax.Array]:
         frame = InitFrame({}, {}, allow_state=False, rng=as_key(rng, "init"))
