@@ -14,7 +14,15 @@ from minihaiku.core import (
     partition_params,
 )
 
-__all__ = ["FrozenSpec", "check_frozen_matches", "frozen_filter", "frozen_predicate", "partition"]
+__all__ = [
+    "FrozenSpec",
+    "check_frozen_matches",
+    "flat_view",
+    "frozen_filter",
+    "frozen_predicate",
+    "merge",
+    "partition",
+]
 
 #: What ``frozen=`` accepts: core's :data:`~minihaiku.core.PathFilter` (a glob
 #: pattern such as ``"~/MLP_0/__call__/Linear_0/*"``, several patterns, or a
@@ -73,15 +81,67 @@ def frozen_predicate(spec: FrozenSpec) -> Callable[[str], bool]:
     return lambda path: bool(filter_params({path: None}, keep))
 
 
+def _nested(params: Mapping[str, Any]) -> bool:
+    """Whether ``params`` are dm-haiku's nested ``{module: {name: array}}``."""
+    return bool(params) and all(isinstance(v, Mapping) for v in params.values())
+
+
+def flat_view(params: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``params`` by path: nested ones as ``module/name`` (``"mlp/~/linear_0/w"``).
+
+    Examples:
+      >>> flat_view({"linear": {"w": 1, "b": 2}})
+      {'linear/w': 1, 'linear/b': 2}
+      >>> flat_view({"~/w": 1})
+      {'~/w': 1}
+    """
+    if not _nested(params):
+        return params
+    return {f"{m}/{n}": v for m, inner in params.items() for n, v in inner.items()}
+
+
+def _renest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for path, value in flat.items():
+        module, _, name = path.rpartition("/")
+        nested.setdefault(module, {})[name] = value
+    return nested
+
+
 def partition(params: Mapping[str, Any], spec: PathFilter) -> tuple[dict[str, Any], dict[str, Any]]:
     """Splits ``params`` into (trainable, frozen) dicts with core's ``partition_params``.
+
+    Nested params (dm-haiku's layout) are split leaf by leaf, by their
+    ``module/name`` paths, and come back nested.
 
     Examples:
       >>> partition({"a": 1, "b": 2}, "b")
       ({'a': 1}, {'b': 2})
+      >>> partition({"linear": {"w": 1, "b": 2}}, "*/b")
+      ({'linear': {'w': 1}}, {'linear': {'b': 2}})
     """
+    if _nested(params):
+        frozen, trainable = partition_params(flat_view(params), spec)
+        return _renest(trainable), _renest(frozen)
     frozen, trainable = partition_params(params, spec)
     return trainable, frozen
+
+
+def merge(trainable: Mapping[str, Any], fixed: Mapping[str, Any]) -> dict[str, Any]:
+    """The trainable and frozen params together again (module by module when nested).
+
+    Examples:
+      >>> merge({"a": 1}, {"b": 2})
+      {'a': 1, 'b': 2}
+      >>> merge({"linear": {"w": 1}}, {"linear": {"b": 2}})
+      {'linear': {'w': 1, 'b': 2}}
+    """
+    if not (_nested(trainable) or _nested(fixed)):
+        return {**trainable, **fixed}
+    out: dict[str, Any] = {m: dict(inner) for m, inner in trainable.items()}
+    for m, inner in fixed.items():
+        out.setdefault(m, {}).update(inner)
+    return out
 
 
 def check_frozen_matches(spec: FrozenSpec, paths: Mapping[str, Any] | Iterable[str]) -> None:

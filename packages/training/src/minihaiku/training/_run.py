@@ -22,7 +22,9 @@ from minihaiku.training._feed import Feeder
 from minihaiku.training._freeze import (
     FrozenSpec,
     check_frozen_matches,
+    flat_view,
     frozen_filter,
+    merge,
     partition,
 )
 from minihaiku.training._history import History
@@ -110,7 +112,7 @@ class Run:
     def _freeze(self, frozen: FrozenSpec, params: Mapping[str, jax.Array]) -> tuple[Any, Any]:
         """Splits the params into the trainable and the frozen (``fixed``) ones."""
         self.is_frozen = frozen_filter(frozen)
-        check_frozen_matches(frozen, params)
+        check_frozen_matches(frozen, flat_view(params))
         trainable, fixed = partition(params, self.is_frozen)
         if not trainable:
             raise InvalidArgumentError(
@@ -136,7 +138,7 @@ class Run:
         key = jax.random.key(self.seed) if self.loss.rng else None
         trees = Trees(trainable, fixed, o["opt_state"], o["state"], key)
         self.trees = t = self.placement.place(trees, self.optimizer, self.loss_scale)
-        placed = {**t.trainable, **t.fixed}
+        placed = merge(t.trainable, t.fixed)
         self.params = {k: placed[k] for k in params}  # placed, in the order given
 
     def last_good(self) -> str:
@@ -172,7 +174,7 @@ class Run:
 
     def _restore(self, ckpt: Checkpointer) -> None:
         t = self.trees
-        targets = {"params": {**t.trainable, **t.fixed}, "opt_state": t.opt_state}
+        targets = {"params": merge(t.trainable, t.fixed), "opt_state": t.opt_state}
         if t.state is not None:
             targets["state"] = dict(t.state)
         restored, meta = ckpt.restore_trees(targets)
@@ -313,7 +315,7 @@ class Run:
         """Evaluates the params at step ``at``."""
         assert self.eval_fn is not None
         t = self.trees
-        params = {**t.trainable, **t.fixed}
+        params = merge(t.trainable, t.fixed)
         out = self.placement.to_host(self.eval_fn(params, t.state, self.eval_batch))
         self.evals.append((at, {k: float(v) for k, v in out.items()}))
         if self.history is not None:
@@ -346,7 +348,7 @@ class Run:
         t = self.trees
         final_key = None if t.key is None else jax.random.fold_in(t.key, step)
         f = self.f
-        final = jax.jit(lambda t, fr, s, k, b: f({**t, **fr}, s, k, b)[0])
+        final = jax.jit(lambda t, fr, s, k, b: f(merge(t, fr), s, k, b)[0])
         out = final(t.trainable, t.fixed, t.state, final_key, final_batch)
         self.final_loss = final_loss = float(np.asarray(self.placement.to_host(out)))
         if not math.isfinite(final_loss):

@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import optax
 
 from minihaiku.core import InvalidArgumentError, InvalidArgumentTypeError
+from minihaiku.training._freeze import merge
 from minihaiku.training._leaves import check_number_dict, not_a_number
 from minihaiku.training._loss_scale import LossScale, scaled_step
 from minihaiku.training._losses import Loss
@@ -147,7 +148,7 @@ def make_chunk(
         data: Any,
     ) -> Any:
         def objective(t: Any, s: Any, k: Any, batch: Any) -> Any:
-            return f({**t, **frozen}, s, k, batch)
+            return f(merge(t, frozen), s, k, batch)
 
         scaled = None if loss_scale is None else scaled_step(loss_scale, optimizer, objective)
 

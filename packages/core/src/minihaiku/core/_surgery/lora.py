@@ -9,6 +9,7 @@ import jax
 
 from minihaiku.core._errors import InvalidArgumentTypeError
 from minihaiku.core._multi_transform import MultiTransformed, MultiTransformedWithState
+from minihaiku.core._schemes import HAIKU
 from minihaiku.core._sharding.axes import _RECORD
 from minihaiku.core._surgery.lora_params import (
     LoraError,
@@ -69,7 +70,8 @@ class LoraModel:
           >>> list(merged), bool((merged["~/w"] == params["~/w"]).all())  # b starts at zero
           (['~/w'], True)
         """
-        return fold(check_mapping(params, "params"), self.scale, "merge")
+        flat, nested = _flat(check_mapping(params, "params"))
+        return _out(fold(flat, self.scale, "merge"), nested)  # type: ignore[no-any-return]
 
     @staticmethod
     def base(path: str, value: Any = None) -> bool:
@@ -156,9 +158,21 @@ _KINDS: tuple[tuple[type[Any], type[Any], bool], ...] = (
 T = TypeVar("T")
 
 
+def _flat(params: Mapping[str, Any]) -> tuple[Mapping[str, Any], bool]:
+    """Flat paths of ``params``, and whether they came nested (dm-haiku's layout)."""
+    nested = bool(params) and all(isinstance(v, Mapping) for v in params.values())
+    return (HAIKU.params_in(params), True) if nested else (params, False)
+
+
+def _out(flat: dict[str, Any], nested: bool) -> Any:
+    """``flat`` in the layout the params came in."""
+    return HAIKU.params_out(flat) if nested else flat
+
+
 def _wrap_apply(apply: Callable[..., T], scale: float) -> Callable[..., T]:
     def lora_apply(params: Mapping[str, Any], *args: Any, **kwargs: Any) -> T:
-        return apply(fold(check_mapping(params, "params"), scale, "lora apply"), *args, **kwargs)
+        flat, nested = _flat(check_mapping(params, "params"))
+        return apply(_out(fold(flat, scale, "lora apply"), nested), *args, **kwargs)
 
     return lora_apply
 
@@ -176,6 +190,10 @@ def lora(transformed: Any, where: PathFilter, rank: int, *, alpha: float | None 
     parameter. Adapters take the weight's dtype (a precision policy's param
     dtype) and, for :func:`param_axes` and the sharded init, its annotation:
     ``a`` gets ``(*lead, in_axis, None)``, ``b`` ``(*lead, None, out_axis)``.
+
+    Params in dm-haiku's nested layout (``scheme="haiku"``, ``minihaiku.haiku``)
+    work the same way: paths are ``module/name`` (``"mlp/~/linear_0/w"``) and
+    the adapters sit in their weight's module dict (``w_lora_a``, ``w_lora_b``).
 
     Train only the adapters with ``train(..., frozen=model.base)``; fold them
     in with ``model.merge(params)``, which returns plain params of the
@@ -242,12 +260,12 @@ def lora(transformed: Any, where: PathFilter, rank: int, *, alpha: float | None 
 
     def init(rng: Any, *args: Any, **kwargs: Any) -> Any:
         out = base_init(rng, *args, **kwargs)
-        params = out[0] if stateful else out
+        params, nested = _flat(out[0] if stateful else out)
         bases = select(params, where, rank)
         record = _RECORD.get()
         if record is not None:  # param_axes, sharded init: adapters shard with their weight
             record_adapter_axes(record, bases)
-        params = add_adapters(params, bases, rank, rng)
+        params = _out(add_adapters(params, bases, rank, rng), nested)
         return (params, *out[1:]) if stateful else params
 
     if kind in (Transformed, TransformedWithState):

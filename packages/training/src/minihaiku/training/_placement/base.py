@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple, Protocol
 
+from minihaiku.training._freeze import merge
+
 __all__ = ["Placement", "Trees"]
 
 
@@ -56,7 +58,7 @@ class Placement(Protocol):
 def snapshot_of(trees: Trees, get: Any) -> dict[str, Any]:
     """``{"params", "opt_state"[, "state"]}`` of ``trees``, each read with ``get``."""
     out = {
-        "params": {**get(trees.trainable), **get(trees.fixed)},
+        "params": merge(get(trees.trainable), get(trees.fixed)),
         "opt_state": get(trees.opt_state),
     }
     if trees.state is not None:
