@@ -224,7 +224,7 @@ def test_core_has_its_subpackages():
         "_precision": {"policy", "scope", "table"},
         "_sharding": {"axes", "rules", "init", "shapes"},
         "_plugins": {"contract", "checks", "loading", "registry", "report", "default", "cli"},
-        "_surgery": {"lora", "lora_params", "quantize", "export", "export_file"},
+        "_surgery": {"lora", "lora_params", "quantize", "export", "export_file", "layout"},
     }.items():
         assert (CORE_DIR / package / "__init__.py").is_file(), package
         found = {p.stem for p in (CORE_DIR / package).glob("*.py")}

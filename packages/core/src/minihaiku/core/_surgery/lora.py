@@ -9,8 +9,9 @@ import jax
 
 from minihaiku.core._errors import InvalidArgumentTypeError
 from minihaiku.core._multi_transform import MultiTransformed, MultiTransformedWithState
-from minihaiku.core._schemes import HAIKU
 from minihaiku.core._sharding.axes import _RECORD
+from minihaiku.core._surgery.layout import as_flat as _flat
+from minihaiku.core._surgery.layout import restore as _out
 from minihaiku.core._surgery.lora_params import (
     LoraError,
     add_adapters,
@@ -156,17 +157,6 @@ _KINDS: tuple[tuple[type[Any], type[Any], bool], ...] = (
 )
 
 T = TypeVar("T")
-
-
-def _flat(params: Mapping[str, Any]) -> tuple[Mapping[str, Any], bool]:
-    """Flat paths of ``params``, and whether they came nested (dm-haiku's layout)."""
-    nested = bool(params) and all(isinstance(v, Mapping) for v in params.values())
-    return (HAIKU.params_in(params), True) if nested else (params, False)
-
-
-def _out(flat: dict[str, Any], nested: bool) -> Any:
-    """``flat`` in the layout the params came in."""
-    return HAIKU.params_out(flat) if nested else flat
 
 
 def _wrap_apply(apply: Callable[..., T], scale: float) -> Callable[..., T]:

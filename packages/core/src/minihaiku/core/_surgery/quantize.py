@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 
 from minihaiku.core._errors import InvalidArgumentTypeError, MinihaikuError
+from minihaiku.core._surgery.layout import as_flat, is_nested, restore
 from minihaiku.core._tree import PathFilter, _predicate
 
 __all__ = ["SCALE_SUFFIX", "QuantizeError", "dequantize", "quantize", "quantized"]
@@ -91,7 +92,10 @@ def quantize(params: Mapping[str, Any], where: PathFilter, *, bits: int = 8) -> 
     per output channel shared by all its layers.
 
     Args:
-      params: flat ``path -> array`` params (what ``init`` returns).
+      params: what ``init`` returns: flat ``path -> array`` params, or
+        dm-haiku's nested ``{module: {name: array}}`` (``minihaiku.haiku``),
+        matched by ``module/name`` paths and returned nested, each scale in
+        its weight's module dict (``"w@scale"``).
       where: which params to quantize: a glob, several globs or a predicate
         ``(path, value) -> bool`` (core's path filters), e.g. ``"*/w"``.
       bits: 8 (default) or 4.
@@ -124,6 +128,7 @@ def quantize(params: Mapping[str, Any], where: PathFilter, *, bits: int = 8) -> 
             f"quantize expects the flat path -> array params that init returns, got "
             f"{type(params).__name__}."
         )
+    params, nested = as_flat(params)
     match = _predicate(where)
     out: dict[str, Any] = {}
     matched = 0
@@ -145,7 +150,7 @@ def quantize(params: Mapping[str, Any], where: PathFilter, *, bits: int = 8) -> 
             f"quantize: `where` ({where!r:.60}) matches none of the {len(params)} "
             f"params (e.g. {some}). Use a glob on those paths, e.g. '*/w'."
         )
-    return out
+    return restore(out, nested)  # type: ignore[no-any-return]
 
 
 def _split(params: Mapping[str, Any], where: str) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -216,9 +221,10 @@ def dequantize(params: Mapping[str, Any]) -> dict[str, Any]:
       {'~/w': Array([[ 1.      , -0.503937],
              [ 0.503937,  2.      ]], dtype=float32)}
     """
-    values, scales = _split(params, "dequantize")
+    flat, nested = as_flat(params)
+    values, scales = _split(flat, "dequantize")
     view = Dequantizing(values, scales)
-    return {path: view[path] for path in values}
+    return restore({path: view[path] for path in values}, nested)  # type: ignore[no-any-return]
 
 
 def quantized(transformed: T) -> T:
@@ -258,6 +264,11 @@ def quantized(transformed: T) -> T:
     def quantized_apply(params: Any, *args: Any, **kwargs: Any) -> Any:
         if not isinstance(params, Mapping):
             return apply(params, *args, **kwargs)  # apply reports it
+        if is_nested(params):  # dm-haiku's layout: one dequantizing mapping per module
+            nested = {
+                m: Dequantizing(*_split(inner, "quantized apply")) for m, inner in params.items()
+            }
+            return apply(nested, *args, **kwargs)
         return apply(Dequantizing(*_split(params, "quantized apply")), *args, **kwargs)
 
     return transformed._replace(apply=quantized_apply)  # type: ignore[no-any-return]
