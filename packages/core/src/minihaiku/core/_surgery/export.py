@@ -11,6 +11,7 @@ import numpy as np
 from jax import export as jax_export  # a submodule that JAX 0.6 does not import itself
 
 from minihaiku.core._surgery.export_file import ExportError, read_artifact, write_artifact
+from minihaiku.core._surgery.layout import as_flat
 from minihaiku.core._transform import Transformed, TransformedWithState
 from minihaiku.core._version import __version__
 
@@ -65,8 +66,10 @@ def _aval(aval: Any) -> str:
 
 
 def _spec_record(tree: Mapping[str, Any]) -> dict[str, Any]:
+    """Shape and dtype by path (nested params by their ``module/name`` paths)."""
+    flat, _ = as_flat(tree)
     return {
-        k: {"shape": list(np.shape(v)), "dtype": str(np.dtype(v.dtype))} for k, v in tree.items()
+        k: {"shape": list(np.shape(v)), "dtype": str(np.dtype(v.dtype))} for k, v in flat.items()
     }
 
 
@@ -148,7 +151,7 @@ def export(
         )
     if not isinstance(params, Mapping):
         raise ExportError(
-            f"export: params must be the flat path -> array mapping init returns, got "
+            f"export: params must be the mapping init returns (flat or nested), got "
             f"{type(params).__name__}."
         )
     params = dict(params)
@@ -195,15 +198,16 @@ def _check_tree(given: Any, want: dict[str, Any], what: str, path: Path) -> dict
             f"{path}: the exported model takes its {what} as its first argument(s): a "
             f"flat path -> array mapping, got {type(given).__name__}."
         )
-    missing = [k for k in want if k not in given]
-    extra = [k for k in given if k not in want]
+    flat, _ = as_flat(given)
+    missing = [k for k in want if k not in flat]
+    extra = [k for k in flat if k not in want]
     if missing or extra:
         raise ExportError(
             f"{path}: the {what} do not match the exported ones: missing {missing[:3]}, "
             f"unexpected {extra[:3]}. Pass the {what} the model was exported with."
         )
     for key, spec in want.items():
-        value = given[key]
+        value = flat[key]
         shape, dtype = list(np.shape(value)), str(np.dtype(getattr(value, "dtype", None)))
         if shape != spec["shape"] or dtype != spec["dtype"]:
             raise ExportError(
