@@ -1,8 +1,9 @@
 """The install paths a user takes, each from built wheels into a fresh virtual environment.
 
-Builds the four packages, the example plugin and the test plugin as wheels
+Builds the five packages, the example plugin and the test plugin as wheels
 (not editable), then installs: only minihaiku-core; core plus initializers;
-everything (with the plot extra); core plus the example plugin. Each
+everything (with the plot extra); core plus the example plugin; the dm-haiku
+drop-in (minihaiku-haiku with what it needs, without training). Each
 environment runs a script that checks what works there and what does not.
 """
 
@@ -39,6 +40,7 @@ def wheels(tmp_path_factory):
         "initializers": ROOT / "packages" / "initializers",
         "layers": ROOT / "packages" / "layers",
         "training": ROOT / "packages" / "training",
+        "haiku": ROOT / "packages" / "haiku",
         "example": ROOT / "examples" / "acme-inits",
         "acme": ROOT / "tests" / "plugins" / "acme_inits",
     }
@@ -182,3 +184,23 @@ def test_the_example_plugin(tmp_path, wheels):
         tmp_path,
     )
     assert out == "acme-example acme-example-inits\n"
+
+
+def test_the_haiku_drop_in_without_training(tmp_path, wheels):
+    python = venv_with(tmp_path, wheels, ["core", "initializers", "layers", "haiku"])
+    out = run(
+        python,
+        """
+        import importlib.util
+        from pathlib import Path
+        import jax
+        import minihaiku.haiku as hk
+        f = hk.transform(lambda x: hk.nets.MLP([3, 2])(x))
+        params = f.init(jax.random.key(0), jax.numpy.ones((1, 4)))
+        print(sorted(params), f.apply(params, None, jax.numpy.ones((1, 4))).shape)
+        print(importlib.util.find_spec("minihaiku.training") is None)
+        print((Path(hk.__file__).parent / "py.typed").exists())
+    """,
+        tmp_path,
+    )
+    assert out.splitlines() == ["['mlp/~/linear_0', 'mlp/~/linear_1'] (1, 2)", "True", "True"]
