@@ -10,6 +10,7 @@ import pytest
 PUBLIC = {
     "minihaiku.core": [
         "AUTOLOAD_ENV",
+        "AbstractInitError",
         "AxisRules",
         "DEFAULT_INITIALIZER",
         "DuplicateInitializerError",
@@ -73,6 +74,7 @@ PUBLIC = {
         "hookimpl",
         "hookspec",
         "init_shapes",
+        "init_mode",
         "intercept_methods",
         "intercept_params",
         "keyless",

@@ -7,6 +7,7 @@ from typing import Any, NamedTuple, overload
 
 import jax
 
+from minihaiku.core._abstract_init import run_init
 from minihaiku.core._errors import (
     InvalidArgumentTypeError,
     InvalidParamsError,
@@ -14,7 +15,7 @@ from minihaiku.core._errors import (
     RngError,
     StateNotAllowedError,
 )
-from minihaiku.core._frame import ApplyFrame, InitFrame, current_frame, running
+from minihaiku.core._frame import ApplyFrame, current_frame, running
 from minihaiku.core._keys import as_key
 
 __all__ = [
@@ -141,10 +142,7 @@ def _transform(f: Callable[..., Any], apply_rng: bool) -> Transformed:
     check_callable(f, "transform")
 
     def init(rng: Any, *args: Any, **kwargs: Any) -> dict[str, jax.Array]:
-        frame = InitFrame({}, {}, allow_state=False, rng=as_key(rng, "init"))
-        with running(frame):
-            f(*args, **kwargs)
-        return frame.params
+        return run_init(f, rng, args, kwargs, allow_state=False)[0]
 
     def apply(params: Params, *args: Any, **kwargs: Any) -> Any:
         rng, args = split_rng(apply_rng, args)
@@ -205,10 +203,7 @@ def _transform_with_state(f: Callable[..., Any], apply_rng: bool) -> Transformed
     def init(
         rng: Any, *args: Any, **kwargs: Any
     ) -> tuple[dict[str, jax.Array], dict[str, jax.Array]]:
-        frame = InitFrame({}, {}, allow_state=True, rng=as_key(rng, "init"))
-        with running(frame):
-            f(*args, **kwargs)
-        return frame.params, frame.initial_state
+        return run_init(f, rng, args, kwargs, allow_state=True)
 
     def apply(
         params: Params, state: State, *args: Any, **kwargs: Any
