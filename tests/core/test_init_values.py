@@ -4,9 +4,10 @@
 block of ``bench/layers_models.py`` and ResNet18, one line per parameter and
 state entry (``kind|path|dtype|shape|sha256 of the bytes``), made with main's
 eager ``init`` (revision 0ef303b) for an int seed and a typed key. Every init
-mode must reproduce them (the abstract path where the model allows it; ResNet18's batch
-norm moving averages start from the forward pass's batch statistics, so its init falls back). Regenerate (only for an intended change of initial
-values): ``python tests/core/test_init_values.py``.
+mode must reproduce them (the abstract path where the model allows it:
+ResNet18's batch norm moving averages start from the forward pass's batch
+statistics, so its init falls back to the eager path). Regenerate (only for an
+intended change of initial values): ``python tests/core/test_init_values.py``.
 """
 
 from __future__ import annotations
