@@ -121,7 +121,7 @@ def _discover(
         filled = list(leaves)
         for i, a in zip(where, arrays, strict=True):
             filled[i] = a
-        a, k = treedef.unflatten(filled)
+        a, k = jax.tree_util.tree_unflatten(treedef, filled)
         token = planning(plan)
         try:
             with running(frame):
@@ -129,7 +129,7 @@ def _discover(
         finally:
             stop_planning(token)
 
-    scalar = jax.ShapeDtypeStruct((), np.float32)
+    scalar = jax.ShapeDtypeStruct((), np.float32)  # type: ignore[no-untyped-call]
     jax.eval_shape(run, scalar, *[leaves[i] for i in where])
     return plan, frame.params, frame.initial_state
 
