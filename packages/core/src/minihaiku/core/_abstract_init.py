@@ -36,6 +36,11 @@ from minihaiku.core._keys import Keys, as_key
 __all__ = ["AbstractInitError", "init_mode", "run_init"]
 
 _MODES = ("auto", "abstract", "eager")
+#: In ``"auto"`` mode, array arguments smaller than this in total run eagerly:
+#: their forward pass costs less to run than to trace (about 2x an eager op
+#: dispatch per traced op, measured on a width-32 MLP), and its activations
+#: are small. Larger arguments take the abstract path.
+EAGER_BELOW_BYTES = 64 * 1024
 _MODE: contextvars.ContextVar[str] = contextvars.ContextVar("minihaiku_init_mode", default="auto")
 _ARRAYS = (jax.Array, np.ndarray)
 
@@ -166,9 +171,16 @@ def _create_all(key: Any, *kinds: list[Entry]) -> tuple[dict[str, Any], ...]:
     return tuple(out)
 
 
-def _traced(key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
-    leaves = jax.tree_util.tree_leaves((key, args, kwargs))
-    return any(isinstance(leaf, jax.core.Tracer) for leaf in leaves)
+def _eager_is_cheaper(mode: str, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+    """Whether ``init`` runs eagerly: forced, traced (jit/vmap), or small inputs in auto mode."""
+    if mode == "eager" or isinstance(key, jax.core.Tracer):
+        return True
+    size = 0
+    for leaf in jax.tree_util.tree_leaves((args, kwargs)):
+        if isinstance(leaf, jax.core.Tracer):
+            return True
+        size += getattr(leaf, "nbytes", 0) if isinstance(leaf, _ARRAYS) else 0
+    return mode == "auto" and size < EAGER_BELOW_BYTES
 
 
 def run_init(
@@ -181,7 +193,7 @@ def run_init(
     """``init``'s work: ``(params, initial state)`` of ``f`` for the key ``rng``."""
     key = as_key(rng, "init")
     mode = _MODE.get()
-    if mode == "eager" or _traced(key, args, kwargs):
+    if _eager_is_cheaper(mode, key, args, kwargs):
         return _eager(f, key, args, kwargs, allow_state)
     try:
         plan, params, state = _discover(f, key, args, kwargs, allow_state)
