@@ -26,6 +26,7 @@ from minihaiku.core import (
 )
 
 ONES = jax.nn.initializers.ones
+BIG = jnp.ones((128, 128))  # 64 KiB: auto mode takes the abstract path from this size
 
 
 def _same(a: dict, b: dict, ordered: bool = True) -> None:
@@ -59,12 +60,27 @@ def test_the_abstract_path_runs_the_forward_on_tracers_only():
         seen.append(isinstance(x, jax.core.Tracer))
         return _mlp(x)
 
-    params = transform(f).init(0, jnp.ones((4, 2)))
+    params = transform(f).init(0, BIG)
     assert seen == [True]  # one abstract trace, no eager run
     with init_mode("eager"):
-        eager = transform(f).init(0, jnp.ones((4, 2)))
+        eager = transform(f).init(0, BIG)
     assert seen == [True, False]
     _same(params, eager)
+
+
+def test_auto_runs_small_inputs_eagerly():
+    seen = []
+
+    def f(x):
+        seen.append(isinstance(x, jax.core.Tracer))
+        return _mlp(x)
+
+    small = jnp.ones((127, 128))  # just under 64 KiB
+    transform(f).init(0, small)
+    transform(f).init(0, BIG)
+    with init_mode("abstract"):
+        transform(f).init(0, small)
+    assert seen == [False, True, True]
 
 
 @pytest.mark.parametrize("key", [0, jax.random.key(3), jax.random.PRNGKey(7)])
@@ -100,6 +116,12 @@ def test_state_first_set_by_the_forward_falls_back_and_is_right():
     np.testing.assert_array_equal(state["~/mean"], jnp.array([1.5, 2.5, 3.5]))
     _same(eager[0], params)
     _same(eager[1], state)
+    big = jnp.tile(x, (8192, 1))  # 96 KiB: auto traces, stops at set_state, runs eagerly
+    with init_mode("eager"):
+        eager = transform_with_state(f).init(0, big)
+    params, state = transform_with_state(f).init(0, big)
+    _same(eager[0], params)
+    _same(eager[1], state)
     message = (
         "init(f) under init_mode('abstract'): the function cannot be traced abstractly "
         "(CannotPlanError: the first value of state '~/mean' comes from set_state). Make "
@@ -112,15 +134,15 @@ def test_state_first_set_by_the_forward_falls_back_and_is_right():
 
 def test_python_control_flow_on_values_falls_back():
     def f(x):
-        w = get_param("w", (2,))
+        w = get_param("w", (128,))
         return w * x if float(x.sum()) > 0 else -w
 
-    auto = transform(f).init(0, jnp.ones(2))
+    auto = transform(f).init(0, BIG)
     with init_mode("eager"):
-        eager = transform(f).init(0, jnp.ones(2))
+        eager = transform(f).init(0, BIG)
     _same(eager, auto)
     with init_mode("abstract"), pytest.raises(AbstractInitError) as info:
-        transform(f).init(0, jnp.ones(2))
+        transform(f).init(0, BIG)
     assert isinstance(info.value, TypeError) and isinstance(info.value, MinihaikuError)
     assert "(ConcretizationTypeError: " in str(info.value)
     assert isinstance(info.value.__cause__, jax.errors.ConcretizationTypeError)
@@ -129,11 +151,12 @@ def test_python_control_flow_on_values_falls_back():
 def test_numpy_on_activations_falls_back():
     def f(x):
         scale = float(np.asarray(x).max())
-        return x * get_param("w", (2,)) * scale
+        return x * get_param("w", (128,)) * scale
 
-    auto = transform(f).init(0, np.ones(2, np.float32))
+    x = np.ones((128, 128), np.float32)
+    auto = transform(f).init(0, x)
     with init_mode("eager"):
-        eager = transform(f).init(0, np.ones(2, np.float32))
+        eager = transform(f).init(0, x)
     _same(eager, auto)
 
 
@@ -207,9 +230,11 @@ def test_python_side_effects_run_once_on_the_abstract_path_and_twice_on_fallback
         calls.append("u")
         return _mlp(x) if bool(x.sum() > 0) else x
 
-    transform(traceable).init(0, jnp.ones((1, 2)))
+    transform(traceable).init(0, BIG)
+    transform(untraceable).init(0, BIG)
     transform(untraceable).init(0, jnp.ones((1, 2)))
-    assert calls == ["t", "u", "u"]  # the fallback traces, fails, then runs eagerly
+    # the fallback traces, fails, then runs eagerly; a small input runs eagerly at once
+    assert calls == ["t", "u", "u", "u"]
 
 
 def test_python_scalars_and_other_leaves_stay_concrete():

@@ -69,9 +69,11 @@ def init_mode(mode: str) -> Iterator[None]:
       mode: ``"auto"`` (the default): trace the function abstractly, then
         create the entries (no forward-pass arithmetic or activation memory),
         and run the forward pass eagerly when the function cannot be traced
-        so; ``"abstract"``: the abstract path only (an error instead of the
-        fallback); ``"eager"``: always run the forward pass on values (the
-        function's Python side effects run as in ``apply``).
+        so, or when its array arguments total less than 64 KiB (a small
+        forward pass costs less to run than to trace); ``"abstract"``: the
+        abstract path only (an error instead of the fallback); ``"eager"``:
+        always run the forward pass on values (the function's Python side
+        effects run as in ``apply``).
 
     Initial values are the same in every mode.
 
