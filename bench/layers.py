@@ -88,7 +88,9 @@ def warm_up_compiler() -> None:
     jax.jit(jax.value_and_grad(f)).lower(w, x).compile()
 
 
-def measure(model: str, impls: list[str], repeats: int, calls: int) -> dict[str, dict[str, float]]:
+def measure(
+    model: str, impls: list[str], repeats: int, calls: int, compiled: bool = True
+) -> dict[str, dict[str, float]]:
     x, y = data(model)
     key = jax.random.PRNGKey(0)
     makers = {n: getattr(m, f"{model}_{n}") for n in impls}
@@ -108,6 +110,8 @@ def measure(model: str, impls: list[str], repeats: int, calls: int) -> dict[str,
             keep(n, "init", seconds(lambda impl=impl: impl.init(key)))
             keep(n, "apply", seconds(lambda impl=impl, p=p, s=s: impl.apply(p, s, x)))
             keep(n, "trace", seconds(lambda impl=impl, p=p, s=s: trace(impl.apply, p, s, x)))
+    if not compiled:
+        return rows
     steps, start = {}, {}
     for n, make in makers.items():
         fresh = make()  # fresh functions (and classes): nothing cached from the runs above
@@ -156,11 +160,12 @@ def table(model: str, rows: dict[str, dict[str, float]], ref: str, note: str) ->
         ref=names.get(ref, ref),
     )  # fmt: skip
     print(f"\n### {model}\n\n{caption}{note}\n")
-    print("| impl | " + " | ".join(COLS) + " |")
-    print("|---|" + "---:|" * len(COLS))
     base = rows[ref]
+    cols = [c for c in COLS if c in base]
+    print("| impl | " + " | ".join(cols) + " |")
+    print("|---|" + "---:|" * len(cols))
     for n, r in sorted(rows.items(), key=lambda item: item[0] != ref):  # reference first
-        cells = [f"{r[c] * 1e3:.1f} ({r[c] / base[c]:.2f}x)" for c in COLS]
+        cells = [f"{r[c] * 1e3:.1f} ({r[c] / base[c]:.2f}x)" for c in cols]
         print(f"| {names.get(n, n)} | " + " | ".join(cells) + " |")
 
 
@@ -170,6 +175,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats")
     parser.add_argument("--calls", type=int, default=3, help="train-step calls per repeat")
     parser.add_argument("--impls", nargs="+", default=IMPLS)
+    parser.add_argument(
+        "--uncompiled-only", action="store_true", help="only init, apply and trace (no jit)"
+    )
     args = parser.parse_args()
     for model in args.model:
         if model not in REFERENCE:
@@ -180,7 +188,8 @@ def main() -> None:
         f"interleaved repeats, train step: {args.calls} calls per repeat"
         + (f"; skipped (not installed): {', '.join(missing)}" if missing else "")
     )
-    warm_up_compiler()
+    if not args.uncompiled_only:
+        warm_up_compiler()
     for model in args.model:
         impls = [n for n in args.impls if n not in missing and hasattr(m, f"{model}_{n}")]
         if (
@@ -197,7 +206,8 @@ def main() -> None:
             print(f"\n### {model}\n\nno implementation to run.{note}")
             continue
         ref = REFERENCE[model] if REFERENCE[model] in impls else impls[0]
-        table(model, measure(model, impls, args.repeats, args.calls), ref, note)
+        rows = measure(model, impls, args.repeats, args.calls, not args.uncompiled_only)
+        table(model, rows, ref, note)
 
 
 def _importable(module: str) -> bool:

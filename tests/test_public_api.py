@@ -10,6 +10,7 @@ import pytest
 PUBLIC = {
     "minihaiku.core": [
         "AUTOLOAD_ENV",
+        "AbstractInitError",
         "AxisRules",
         "DEFAULT_INITIALIZER",
         "DO_NOT_STORE",
@@ -102,6 +103,7 @@ PUBLIC = {
         "grad",
         "hookimpl",
         "hookspec",
+        "init_mode",
         "init_shapes",
         "intercept_methods",
         "intercept_params",

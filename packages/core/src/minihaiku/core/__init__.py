@@ -18,6 +18,7 @@ Examples:
   Array([[3., 3.]], dtype=float32)
 """
 
+from minihaiku.core._abstract_init import AbstractInitError, init_mode
 from minihaiku.core._create import InitLike
 from minihaiku.core._errors import (
     DuplicateInitializerError,
@@ -159,6 +160,7 @@ from minihaiku.core._tree import (
 from minihaiku.core._version import __version__
 
 __all__ = [
+    "AbstractInitError",
     "AUTOLOAD_ENV",
     "DEFAULT_INITIALIZER",
     "DuplicateInitializerError",
@@ -235,6 +237,7 @@ __all__ = [
     "register_plugin",
     "registry_report",
     "remat",
+    "init_mode",
     "running_init",
     "scan",
     "set_state",

@@ -17,12 +17,13 @@ import jax.numpy as jnp
 from minihaiku.core._checks import canonical_dtype, check_allocatable, is_array
 from minihaiku.core._errors import InitializerError, MinihaikuError, NotCallableError, RngError
 from minihaiku.core._frame import InitFrame
+from minihaiku.core._init_plan import current_plan
 from minihaiku.core._keyless import is_keyless, keyless
 from minihaiku.core._keys import path_salt
 from minihaiku.core._plugins.default import DEFAULT_INITIALIZER, get_initializer
 from minihaiku.core._trace import check_trace
 
-__all__ = ["InitLike", "create", "zeros_init"]
+__all__ = ["InitLike", "build", "create", "zeros_init"]
 
 #: What ``init=`` accepts: a ``(key, shape, dtype) -> Array`` callable, or a
 #: registered initializer name.
@@ -108,6 +109,33 @@ def _stacked(inner: Callable[[Any], Any], size: int) -> Callable[[Any], Any]:
     return make
 
 
+def build(
+    initializer: Callable[..., Any],
+    label: str,
+    key: Any,
+    shape: tuple[int, ...],
+    dtype: Any,
+    kind: str,
+    path: str,
+    sizes: tuple[int, ...],
+) -> Any:
+    """Calls the initializer with ``key``, once per layer of the stacks of ``sizes``.
+
+    Shared by the eager ``init`` and the abstract one's creation step
+    (:mod:`minihaiku.core._abstract_init`), so both make the same bits.
+    """
+    if not sizes:
+        return _call(initializer, label, key, shape, dtype, kind, path)
+
+    def make_one(k: Any) -> Any:
+        return _call(initializer, label, k, shape, dtype, kind, path)
+
+    make: Callable[[Any], Any] = make_one
+    for size in reversed(sizes):  # one leading axis per enclosing stack
+        make = _stacked(make, size)
+    return make(key)
+
+
 def create(
     frame: InitFrame,
     path: str,
@@ -120,21 +148,19 @@ def create(
     """Creates the value of a new parameter (or state entry) at ``path``.
 
     Inside ``layer_stack`` (``frame.stacks``) the value gets one leading axis
-    per enclosing stack, each layer initialized with its own key.
+    per enclosing stack, each layer initialized with its own key. While an
+    abstract ``init`` records its plan, returns a placeholder instead.
     """
     check_trace(frame.trace, f"creating {kind} {path!r}")
     want = canonical_dtype(dtype, path)  # a bad dtype is reported before any initializer runs
     stacks = frame.stacks
     check_allocatable(path, kind, (*(n for n, _ in stacks), *shape), want)
     initializer, label = _resolve(init, path)
-    if not stacks:
-        key = None if is_keyless(initializer) else _param_key(frame, salt_path)
-        return _call(initializer, label, key, shape, dtype, kind, path)
-
-    def make_one(k: Any) -> Any:
-        return _call(initializer, label, k, shape, dtype, kind, path)
-
-    make: Callable[[Any], Any] = make_one
-    for size, _ in reversed(stacks):  # one leading axis per enclosing stack
-        make = _stacked(make, size)
-    return make(_param_key(frame, salt_path))
+    needs_key = bool(stacks) or not is_keyless(initializer)
+    plan = current_plan()
+    if plan is not None:
+        return plan.record(
+            frame, path, shape, dtype, initializer, label, kind, salt_path, needs_key
+        )
+    key = _param_key(frame, salt_path) if needs_key else None
+    return build(initializer, label, key, shape, dtype, kind, path, tuple(n for n, _ in stacks))

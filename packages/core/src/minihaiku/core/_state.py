@@ -18,6 +18,7 @@ from minihaiku.core._errors import (
 )
 from minihaiku.core._frame import Frame, InitFrame, Stack, current_frame
 from minihaiku.core._hooks import HOOKS
+from minihaiku.core._init_plan import CannotPlanError, current_plan
 from minihaiku.core._params import missing_message, scoped_path, unstack
 from minihaiku.core._trace import check_trace
 
@@ -148,6 +149,8 @@ def set_state(name: str, value: Any, *, axes: Sequence[str | None] | None = None
                 "during init, so it is not in the state given to apply. Call "
                 "set_state or get_state for it during init too."
             )
+        if current_plan() is not None:  # abstract init: stop now, init runs eagerly
+            raise CannotPlanError(f"the first value of state {path!r} comes from set_state")
         if axes is not None:
             HOOKS.record_axes(frame, path, tuple(value.shape), axes, "state")
         if stacks:  # a new per-layer entry inside layer_stack: one copy per layer

@@ -7,13 +7,13 @@ from typing import Any, NamedTuple, overload
 
 import jax
 
+from minihaiku.core._abstract_init import run_init
 from minihaiku.core._calls import check_apply_rng, check_callable, check_mapping, split_rng
 from minihaiku.core._errors import (
     InvalidArgumentTypeError,
     StateNotAllowedError,
 )
-from minihaiku.core._frame import ApplyFrame, InitFrame, current_frame, running
-from minihaiku.core._keys import as_key
+from minihaiku.core._frame import ApplyFrame, current_frame, running
 from minihaiku.core._scheme_transform import scheme_pair, scheme_pair_with_state
 from minihaiku.core._schemes import SEED, Scheme, as_scheme
 from minihaiku.core._signature import copy_signature, show_signature
@@ -105,10 +105,7 @@ def _transform(f: Callable[..., Any], apply_rng: bool, scheme: Scheme) -> Transf
         return Transformed(init_h, apply_h)
 
     def init(rng: Any, *args: Any, **kwargs: Any) -> dict[str, jax.Array]:
-        frame = InitFrame({}, {}, allow_state=False, rng=as_key(rng, "init"))
-        with running(frame):
-            f(*args, **kwargs)
-        return frame.params
+        return run_init(f, rng, args, kwargs, allow_state=False)[0]
 
     def apply(params: Params, *args: Any, **kwargs: Any) -> Any:
         rng, args = split_rng(apply_rng, args)
@@ -196,10 +193,7 @@ def _transform_with_state(
     def init(
         rng: Any, *args: Any, **kwargs: Any
     ) -> tuple[dict[str, jax.Array], dict[str, jax.Array]]:
-        frame = InitFrame({}, {}, allow_state=True, rng=as_key(rng, "init"))
-        with running(frame):
-            f(*args, **kwargs)
-        return frame.params, frame.initial_state
+        return run_init(f, rng, args, kwargs, allow_state=True)
 
     def apply(
         params: Params, state: State, *args: Any, **kwargs: Any
