@@ -36,8 +36,8 @@ def run_both(haiku, mhk, program, *args, steps=2):
     assert list(got[0]) == list(ref[0])
     assert list(got[1]) == list(ref[1])
     for a, b in zip(ref, got, strict=True):
-        for module in a:
-            assert list(b[module]) == list(a[module]), module
+        for module in a:  # (dm-haiku's lifted transforms hand back names sorted)
+            assert sorted(b[module]) == sorted(a[module]), module
     assert_same_tree(got, ref)
     params, state = ref
     for step in range(steps):

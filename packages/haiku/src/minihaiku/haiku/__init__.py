@@ -22,8 +22,11 @@ from minihaiku.core import (
     PRNGSequence,
     Transformed,
     TransformedWithState,
+    cond,
     current_name,
     force_name,
+    fori_loop,
+    map,
     maybe_next_rng_key,
     name_like,
     name_scope,
@@ -31,6 +34,8 @@ from minihaiku.core import (
     next_rng_keys,
     reserve_rng_keys,
     running_init,
+    scan,
+    switch,
     with_empty_state,
     with_rng,
     without_state,
@@ -60,6 +65,7 @@ from minihaiku.haiku._layers import (
     MultiHeadAttention,
     RMSNorm,
 )
+from minihaiku.haiku._lifted import grad, remat, value_and_grad, vmap, while_loop
 from minihaiku.haiku._transforms import (
     multi_transform,
     multi_transform_with_state,
@@ -187,4 +193,14 @@ __all__ = [
     "get_channel_index",
     "multinomial",
     "one_hot",
+    "cond",
+    "fori_loop",
+    "grad",
+    "map",
+    "remat",
+    "scan",
+    "switch",
+    "value_and_grad",
+    "vmap",
+    "while_loop",
 ]
