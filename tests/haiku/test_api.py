@@ -12,7 +12,7 @@ from minihaiku.core import DuplicateNameError, InvalidArgumentError, InvalidName
 haiku = pytest.importorskip("haiku")
 
 # Same values for these defaults even where the objects differ (jax.nn.relu is one object).
-_SKIP = {"__version__", "experimental", "initializers", "nets", "pad"}
+_SKIP = {"__version__", "experimental", "initializers", "nets", "pad", "data_structures"}
 
 
 def _params(obj):
@@ -28,7 +28,7 @@ def _shared_names():
     for name in mhk.__all__:
         if name not in _SKIP and hasattr(haiku, name):
             names.append(("", name))
-    for sub in ("experimental", "initializers", "nets", "pad"):
+    for sub in ("experimental", "initializers", "nets", "pad", "data_structures"):
         for name in getattr(mhk, sub).__all__:
             if name != "Initializer" and hasattr(getattr(haiku, sub), name):
                 names.append((sub, name))

@@ -40,7 +40,7 @@ from minihaiku.core import (
     with_rng,
     without_state,
 )
-from minihaiku.haiku import experimental, initializers, nets, pad
+from minihaiku.haiku import data_structures, experimental, initializers, nets, pad
 from minihaiku.haiku._base import get_parameter, get_state, set_state, transparent
 from minihaiku.haiku._layers import (
     GRU,
@@ -203,4 +203,5 @@ __all__ = [
     "value_and_grad",
     "vmap",
     "while_loop",
+    "data_structures",
 ]
