@@ -144,16 +144,13 @@ def merge(*structures: Nested, check_duplicates: bool = False) -> dict[str, dict
             inner = out.setdefault(module, {})
             if check_duplicates and name in inner:
                 old = inner[name]
-                a, b = (
-                    jax.ShapeDtypeStruct(np.shape(old), _dtype(old)),
-                    jax.ShapeDtypeStruct(np.shape(value), _dtype(value)),
-                )
-                if (a.shape, a.dtype) != (b.shape, b.dtype):
+                a = (np.shape(old), np.dtype(_dtype(old)))
+                b = (np.shape(value), np.dtype(_dtype(value)))
+                if a != b:
                     raise InvalidArgumentError(
                         f"merge: {module}/{name} is in several structures with different "
-                        f"shapes or dtypes ({a.dtype}{list(a.shape)} vs "
-                        f"{b.dtype}{list(b.shape)}). Rename one, or merge without "
-                        "check_duplicates to let the last win."
+                        f"shapes or dtypes ({a[1]}{list(a[0])} vs {b[1]}{list(b[0])}). "
+                        "Rename one, or merge without check_duplicates to let the last win."
                     )
             inner[name] = value
     return out
