@@ -18,12 +18,18 @@ Examples:
 """
 
 from minihaiku.core import (
+    DO_NOT_STORE,
+    GetterContext,
     Module,
     PRNGSequence,
+    SetterContext,
     Transformed,
     TransformedWithState,
     cond,
     current_name,
+    custom_creator,
+    custom_getter,
+    custom_setter,
     force_name,
     fori_loop,
     map,
@@ -42,6 +48,7 @@ from minihaiku.core import (
 )
 from minihaiku.haiku import data_structures, experimental, initializers, nets, pad
 from minihaiku.haiku._base import get_parameter, get_state, set_state, transparent
+from minihaiku.haiku._introspect import get_current_state, get_initial_state, get_params
 from minihaiku.haiku._layers import (
     GRU,
     BatchNorm,
@@ -204,4 +211,13 @@ __all__ = [
     "vmap",
     "while_loop",
     "data_structures",
+    "DO_NOT_STORE",
+    "GetterContext",
+    "SetterContext",
+    "custom_creator",
+    "custom_getter",
+    "custom_setter",
+    "get_current_state",
+    "get_initial_state",
+    "get_params",
 ]
