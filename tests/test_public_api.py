@@ -400,6 +400,7 @@ PUBLIC = {
         "map",
         "max_pool",
         "maybe_next_rng_key",
+        "mixed_precision",
         "multi_transform",
         "multi_transform_with_state",
         "multinomial",
@@ -477,6 +478,12 @@ PUBLIC = {
         "traverse",
         "tree_bytes",
         "tree_size",
+    ],
+    "minihaiku.haiku.mixed_precision": [
+        "clear_policy",
+        "get_policy",
+        "push_policy",
+        "set_policy",
     ],
     "minihaiku.haiku.nets": [
         "MLP",

@@ -12,7 +12,15 @@ from minihaiku.core import DuplicateNameError, InvalidArgumentError, InvalidName
 haiku = pytest.importorskip("haiku")
 
 # Same values for these defaults even where the objects differ (jax.nn.relu is one object).
-_SKIP = {"__version__", "experimental", "initializers", "nets", "pad", "data_structures"}
+_SKIP = {
+    "__version__",
+    "experimental",
+    "initializers",
+    "nets",
+    "pad",
+    "data_structures",
+    "mixed_precision",
+}
 
 
 # Contexts handed to creators/getters/setters: users read their fields, never build them.
@@ -41,7 +49,14 @@ def _shared_names():
     for name in mhk.__all__:
         if name not in _SKIP and hasattr(haiku, name):
             names.append(("", name))
-    for sub in ("experimental", "initializers", "nets", "pad", "data_structures"):
+    for sub in (
+        "experimental",
+        "initializers",
+        "nets",
+        "pad",
+        "data_structures",
+        "mixed_precision",
+    ):
         for name in getattr(mhk, sub).__all__:
             if name != "Initializer" and hasattr(getattr(haiku, sub), name):
                 names.append((sub, name))

@@ -46,7 +46,14 @@ from minihaiku.core import (
     with_rng,
     without_state,
 )
-from minihaiku.haiku import data_structures, experimental, initializers, nets, pad
+from minihaiku.haiku import (
+    data_structures,
+    experimental,
+    initializers,
+    mixed_precision,
+    nets,
+    pad,
+)
 from minihaiku.haiku._base import get_parameter, get_state, set_state, transparent
 from minihaiku.haiku._introspect import get_current_state, get_initial_state, get_params
 from minihaiku.haiku._layers import (
@@ -220,4 +227,5 @@ __all__ = [
     "get_current_state",
     "get_initial_state",
     "get_params",
+    "mixed_precision",
 ]
