@@ -95,3 +95,17 @@ def test_get_initial_state_in_apply_is_the_state_given():
     got = f(mhk).apply(params, state, None)
     assert_same_tree(got, ref)
     assert float(got[0][0]["~"]["n"]) == 0.0 and float(got[0][1]["~"]["n"]) == 1.0
+
+
+def test_type_names_are_dm_haikus_nested_mappings():
+    for name in ("Params", "State", "MutableParams", "MutableState"):
+        assert str(getattr(mhk, name)) == str(getattr(haiku, name))
+
+
+def test_multi_transform_returns_the_exported_classes():
+    def f():
+        lin = mhk.Linear(2)
+        return lin, (lin,)
+
+    assert isinstance(mhk.multi_transform(f), mhk.MultiTransformed)
+    assert isinstance(mhk.multi_transform_with_state(f), mhk.MultiTransformedWithState)

@@ -21,6 +21,8 @@ from minihaiku.core import (
     DO_NOT_STORE,
     GetterContext,
     Module,
+    MultiTransformed,
+    MultiTransformedWithState,
     PRNGSequence,
     SetterContext,
     Transformed,
@@ -87,6 +89,7 @@ from minihaiku.haiku._transforms import (
     transform_with_state,
     without_apply_rng,
 )
+from minihaiku.haiku._types import MutableParams, MutableState, Params, State
 from minihaiku.haiku._version import __version__
 from minihaiku.layers import (
     LSTM,
@@ -228,4 +231,10 @@ __all__ = [
     "get_initial_state",
     "get_params",
     "mixed_precision",
+    "MultiTransformed",
+    "MultiTransformedWithState",
+    "MutableParams",
+    "MutableState",
+    "Params",
+    "State",
 ]
