@@ -109,3 +109,25 @@ def test_multi_transform_returns_the_exported_classes():
 
     assert isinstance(mhk.multi_transform(f), mhk.MultiTransformed)
     assert isinstance(mhk.multi_transform_with_state(f), mhk.MultiTransformedWithState)
+
+
+def test_intercept_methods_sees_dm_haikus_calls_and_names():
+    runs = []
+    for hk in (haiku, mhk):
+        seen = []
+
+        def interceptor(next_f, args, kwargs, context, seen=seen):
+            out = next_f(*args, **kwargs)
+            module = context.module
+            seen.append((type(module).__name__, module.module_name, context.method_name))
+            return out
+
+        def f(x, hk=hk, interceptor=interceptor):
+            with hk.intercept_methods(interceptor):
+                return hk.nets.MLP([2, 2])(x)
+
+        hk.transform(f).init(jax.random.PRNGKey(0), X)
+        runs.append(seen)
+    assert runs[1] == runs[0]
+    assert runs[1][0] == ("Linear", "mlp/~/linear_0", "__init__")
+    assert runs[1][-1] == ("MLP", "mlp", "__call__")

@@ -20,6 +20,7 @@ Examples:
 from minihaiku.core import (
     DO_NOT_STORE,
     GetterContext,
+    MethodContext,
     Module,
     MultiTransformed,
     MultiTransformedWithState,
@@ -34,6 +35,7 @@ from minihaiku.core import (
     custom_setter,
     force_name,
     fori_loop,
+    intercept_methods,
     map,
     maybe_next_rng_key,
     name_like,
@@ -237,4 +239,6 @@ __all__ = [
     "MutableState",
     "Params",
     "State",
+    "MethodContext",
+    "intercept_methods",
 ]

@@ -12,16 +12,20 @@ Examples:
 from minihaiku.core import (
     DO_NOT_STORE,
     GetterContext,
+    MethodContext,
     current_name,
     custom_creator,
     custom_getter,
     force_name,
+    intercept_methods,
     name_like,
     name_scope,
 )
 from minihaiku.haiku._introspect import get_current_state, get_initial_state, get_params
 
 __all__ = [
+    "MethodContext",
+    "intercept_methods",
     "DO_NOT_STORE",
     "GetterContext",
     "current_name",
