@@ -426,6 +426,7 @@ PUBLIC = {
         "set_state",
         "static_unroll",
         "switch",
+        "to_module",
         "transform",
         "transform_with_state",
         "transparent",

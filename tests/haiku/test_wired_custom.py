@@ -131,3 +131,17 @@ def test_intercept_methods_sees_dm_haikus_calls_and_names():
     assert runs[1] == runs[0]
     assert runs[1][0] == ("Linear", "mlp/~/linear_0", "__init__")
     assert runs[1][-1] == ("MLP", "mlp", "__call__")
+
+
+def test_to_module_names_modules_after_the_function():
+    def program(hk):
+        def my_block(x):
+            return hk.Linear(2)(x)
+
+        block = hk.to_module(my_block)
+        return hk.transform(lambda x: block()(x) + block(name="b")(x) + block()(x))
+
+    run_ref = program(haiku).init(jax.random.PRNGKey(0), X)
+    run_got = program(mhk).init(jax.random.PRNGKey(0), X)
+    assert list(run_got) == list(run_ref) == ["my_block/linear", "b/linear", "my_block_1/linear"]
+    assert_same_tree(run_got, run_ref)

@@ -46,6 +46,7 @@ from minihaiku.core import (
     running_init,
     scan,
     switch,
+    to_module,
     with_empty_state,
     with_rng,
     without_state,
@@ -241,4 +242,5 @@ __all__ = [
     "State",
     "MethodContext",
     "intercept_methods",
+    "to_module",
 ]
