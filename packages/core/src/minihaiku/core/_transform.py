@@ -98,10 +98,10 @@ class TransformedWithState(NamedTuple):
 def _transform(f: Callable[..., Any], apply_rng: bool, scheme: Scheme) -> Transformed:
     check_callable(f, "transform")
     if scheme is not SEED:
-        init, apply = scheme_pair(f, apply_rng, scheme)
-        show_signature(init, f, ("rng",))
-        show_signature(apply, f, ("params", "rng") if apply_rng else ("params",))
-        return Transformed(init, apply)
+        scheme_init, scheme_apply = scheme_pair(f, apply_rng, scheme)
+        show_signature(scheme_init, f, ("rng",))
+        show_signature(scheme_apply, f, ("params", "rng") if apply_rng else ("params",))
+        return Transformed(scheme_init, scheme_apply)
 
     def init(rng: Any, *args: Any, **kwargs: Any) -> dict[str, jax.Array]:
         frame = InitFrame({}, {}, allow_state=False, rng=as_key(rng, "init"))
