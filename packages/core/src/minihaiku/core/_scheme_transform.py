@@ -60,8 +60,10 @@ def scheme_pair_with_state(
     def apply(params: Any, state: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
         rng, args = split_rng(apply_rng, args)
         flat = scheme.params_in(check_mapping({} if params is None else params, "params"))
-        new_state = dict(scheme.params_in(check_mapping({} if state is None else state, "state")))
+        given = scheme.params_in(check_mapping({} if state is None else state, "state"))
+        new_state = dict(given)
         frame = ApplyFrame(flat, new_state, allow_state=True, rng=rng, scheme=scheme)
+        frame.given_state = given  # get_initial_state (flat, as under the seed's scheme)
         with running(frame):
             out = f(*args, **kwargs)
         return out, scheme.params_out(new_state)

@@ -35,6 +35,11 @@ from minihaiku.haiku._inits import VarianceScaling, as_init
 
 __all__ = [
     "GRU",
+    "Bias",
+    "DepthwiseConv1D",
+    "DepthwiseConv2D",
+    "DepthwiseConv3D",
+    "InstanceNorm",
     "BatchNorm",
     "Conv1D",
     "Conv1DTranspose",
@@ -131,3 +136,8 @@ MultiHeadAttention = _with_hk_inits(
     ("w_init", "b_init"),
     {"w_init": _scaled},
 )
+Bias = _with_hk_inits(ml.Bias, ("b_init",))
+DepthwiseConv1D = _with_hk_inits(ml.DepthwiseConv1D, ("w_init", "b_init"))
+DepthwiseConv2D = _with_hk_inits(ml.DepthwiseConv2D, ("w_init", "b_init"))
+DepthwiseConv3D = _with_hk_inits(ml.DepthwiseConv3D, ("w_init", "b_init"))
+InstanceNorm = _with_hk_inits(ml.InstanceNorm, ("scale_init", "offset_init"))

@@ -1,4 +1,4 @@
-"""dm-haiku's ``haiku.experimental``: for now its naming functions.
+"""dm-haiku's ``haiku.experimental``: its naming functions, creators/getters, introspection.
 
 Examples:
   >>> import minihaiku.haiku as hk
@@ -9,6 +9,32 @@ Examples:
   'block'
 """
 
-from minihaiku.core import current_name, force_name, name_like, name_scope
+from minihaiku.core import (
+    DO_NOT_STORE,
+    GetterContext,
+    MethodContext,
+    current_name,
+    custom_creator,
+    custom_getter,
+    force_name,
+    intercept_methods,
+    name_like,
+    name_scope,
+)
+from minihaiku.haiku._introspect import get_current_state, get_initial_state, get_params
 
-__all__ = ["current_name", "force_name", "name_like", "name_scope"]
+__all__ = [
+    "MethodContext",
+    "intercept_methods",
+    "DO_NOT_STORE",
+    "GetterContext",
+    "current_name",
+    "custom_creator",
+    "custom_getter",
+    "force_name",
+    "get_current_state",
+    "get_initial_state",
+    "get_params",
+    "name_like",
+    "name_scope",
+]

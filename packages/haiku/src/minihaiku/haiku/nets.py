@@ -1,4 +1,8 @@
-"""dm-haiku's ``haiku.nets``: for now the ``MLP``.
+"""dm-haiku's ``haiku.nets``: ``MLP``, ``MobileNetV1``, the ResNets, ``VectorQuantizer(EMA)``.
+
+The ResNets and vector quantizers are minihaiku.layers.nets' (their layers and
+initial values already are dm-haiku's); ``MLP`` and ``MobileNetV1`` build
+dm-haiku's ``Linear`` (its truncated normal default ``w``).
 
 Examples:
   >>> import minihaiku.haiku as hk
@@ -16,11 +20,48 @@ from typing import Any
 import jax
 
 import minihaiku.layers as ml
+import minihaiku.layers.nets as mn
 from minihaiku.core import InvalidArgumentError, Module, PRNGSequence
 from minihaiku.haiku._inits import Initializer
 from minihaiku.haiku._layers import Linear
 
-__all__ = ["MLP"]
+__all__ = [
+    "MLP",
+    "MobileNetV1",
+    "ResNet",
+    "ResNet18",
+    "ResNet34",
+    "ResNet50",
+    "ResNet101",
+    "ResNet152",
+    "ResNet200",
+    "VectorQuantizer",
+    "VectorQuantizerEMA",
+]
+
+ResNet = mn.ResNet
+ResNet18 = mn.ResNet18
+ResNet34 = mn.ResNet34
+ResNet50 = mn.ResNet50
+ResNet101 = mn.ResNet101
+ResNet152 = mn.ResNet152
+ResNet200 = mn.ResNet200
+VectorQuantizer = mn.VectorQuantizer
+VectorQuantizerEMA = mn.VectorQuantizerEMA
+
+
+class MobileNetV1(mn.MobileNetV1):
+    """dm-haiku's ``hk.nets.MobileNetV1``: its ``logits`` layer is dm-haiku's ``Linear``.
+
+    Examples:
+      >>> import minihaiku.haiku as hk
+      >>> f = hk.transform_with_state(lambda x: hk.nets.MobileNetV1(num_classes=3)(x, True))
+      >>> params, state = f.init(jax.random.PRNGKey(0), jnp.ones((1, 32, 32, 3)))
+      >>> params["mobile_net_v1/logits"]["w"].shape
+      (1024, 3)
+    """
+
+    logits_class = Linear
 
 
 class MLP(Module):

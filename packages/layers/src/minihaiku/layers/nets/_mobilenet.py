@@ -88,6 +88,9 @@ class MobileNetV1(Module):
       (2, 10)
     """
 
+    #: The class of the ``logits`` layer (minihaiku.haiku swaps in dm-haiku's ``Linear``).
+    logits_class: type[Linear] = Linear
+
     def __init__(
         self,
         strides: Sequence[int] = (1, 2, 1, 2, 1, 2, 1, 1, 1, 1, 1, 2, 1),
@@ -130,4 +133,4 @@ class MobileNetV1(Module):
         for stride, channels in zip(self.strides, self.channels, strict=True):
             x = MobileNetV1Block(channels, stride, self.use_bn)(x, is_training)
         x = jnp.mean(x, axis=(1, 2))
-        return Linear(self.num_classes, name="logits")(x)
+        return self.logits_class(self.num_classes, name="logits")(x)
