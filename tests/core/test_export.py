@@ -353,3 +353,35 @@ def test_an_apply_rng_model_takes_its_key_or_none_as_an_argument(tmp_path):
     served = load_exported(export(plain, params, None, x, path=tmp_path / "n.mhx"))
     assert served.inputs == ["float32[3,4]"]
     np.testing.assert_allclose(served(None, x), plain.apply(params, None, x), rtol=1e-6)
+
+
+def test_importing_core_does_not_import_jax_export():
+    # JAX 0.6 does not import jax.export itself, and importing it needs absl-py there:
+    # a core-only install must import without it.
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, jax; before = 'jax.export' in sys.modules; "
+        "import minihaiku.core; print(before, 'jax.export' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    before, after = out.stdout.split()
+    assert after == before
+
+
+def test_export_without_a_usable_jax_export_says_what_to_install(monkeypatch, tmp_path):
+    import sys
+
+    import jax
+
+    from minihaiku.core import ExportError, export, transform
+
+    monkeypatch.delattr(jax, "export", raising=False)
+    monkeypatch.setitem(sys.modules, "jax.export", None)
+    with pytest.raises(
+        ExportError,
+        match=r"^export needs jax\.export, which failed to import \(ModuleNotFoundError: .*\)\. "
+        r"Install what it names \(e\.g\. pip install absl-py flatbuffers\), or a newer jax\.$",
+    ):
+        export(transform(lambda x: x), {}, jnp.ones(2), path=tmp_path / "m.mhx")

@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+# Trains two small models end to end: with the long runs (the newest-JAX cells only).
+pytestmark = pytest.mark.slow
+
 EXAMPLE = Path(__file__).parents[2] / "examples" / "lora_finetune.py"
 TINY = [
     "--seq-len", "16", "--d-model", "16", "--heads", "2", "--layers", "1", "--mlp-width", "32",

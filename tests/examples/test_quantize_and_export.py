@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# Trains two small models end to end: with the long runs (the newest-JAX cells only).
+pytestmark = pytest.mark.slow
+
 pytest.importorskip("sklearn")
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "quantize_and_export.py"

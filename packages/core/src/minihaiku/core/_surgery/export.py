@@ -8,7 +8,6 @@ from typing import Any
 
 import jax
 import numpy as np
-from jax import export as jax_export  # a submodule that JAX 0.6 does not import itself
 
 from minihaiku.core._surgery.export_file import ExportError, read_artifact, write_artifact
 from minihaiku.core._surgery.layout import as_flat
@@ -19,6 +18,22 @@ __all__ = ["ExportedModel", "export", "load_exported"]
 
 #: The name of the symbolic batch dimension in exported input shapes.
 BATCH = "batch"
+
+
+def _jax_export(what: str) -> Any:
+    """``jax.export``, imported when first used: importing minihaiku.core must not need it.
+
+    JAX 0.6 does not import the submodule itself, and its import needs absl-py
+    there (and flatbuffers to serialize), which a core-only install may lack.
+    """
+    try:
+        from jax import export as jax_export
+    except ImportError as e:
+        raise ExportError(
+            f"{what} needs jax.export, which failed to import ({type(e).__name__}: {e}). "
+            "Install what it names (e.g. pip install absl-py flatbuffers), or a newer jax."
+        ) from e
+    return jax_export
 
 
 def _specs(tree: Any) -> Any:
@@ -169,6 +184,7 @@ def export(
             return apply(*args)
 
         lead = tuple(_specs(t) for t in fixed)
+    jax_export = _jax_export("export")
     batch = jax_export.symbolic_shape(BATCH)[0]
     axes = _batch_axes(batch_axes, len(example_args))
     specs = [
@@ -292,6 +308,7 @@ def load_exported(path: str | Path) -> ExportedModel:
     """
     path = Path(path).absolute()
     header, payload = read_artifact(path)
+    jax_export = _jax_export("load_exported")
     try:
         exported = jax_export.deserialize(payload)
     except Exception as e:  # any failure of the StableHLO: a damaged file
