@@ -11,7 +11,8 @@ statistics, so its init falls back to the eager path).
 Random values are bit-exact only on one backend and JAX version (XLA's
 ``erf_inv`` and friends change between releases and differ between CPU and
 GPU), so the digests are recorded per platform, ``<backend>_jax<version>``:
-the CPU with the lowest and the newest JAX of the test matrix. On another
+the CPU with the lowest JAX of the test matrix (0.6.0) and the newest ones
+it resolves (0.10.2 on Python 3.11, 0.12.0.1 on 3.12 and 3.13). On another
 platform the tests skip, saying so. To record one, run the previous release's
 code there (a git worktree of it on ``PYTHONPATH``) with this file's
 ``digests`` over ``MODELS`` and ``KEYS``, and add the entries under that

@@ -2,8 +2,9 @@
 
 Examples:
   >>> import minihaiku.haiku as hk
-  >>> hk.Params
-  collections.abc.Mapping[str, collections.abc.Mapping[str, jax.Array]]
+  >>> from collections.abc import Mapping
+  >>> hk.Params == Mapping[str, Mapping[str, jax.Array]]
+  True
 """
 
 from __future__ import annotations
