@@ -1,9 +1,9 @@
 """Test-wide options and fixtures.
 
 ``MINIHAIKU_SKIP_SLOW=1`` skips the tests marked ``slow``. The hatch matrix
-sets it in the lowest-JAX cells, so that the long end-to-end parity runs
-(ResNet, dm-haiku's examples) run once per Python version, with the newest
-JAX, and every other test runs in every cell.
+sets it in every cell but Python 3.12 with the newest JAX, so that the long
+end-to-end parity runs (ResNet, dm-haiku's examples, the example scripts) run
+once, and every other test runs in every cell.
 
 ``eight_devices_run`` runs Python in a subprocess with 8 forced CPU devices
 (``XLA_FLAGS`` must be set before jax is imported, so not in this process).
@@ -47,7 +47,7 @@ def eight_devices_run():
 
 def pytest_collection_modifyitems(config, items):
     if os.environ.get("MINIHAIKU_SKIP_SLOW", "") not in ("", "0"):
-        skip = pytest.mark.skip(reason="MINIHAIKU_SKIP_SLOW is set (a lowest-JAX cell)")
+        skip = pytest.mark.skip(reason="MINIHAIKU_SKIP_SLOW is set (slow tests run in one cell)")
         for item in items:
             if "slow" in item.keywords:
                 item.add_marker(skip)
