@@ -20,6 +20,7 @@ from typing import Any
 import jax
 
 from minihaiku.core._frame import ApplyFrame, Frame, InitFrame, current_frame, running
+from minihaiku.core._lifting import key_threading as kt
 from minihaiku.core._rng import maybe_next_rng_key
 from minihaiku.core._scope import ScopeStack
 
@@ -44,7 +45,7 @@ class Pure:
     leaves its final names in the shared cursor for the next function.
     """
 
-    __slots__ = ("cursor", "fn", "locked", "outer", "stack_size", "start")
+    __slots__ = ("cursor", "fn", "locked", "outer", "refill", "stack_size", "start")
 
     def __init__(
         self,
@@ -53,8 +54,10 @@ class Pure:
         cursor: _Cursor,
         stack_size: int | None,
         locked: str | None,
+        refill: bool = False,
     ) -> None:
         self.fn = fn
+        self.refill = refill
         self.outer = outer
         self.cursor = cursor
         self.stack_size = stack_size
@@ -67,6 +70,9 @@ class Pure:
         if self.start is None:
             self.start = self.cursor.scopes
         outer = self.outer
+        seq = state.get(kt.SEQUENCE)  # the haiku scheme's threaded key sequence
+        if seq is not None:
+            state = {k: v for k, v in state.items() if k != kt.SEQUENCE}
         sub = ApplyFrame(
             outer.params,
             dict(state),
@@ -76,10 +82,16 @@ class Pure:
         )
         stack = None if self.stack_size is None else (self.stack_size, index)
         sub.inherit(outer, stack, self.locked)
+        if seq is not None:
+            kt.resume(sub.keys, seq)  # type: ignore[arg-type]
         with running(sub):
             out = self.fn(*args, **kwargs)
         self.cursor.scopes = sub.scopes
-        return out, sub.state
+        if seq is None:
+            return out, sub.state
+        if self.refill:
+            kt.refill(sub.keys)  # type: ignore[arg-type]
+        return out, {**sub.state, kt.SEQUENCE: kt.export(sub.keys)}  # type: ignore[arg-type]
 
 
 def _init_pass(
@@ -113,7 +125,9 @@ class Lifted:
       pures: one pure function per function given to :func:`lift`, in order
         (a function given twice gets the same one).
       state: a copy of the frame's state, to thread through the transform.
-      key: a fresh key for the transform, or ``None`` when there is no key.
+      key: a fresh key for the transform, or ``None`` when there is no key
+        or the key sequence is threaded through (the haiku scheme: it is then
+        an entry of :attr:`state`, see :mod:`.key_threading`).
     """
 
     __slots__ = ("_cursor", "frame", "key", "pures", "state")
@@ -131,9 +145,24 @@ class Lifted:
         """``n`` keys split from :attr:`key` (one per step), or ``None``."""
         return None if self.key is None else jax.random.split(self.key, n)
 
+    def split(self, n: int) -> Any:
+        """``n`` keys, one per mapped element (``vmap(split_rng=True)``), or ``None``.
+
+        With a threaded key sequence these are the sequence's next ``n`` keys
+        (dm-haiku's ``next_rng_keys``), each element starts its own sequence from
+        its key, and the caller's sequence continues after them.
+        """
+        if kt.SEQUENCE not in self.state:
+            return self.keys(n)
+        del self.state[kt.SEQUENCE]
+        return self.frame.keys.take(n)
+
     def done(self, state: dict[str, Any] | None) -> None:
         """Hands the transform's final state (``None``: discard it) and names to the frame."""
         if state is not None:
+            seq = state.pop(kt.SEQUENCE, None)
+            if seq is not None:
+                kt.resume(self.frame.keys, seq)  # type: ignore[arg-type]
             self.frame.state.update(state)
         self.frame.scopes.adopt(self._cursor.scopes)
 
@@ -146,6 +175,8 @@ def lift(
     *,
     stack_size: int | None = None,
     locked: Sequence[str | None] | None = None,
+    refill: bool = False,
+    thread_keys: bool = True,
 ) -> Lifted:
     """Prepares ``fns`` to run inside a JAX transform named ``what``.
 
@@ -159,6 +190,11 @@ def lift(
       stack_size: give each parameter created inside a leading axis of this
         size (``layer_stack``, ``vmap(split_params=True)``).
       locked: per function, why it may not call ``set_state`` (or ``None``).
+      refill: under a threaded key sequence (the haiku scheme), keep exactly
+        one key reserved before and after each call (loops and branches, whose
+        carried or returned state must keep its structure).
+      thread_keys: ``False``: draw one key for the transform even when the
+        scheme threads its key sequence (``layer_stack``, as dm-haiku's).
 
     Returns:
       A :class:`Lifted`.
@@ -174,6 +210,17 @@ def lift(
         for fn, lock in unique.values():
             scopes = _init_pass(frame, fn, sample, kwargs or {}, scopes, stack_size, lock)
     cursor = _Cursor(frame.scopes)
-    pure_of = {i: Pure(fn, frame, cursor, stack_size, lock) for i, (fn, lock) in unique.items()}
-    key = maybe_next_rng_key()
-    return Lifted(frame, [pure_of[id(fn)] for fn in fns], dict(frame.state), key, cursor)
+    pure_of = {
+        i: Pure(fn, frame, cursor, stack_size, lock, refill) for i, (fn, lock) in unique.items()
+    }
+    pures = [pure_of[id(fn)] for fn in fns]
+    state = dict(frame.state)
+    keys = frame.keys
+    if not (thread_keys and kt.threads(keys)):
+        return Lifted(frame, pures, state, maybe_next_rng_key(), cursor)
+    if refill:
+        kt.refill(keys)  # type: ignore[arg-type]
+    seq = kt.export(keys)  # type: ignore[arg-type]
+    if seq is not None:
+        state[kt.SEQUENCE] = seq
+    return Lifted(frame, pures, state, None, cursor)

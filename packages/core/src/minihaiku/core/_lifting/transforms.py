@@ -67,7 +67,7 @@ def scan(
       >>> f.apply(f.init(0, jnp.ones(3)), jnp.ones(3))
       Array([1., 2., 3.], dtype=float32)
     """
-    lifted = lift("scan", [f], lambda: (init, _first(xs, reverse)))
+    lifted = lift("scan", [f], lambda: (init, _first(xs, reverse)), refill=True)
     (pure,) = lifted.pures
     n = length if length is not None else len(jax.tree_util.tree_leaves(xs)[0])
 
@@ -193,8 +193,10 @@ def vmap(
         )
         (pure,) = lifted.pures
         key, rng_axis = lifted.key, None
-        if key is not None and split_rng:
-            key, rng_axis = lifted.keys(size), 0
+        if split_rng:
+            keys = lifted.split(size)
+            if keys is not None:
+                key, rng_axis = keys, 0
         name = f"_minihaiku_vmap_{next(_axis_names)}"
 
         def inner(st: Any, k: Any, *a: Any) -> Any:
