@@ -150,8 +150,17 @@ def fori_loop(lower: int, upper: int, body_fun: Callable[[Any, Any], Any], init_
       >>> transform(lambda: fori_loop(0, 3, lambda i, v: v + i, 0)).apply({})
       Array(3, dtype=int32, weak_type=True)
     """
-    lifted = lift("fori_loop", [body_fun], (lower, init_val), refill=True)
+    lifted = lift("fori_loop", [body_fun], (lower, init_val), refill=True, stepped=True)
     (pure,) = lifted.pures
+    if lifted.first is not None:  # haiku scheme's init: step 0 ran (dm-haiku unrolls it)
+        init_val, lower = lifted.first[0], lower + 1
+        try:
+            if upper - lower == 0:
+                lifted.done(lifted.state)
+                return init_val
+        except jax.errors.ConcretizationTypeError:  # traced bounds: the loop decides
+            pass
+        lifted.thread(True)
     rec = Recorder(2)
     rec.record(0, init_val)
 
