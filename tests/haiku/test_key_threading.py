@@ -48,7 +48,7 @@ def _scan(hk, x):
 
 def _scan_reverse(hk, x):
     lin = hk.Linear(4)
-    body = lambda c, y: (lin(c + y) + _noise(hk, (4,)), c)  # noqa: E731
+    body = lambda c, y: (lin(c + y) + _noise(hk, (4,)), c)
     return hk.scan(body, jnp.zeros(4), x, reverse=True)
 
 
@@ -68,7 +68,7 @@ def _scan_no_draw(hk, x):
 
 def _scan_next_rng_keys(hk, x):
     lin = hk.Linear(4)
-    body = lambda c, y: (lin(c + y) * hk.next_rng_keys(3)[1, 0], c)  # noqa: E731
+    body = lambda c, y: (lin(c + y) * hk.next_rng_keys(3)[1, 0], c)
     return hk.scan(body, jnp.zeros(4), x)[0]
 
 
@@ -107,7 +107,7 @@ def _while(hk, x):
     lin = hk.Linear(4)
     if hk.running_init():
         return lin(x)
-    body = lambda c: (c[0] + 1, lin(c[1]) + _noise(hk, (4,)))  # noqa: E731
+    body = lambda c: (c[0] + 1, lin(c[1]) + _noise(hk, (4,)))
     return hk.while_loop(lambda c: c[0] < 3, body, (0, x))[1]
 
 

@@ -24,12 +24,11 @@ unroll their first step in ``init`` as dm-haiku does: the init pass is step 0.
 
 from __future__ import annotations
 
+import collections
 from typing import Any
 
 from minihaiku.core._keys import Keys
 from minihaiku.core._schemes import HaikuKeys, KeySequence
-
-import collections
 
 __all__ = ["SEQUENCE", "Recording", "Replay", "export", "refill", "restart", "resume", "threads"]
 

@@ -122,7 +122,8 @@ def _init_pass(
     first branch's value is kept).
     """
     sub = InitFrame(
-        frame.params if before is None else dict(before), dict(frame.state), allow_state=frame.allow_state, rng=frame.rng,
+        frame.params if before is None else dict(before), dict(frame.state),
+        allow_state=frame.allow_state, rng=frame.rng,
         scopes=scopes.copy(),
     )  # fmt: skip
     sub.inherit(frame, None if stack_size is None else (stack_size, 0), locked)
