@@ -1,4 +1,4 @@
-"""lift, transparent_lift, their _with_state forms and layer_stack of minihaiku.haiku against dm-haiku.
+"""lift, transparent_lift, their _with_state forms and layer_stack, against dm-haiku.
 
 Tree structure, module names, shapes, initial values bit for bit for the same key,
 outputs and new state (``run_both``), and keys drawn inside the layers.
@@ -175,7 +175,10 @@ def test_names_are_dm_haikus():
         "outer/inner/mlp/~/linear_1",
     ]
     params = run_both(haiku, mhk, _stack_in_module, X)[0]
-    assert sorted(params) == ["m/__layer_stack_no_per_layer/linear", "m_1/__layer_stack_no_per_layer/linear"]
+    assert sorted(params) == [
+        "m/__layer_stack_no_per_layer/linear",
+        "m_1/__layer_stack_no_per_layer/linear",
+    ]
     assert params["m/__layer_stack_no_per_layer/linear"]["w"].shape == (2, 3, 3)
 
 
