@@ -214,3 +214,42 @@ def test_a_per_layer_input_without_the_layer_axis_is_refused():
     )
     with pytest.raises(InvalidArgumentError, match="leading axis of size 3"):
         f.init(jax.random.PRNGKey(0), X)
+
+
+def test_lifting_a_flat_init_under_the_haiku_scheme_says_what_it_expects():
+    import minihaiku.core as core
+
+    flat = core.transform(lambda: core.get_param("w", (), init="ones"))
+
+    def f():
+        return mhk.lift(flat.init)(mhk.next_rng_key())
+
+    with pytest.raises(core.InvalidParamsError) as e:
+        mhk.transform(f).init(jax.random.PRNGKey(0))
+    message = str(e.value)
+    assert message.startswith("lift: the lifted init returned a ")
+    assert message.endswith(
+        ", not a mapping, for '~/w'; under the haiku scheme lift expects the nested "
+        "{module_name: {name: array}} mapping a minihaiku.haiku init returns. Lift the "
+        "init of minihaiku.haiku.transform(f)."
+    )
+
+
+class _SameName:
+    def stacked_to_flat(self, stacked_module_name, scan_idx):
+        return stacked_module_name
+
+    def flat_to_stacked(self, unstacked_module_name):
+        return (unstacked_module_name, 0)
+
+
+def test_a_transparency_map_giving_two_layers_one_name_is_refused():
+    stack = mhk.layer_stack(2, transparent=True, transparency_map=_SameName())
+    f = mhk.transform(lambda x: stack(lambda h: mhk.Linear(3)(h))(x))
+    with pytest.raises(InvalidArgumentError) as e:
+        f.init(jax.random.PRNGKey(0), X)
+    assert str(e.value) == (
+        "layer_stack: the transparency_map gives layer 1 of 'linear' the name 'linear', "
+        "which another module of the stack has already. Make stacked_to_flat return a "
+        "different name for each module and index."
+    )

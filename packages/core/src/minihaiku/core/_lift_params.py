@@ -80,9 +80,10 @@ def _flat(tree: Mapping[str, Any], what: str) -> dict[str, Any]:
     for module, inner in tree.items():
         if not isinstance(inner, Mapping):
             raise InvalidParamsError(
-                f"{what}: the lifted init returned {type(inner).__name__} for "
-                f"{module!r}; under the haiku scheme lift expects the nested "
-                "{module_name: {name: array}} mapping a minihaiku.haiku init returns."
+                f"{what}: the lifted init returned a {type(inner).__name__}, not a "
+                f"mapping, for {module!r}; under the haiku scheme lift expects the nested "
+                "{module_name: {name: array}} mapping a minihaiku.haiku init returns. "
+                "Lift the init of minihaiku.haiku.transform(f)."
             )
         for name, value in inner.items():
             flat[f"~/{module}/{name}"] = value
