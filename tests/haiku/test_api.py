@@ -27,6 +27,8 @@ _SKIP = {
 # dm-haiku's constructors also take ``lifted_prefix_name`` (MethodContext: ``orig_class``),
 # not there yet.
 _BUILT_BY_THE_LIBRARY = {"GetterContext", "SetterContext", "MethodContext"}
+#: Made by lift_with_state / transparent_lift_with_state, never by users (methods: test below).
+_MADE_BY_LIFT = {"LiftWithStateUpdater"}
 
 
 def test_contexts_have_dm_haikus_fields():
@@ -35,6 +37,13 @@ def test_contexts_have_dm_haikus_fields():
             assert field in inspect.signature(getattr(mhk, name)).parameters, (name, field)
         for prop in ("module_name", "name"):
             assert hasattr(getattr(mhk, name), prop), (name, prop)
+
+
+def test_the_lift_updater_has_dm_haikus_methods():
+    for method in ("update", "ignore_update"):
+        ours = inspect.signature(getattr(mhk.LiftWithStateUpdater, method))
+        theirs = inspect.signature(getattr(haiku.LiftWithStateUpdater, method))
+        assert list(ours.parameters) == list(theirs.parameters), method
 
 
 #: Parameters dm-haiku shows through from JAX that newer JAX releases removed:
@@ -76,6 +85,8 @@ def test_every_shared_name_has_dm_haikus_signature(sub, name):
     theirs = getattr(getattr(haiku, sub) if sub else haiku, name)
     if name in _BUILT_BY_THE_LIBRARY:
         pytest.skip(f"{name}: built by the library, not by users (fields: test below)")
+    if name in _MADE_BY_LIFT:
+        pytest.skip(f"{name}: made by lift_with_state, not by users (methods: test below)")
     try:
         want = _params(theirs)
     except (ValueError, TypeError):

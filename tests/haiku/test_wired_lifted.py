@@ -112,21 +112,7 @@ def test_matches_dm_haiku(name):
     run_both(haiku, mhk, PROGRAMS[name], X)
 
 
-# dm-haiku threads its key sequence through a lifted function (the body's draws continue
-# the caller's sequence and the loop carries it); core's lifted transforms draw one key and
-# start a new sequence inside. Params and deterministic outputs match; these draws do not yet.
-_KEYS_DIFFER = {"fori_loop", "map", "remat", "scan", "switch", "vmap"}
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="key threading differs"))
-        if n in _KEYS_DIFFER
-        else n
-        for n in sorted(PROGRAMS)
-    ],
-)
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
 def test_keys_drawn_inside_match_dm_haiku(name, monkeypatch):
     monkeypatch.setitem(_RANDOM, "on", True)
     run_both(haiku, mhk, PROGRAMS[name], X)
@@ -178,7 +164,6 @@ def test_while_loop_in_init_says_what_to_do():
     )
 
 
-@pytest.mark.xfail(strict=True, reason="core's lifted scan draws a key from the sequence")
 def test_a_scan_that_draws_no_key_leaves_the_sequence_as_dm_haiku():
     def program(hk, x):
         out = hk.scan(lambda c, y: (c + y, c), jnp.zeros(4), x)

@@ -7,6 +7,11 @@ the outer ``init`` returns them and the outer ``apply`` gives them back to
 the same call. Inner paths ``~/Linear_0/__call__/w`` become
 ``<scope>/lifted_0/Linear_0/__call__/w`` (``transparent_lift``: no
 ``lifted_0`` segment).
+
+Under the haiku scheme the inner init returns dm-haiku's nested
+``{module: {name: array}}``: its module names go under the lift's module name,
+as dm-haiku's (``{"lifted/mlp/~/linear_0": {"w": ...}}``; ``transparent_lift``:
+under the current module's name).
 """
 
 from __future__ import annotations
@@ -35,6 +40,9 @@ def _prefix(what: str, name: str | None) -> str:
     top = frame.scopes.scopes[-1]
     if name is None:
         return top.prefix
+    scheme = frame.scheme
+    if scheme.nested:  # dm-haiku's names: ``lifted``, ``lifted_1``, ...
+        return scheme.join(top.prefix, scheme.module_name(top, what, name))
     base = check_name(name, "module", top.prefix)
     return top.prefix + "/" + top.taken().auto(base)
 
@@ -46,13 +54,40 @@ def _outer(prefix: str, path: Any, what: str) -> str:
             "mapping a minihaiku init returns (paths such as '~/Linear_0/__call__/w'). "
             "Lift the init of minihaiku.core.transform(f)."
         )
-    return prefix + path[1:]
+    return prefix + path[1:] if prefix else path[2:]  # the haiku scheme's root: no prefix
 
 
-def _inner(prefix: str, tree: Mapping[str, Any]) -> dict[str, Any]:
-    """The entries of ``tree`` under ``prefix``, with their inner paths."""
-    start = prefix + "/"
-    return {"~/" + k[len(start) :]: v for k, v in tree.items() if k.startswith(start)}
+def _inner(prefix: str, tree: Mapping[str, Any], nested: bool = False) -> Any:
+    """The entries of ``tree`` under ``prefix``, with their inner paths.
+
+    ``nested``: as the haiku scheme's ``{module: {name: value}}``.
+    """
+    if not nested:
+        start = prefix + "/"
+        return {"~/" + k[len(start) :]: v for k, v in tree.items() if k.startswith(start)}
+    start = prefix + "/" if prefix else ""
+    out: dict[str, dict[str, Any]] = {}
+    for path, value in tree.items():
+        if path.startswith(start):
+            module, _, name = path[len(start) :].rpartition("/")
+            out.setdefault(module, {})[name] = value
+    return out
+
+
+def _flat(tree: Mapping[str, Any], what: str) -> dict[str, Any]:
+    """The haiku scheme's nested ``{module: {name: value}}`` as ``~/module/name`` paths."""
+    flat: dict[str, Any] = {}
+    for module, inner in tree.items():
+        if not isinstance(inner, Mapping):
+            raise InvalidParamsError(
+                f"{what}: the lifted init returned a {type(inner).__name__}, not a "
+                f"mapping, for {module!r}; under the haiku scheme lift expects the nested "
+                "{module_name: {name: array}} mapping a minihaiku.haiku init returns. "
+                "Lift the init of minihaiku.haiku.transform(f)."
+            )
+        for name, value in inner.items():
+            flat[f"~/{module}/{name}"] = value
+    return flat
 
 
 def _store(
@@ -77,12 +112,13 @@ def _store(
 
 
 class _Lifted:
-    __slots__ = ("allow_reuse", "init_fn", "prefix", "state", "what")
+    __slots__ = ("allow_reuse", "init_fn", "nested", "prefix", "state", "what")
 
     def __init__(
         self, init_fn: Any, prefix: str, allow_reuse: bool, state: bool, what: str
     ) -> None:
         self.init_fn = init_fn
+        self.nested = current_frame(what).scheme.nested
         self.prefix = prefix
         self.allow_reuse = allow_reuse
         self.state = state
@@ -93,6 +129,8 @@ class _Lifted:
         if isinstance(frame, InitFrame):
             out = self.init_fn(*args, **kwargs)
             params, state = out if self.state else (out, {})
+            if self.nested:
+                params, state = _flat(params, self.what), _flat(state, self.what)
             _store(
                 frame, frame.params, self.prefix, params, "parameter", self.what, self.allow_reuse
             )
@@ -101,8 +139,9 @@ class _Lifted:
                 for path, value in state.items():
                     frame.initial_state.setdefault(_outer(self.prefix, path, self.what), value)
             return out
-        params = _inner(self.prefix, frame.params)
-        return (params, _inner(self.prefix, frame.state)) if self.state else params
+        prefix, nested = self.prefix, self.nested
+        params = _inner(prefix, frame.params, nested)
+        return (params, _inner(prefix, frame.state, nested)) if self.state else params
 
 
 class LiftWithStateUpdater:
@@ -139,6 +178,8 @@ class LiftWithStateUpdater:
         check_trace(frame.trace, f"{lifted.what} updater.update")
         if frame.in_init:  # init returns the initial state, not an update of it
             return
+        if lifted.nested:
+            state = _flat(state, f"{lifted.what} updater.update")
         for path, value in state.items():
             frame.state[_outer(lifted.prefix, path, lifted.what)] = value
 

@@ -244,3 +244,25 @@ __all__ = [
     "intercept_methods",
     "to_module",
 ]
+
+# lifted parameters, layer_stack and eval_shape (dm-haiku's names; haiku scheme)
+from minihaiku.core import (
+    LiftWithStateUpdater,
+    lift,
+    lift_with_state,
+    transparent_lift,
+    transparent_lift_with_state,
+)
+from minihaiku.haiku._layer_stack import LayerStackTransparencyMapping, layer_stack
+from minihaiku.haiku._lifted import eval_shape
+
+__all__ += [
+    "LayerStackTransparencyMapping",
+    "LiftWithStateUpdater",
+    "eval_shape",
+    "layer_stack",
+    "lift",
+    "lift_with_state",
+    "transparent_lift",
+    "transparent_lift_with_state",
+]

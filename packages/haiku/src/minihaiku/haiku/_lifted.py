@@ -23,7 +23,7 @@ from typing import Any
 import minihaiku.core as core
 from minihaiku.core import InvalidArgumentError
 
-__all__ = ["grad", "remat", "value_and_grad", "vmap", "while_loop"]
+__all__ = ["eval_shape", "grad", "remat", "value_and_grad", "vmap", "while_loop"]
 
 
 def vmap(
@@ -155,3 +155,23 @@ def while_loop(
             "body once unconditionally instead of the loop."
         )
     return core.while_loop(cond_fun, body_fun, init_val)
+
+
+def eval_shape(fun: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """dm-haiku's ``hk.eval_shape``: ``jax.eval_shape`` of a function that uses modules.
+
+    Changes to state inside are discarded, and so are the keys drawn inside
+    (the key sequence continues as if ``fun`` had not run), as in dm-haiku.
+
+    Examples:
+      >>> import minihaiku.haiku as hk
+      >>> def f(x):
+      ...   lin = hk.Linear(2)
+      ...   lin(x)
+      ...   return hk.eval_shape(lin, x)
+      >>> f = hk.transform(f)
+      >>> x = jnp.ones((1, 3))
+      >>> f.apply(f.init(jax.random.PRNGKey(0), x), None, x)
+      ShapeDtypeStruct(shape=(1, 2), dtype=float32)
+    """
+    return core.eval_shape(fun, *args, **kwargs)

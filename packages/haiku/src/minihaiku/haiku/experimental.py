@@ -38,3 +38,23 @@ __all__ = [
     "name_like",
     "name_scope",
 ]
+
+# lifted parameters and layer_stack, also in dm-haiku's ``haiku.experimental``
+from minihaiku.core import (
+    LiftWithStateUpdater,
+    lift,
+    lift_with_state,
+    transparent_lift,
+    transparent_lift_with_state,
+)
+from minihaiku.haiku._layer_stack import LayerStackTransparencyMapping, layer_stack
+
+__all__ += [
+    "LayerStackTransparencyMapping",
+    "LiftWithStateUpdater",
+    "layer_stack",
+    "lift",
+    "lift_with_state",
+    "transparent_lift",
+    "transparent_lift_with_state",
+]

@@ -73,7 +73,7 @@ def switch(index: Any, branches: Sequence[Callable[..., Any]], *operands: Any) -
     branches = list(branches)
     if not branches:
         raise InvalidArgumentError("switch needs at least one branch.")
-    lifted = lift("switch", branches, operands)
+    lifted = lift("switch", branches, operands, refill=True)
     rec = Recorder(len(branches))
     wrapped = _branches(rec, lifted.pures)
     try:
@@ -117,7 +117,7 @@ def cond(
                 "cond: pass the operands either positionally or as operand=, not both."
             )
         operands = (operand,)
-    lifted = lift("cond", [true_fun, false_fun], operands)
+    lifted = lift("cond", [true_fun, false_fun], operands, refill=True)
     rec = Recorder(2)
     t, f = _branches(rec, lifted.pures)
     try:
@@ -150,8 +150,17 @@ def fori_loop(lower: int, upper: int, body_fun: Callable[[Any, Any], Any], init_
       >>> transform(lambda: fori_loop(0, 3, lambda i, v: v + i, 0)).apply({})
       Array(3, dtype=int32, weak_type=True)
     """
-    lifted = lift("fori_loop", [body_fun], (lower, init_val))
+    lifted = lift("fori_loop", [body_fun], (lower, init_val), refill=True, stepped=True)
     (pure,) = lifted.pures
+    if lifted.first is not None:  # haiku scheme's init: step 0 ran (dm-haiku unrolls it)
+        init_val, lower = lifted.first[0], lower + 1
+        try:
+            if upper - lower == 0:
+                lifted.done(lifted.state)
+                return init_val
+        except jax.errors.ConcretizationTypeError:  # traced bounds: the loop decides
+            pass
+        lifted.thread(True)
     rec = Recorder(2)
     rec.record(0, init_val)
 
@@ -189,6 +198,7 @@ def while_loop(
         [cond_fun, body_fun],
         (init_val,),
         locked=["while_loop's cond_fun", None],
+        refill=True,
     )
     cpure, bpure = lifted.pures
 

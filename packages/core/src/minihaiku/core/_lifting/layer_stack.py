@@ -81,7 +81,7 @@ def layer_stack(
                     return (x, *args)
                 return (x, *jax.tree_util.tree_map(lambda y: y[-1 if reverse else 0], args))
 
-            lifted = lift("layer_stack", [f], sample, kwargs, stack_size=n)
+            lifted = lift("layer_stack", [f], sample, kwargs, stack_size=n, thread_keys=False)
             (pure,) = lifted.pures
 
             def body(carry: Any, inputs: Any) -> Any:

@@ -67,9 +67,19 @@ def scan(
       >>> f.apply(f.init(0, jnp.ones(3)), jnp.ones(3))
       Array([1., 2., 3.], dtype=float32)
     """
-    lifted = lift("scan", [f], lambda: (init, _first(xs, reverse)))
+    lifted = lift("scan", [f], lambda: (init, _first(xs, reverse)), refill=True, stepped=True)
     (pure,) = lifted.pures
     n = length if length is not None else len(jax.tree_util.tree_leaves(xs)[0])
+    y0 = None
+    if lifted.first is not None:  # haiku scheme's init: step 0 ran (dm-haiku unrolls it)
+        c0, y0 = lifted.first[0]
+        if n <= 1:
+            lifted.done(lifted.state)
+            return (init, _stacked(y0, 0)) if n == 0 else (c0, _stacked(y0, 1))
+        init, n = c0, n - 1
+        xs = jax.tree_util.tree_map(lambda x: x[:-1] if reverse else x[1:], xs)
+        length = None if length is None else n
+        lifted.thread(True)
 
     rec = Recorder(2)
     rec.record(0, init)
@@ -98,7 +108,20 @@ def scan(
             raise error from None
         raise
     lifted.done(state)
+    if y0 is not None:
+        parts = (ys, _stacked(y0, 1)) if reverse else (_stacked(y0, 1), ys)
+        ys = jax.tree_util.tree_map(lambda *p: jnp.concatenate(p), *parts)
     return carry, ys
+
+
+def _stacked(y: Any, n: int) -> Any:
+    """``y`` with a leading axis of size ``n`` (0: empty, 1: ``y`` itself)."""
+    return jax.tree_util.tree_map(
+        lambda v: (
+            jnp.zeros((0, *jnp.shape(v)), jnp.result_type(v)) if n == 0 else jnp.asarray(v)[None]
+        ),
+        y,
+    )
 
 
 def map(f: Callable[[Any], Any], xs: Any) -> Any:
@@ -193,8 +216,10 @@ def vmap(
         )
         (pure,) = lifted.pures
         key, rng_axis = lifted.key, None
-        if key is not None and split_rng:
-            key, rng_axis = lifted.keys(size), 0
+        if split_rng:
+            keys = lifted.split(size)
+            if keys is not None:
+                key, rng_axis = keys, 0
         name = f"_minihaiku_vmap_{next(_axis_names)}"
 
         def inner(st: Any, k: Any, *a: Any) -> Any:
