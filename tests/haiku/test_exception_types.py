@@ -101,7 +101,7 @@ MISUSES = {
 
 
 def _raised(misuse, hk):
-    with pytest.raises(Exception) as info:  # noqa: PT011: any type, compared below
+    with pytest.raises(Exception) as info:
         misuse(hk)
     return info.value
 
