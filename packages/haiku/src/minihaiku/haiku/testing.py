@@ -38,9 +38,9 @@ def transform_and_run(
     ``transform_and_run(f)(*args)`` is ``hk.transform_with_state(f)``'s
     ``init(rng, *args)`` followed by ``apply(params, state, rng, *args)``,
     returning ``f``'s output from ``apply`` (``None`` with ``run_apply=False``).
-    ``rng`` is ``jax.random.PRNGKey(seed)`` (``None`` if ``seed`` is), passed
-    through ``map_rng`` if given; ``jax_transform`` (e.g. ``jax.jit``) wraps
-    ``init`` and ``apply``. Without ``f`` it returns a decorator.
+    ``init`` gets ``jax.random.PRNGKey(seed)``, ``apply`` ``PRNGKey(seed + 1)``
+    (both ``None`` if ``seed`` is), each passed through ``map_rng`` if given;
+    ``jax_transform`` (e.g. ``jax.jit``) wraps ``init`` and ``apply``. Without ``f`` it returns a decorator.
 
     Examples:
       >>> import minihaiku.haiku as hk
@@ -64,13 +64,14 @@ def transform_and_run(
         init, apply = transformed.init, transformed.apply
         if jax_transform is not None:
             init, apply = jax_transform(init), jax_transform(apply)
-        rng = None if seed is None else jax.random.PRNGKey(seed)
+        init_rng = None if seed is None else jax.random.PRNGKey(seed)
+        apply_rng = None if seed is None else jax.random.PRNGKey(seed + 1)
         if map_rng is not None:
-            rng = map_rng(rng)
-        params, state = init(rng, *args, **kwargs)
+            init_rng, apply_rng = map_rng(init_rng), map_rng(apply_rng)
+        params, state = init(init_rng, *args, **kwargs)
         if not run_apply:
             return None
-        out, _ = apply(params, state, rng, *args, **kwargs)
+        out, _ = apply(params, state, apply_rng, *args, **kwargs)
         return out
 
     return run  # type: ignore[return-value]
