@@ -40,7 +40,8 @@ def transform_and_run(
     returning ``f``'s output from ``apply`` (``None`` with ``run_apply=False``).
     ``init`` gets ``jax.random.PRNGKey(seed)``, ``apply`` ``PRNGKey(seed + 1)``
     (both ``None`` if ``seed`` is), each passed through ``map_rng`` if given;
-    ``jax_transform`` (e.g. ``jax.jit``) wraps ``init`` and ``apply``. Without ``f`` it returns a decorator.
+    ``jax_transform`` (e.g. ``jax.jit``) wraps ``init`` and ``apply``. Without ``f``
+    it returns a decorator.
 
     Examples:
       >>> import minihaiku.haiku as hk
