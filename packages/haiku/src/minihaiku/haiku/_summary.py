@@ -243,10 +243,10 @@ def _recording(record: _Record) -> Iterator[None]:
 
 def _init_of(f: Any, what: str) -> Callable[..., Any]:
     if isinstance(f, (Transformed, TransformedWithState)):
-        return f.init  # type: ignore[no-any-return]
+        return f.init
     check_callable(f, "f", what)
     # constructions are seen by interceptors inside the transform only: dm-haiku's repr
-    return core.transform_with_state(_noting_inits(f), scheme=HAIKU).init  # type: ignore[no-any-return]
+    return core.transform_with_state(_noting_inits(f), scheme=HAIKU).init
 
 
 def summarise(

@@ -62,9 +62,11 @@ def transform_and_run(
     @functools.wraps(f)
     def run(*args: Any, **kwargs: Any) -> Any:
         transformed = transform_with_state(f)
-        init, apply = transformed.init, transformed.apply
+        init: Callable[..., Any] = transformed.init
+        apply: Callable[..., Any] = transformed.apply
         if jax_transform is not None:
-            init, apply = jax_transform(init), jax_transform(apply)
+            wrap: Callable[[Callable[..., Any]], Callable[..., Any]] = jax_transform
+            init, apply = wrap(init), wrap(apply)
         init_rng = None if seed is None else jax.random.PRNGKey(seed)
         apply_rng = None if seed is None else jax.random.PRNGKey(seed + 1)
         if map_rng is not None:
