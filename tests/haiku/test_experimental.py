@@ -535,3 +535,51 @@ def test_truncated_normal_for_complex_dtypes_gives_dm_haikus_values(dtype):
         out.append(f.init(K)["~"]["w"])
     np.testing.assert_array_equal(out[1], out[0])
     assert out[1].dtype == dtype
+
+
+# --- optimize_rng_use ----------------------------------------------------------------------
+
+_RNG_USES = {
+    "random inits": lambda hk: lambda x: hk.nets.MLP([3, 2])(x),
+    "next_rng_keys only": lambda hk: lambda x: hk.next_rng_keys(3),
+    "key then keys": lambda hk: lambda x: (hk.next_rng_key(), hk.next_rng_keys(3)),
+    "keys then key": lambda hk: lambda x: (hk.next_rng_keys(3), hk.next_rng_key()),
+    "maybe_next_rng_key": lambda hk: (
+        lambda x: (
+            hk.next_rng_key(),
+            hk.maybe_next_rng_key(),
+            hk.next_rng_key(),
+        )
+    ),
+    "dropout and inits": lambda hk: (
+        lambda x: (
+            hk.dropout(hk.next_rng_key(), 0.5, hk.nets.MLP([3, 2])(x)),
+            hk.next_rng_key(),
+        )
+    ),
+    "a hundred keys": lambda hk: lambda x: [hk.next_rng_key() for _ in range(100)],
+}
+
+
+@pytest.mark.parametrize("name", list(_RNG_USES))
+def test_optimize_rng_use_gives_dm_haikus_keys_and_values(name):
+    x = jnp.ones((1, 2))
+    out = {}
+    for lib in (haiku, mhk):
+        body = lib.experimental.optimize_rng_use(_RNG_USES[name](lib))
+
+        def f(x, lib=lib, body=body):
+            return lib.next_rng_key(), body(x), lib.next_rng_key(), lib.Linear(2)(x)
+
+        t = lib.transform(f)
+        params = t.init(K, x)
+        out[lib] = (params, t.apply(params, K, x), jax.jit(t.apply)(params, K, x))
+    want, got = jax.tree.leaves(out[haiku]), jax.tree.leaves(out[mhk])
+    assert len(got) == len(want)
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_optimize_rng_use_without_a_key_just_runs():
+    f = mhk.transform(mhk.experimental.optimize_rng_use(lambda: 3))
+    assert f.apply({}, None) == 3

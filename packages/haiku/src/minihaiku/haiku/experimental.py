@@ -24,7 +24,6 @@ from minihaiku.core import (
     intercept_methods,
     name_like,
     name_scope,
-    optimize_rng_use,
 )
 from minihaiku.core import GetterContext as ParamContext
 from minihaiku.haiku._flags import (
@@ -37,6 +36,7 @@ from minihaiku.haiku._flags import (
 from minihaiku.haiku._introspect import get_current_state, get_initial_state, get_params
 from minihaiku.haiku._left_out import abstract_to_dot, flax, jaxpr_info
 from minihaiku.haiku._left_out import experimental_to_dot as to_dot
+from minihaiku.haiku._rng_use import optimize_rng_use
 from minihaiku.haiku._summary import ArraySpec, MethodInvocation, ModuleDetails, eval_summary
 from minihaiku.haiku._tabulate import tabulate
 
