@@ -46,6 +46,8 @@ ALIASES = {
     ("haiku.initializers", "Orthogonal"): "`minihaiku.initializers.orthogonal` (a function)",
     ("haiku.mixed_precision", "push_policy"): "missing (`minihaiku.core.policy_scope` is near)",
     ("haiku.mixed_precision", "current_policy"): "missing (`minihaiku.core.get_policy` is near)",
+    ("haiku", "config"): "missing (`minihaiku.core.check_jax_usage` is one of its flags)",
+    ("haiku", "testing"): "missing (a module of minihaiku.haiku only)",
     ("haiku.data_structures", "merge"): "`minihaiku.core.merge_params` (flat dicts)",
     ("haiku.data_structures", "filter"): "`minihaiku.core.filter_params` (flat dicts)",
     ("haiku.data_structures", "partition"): "`minihaiku.core.partition_params` (flat dicts)",
@@ -63,9 +65,10 @@ HEADER = """\
 Every public name of dm-haiku 0.0.17 (`haiku.__all__` and the `__all__` of its
 `nets`, `pad`, `initializers`, `mixed_precision`, `data_structures` and
 `experimental` modules), where minihaiku has it (same name unless the row says
-otherwise) or `missing`, and which package owns it (issue 18). `minihaiku.haiku`
-(packages/haiku) re-exports these under dm-haiku's names; this table is about
-minihaiku's own packages. Owners: `layers` (minihaiku.layers), `core`
+otherwise) or `missing`, and which package owns it (issue 18). The column
+`minihaiku.haiku` says whether packages/haiku has the name under dm-haiku's
+name (`yes`), leaves it out on purpose (`left out`: it raises an error saying
+what to use, docs/haiku.md) or lacks it (`missing`). Owners: `layers` (minihaiku.layers), `core`
 (minihaiku.core) and `initializers` (minihaiku.initializers). The layer rows'
 arguments are checked against dm-haiku's in tests/layers/test_signatures.py and
 their coverage in tests/layers/test_haiku_coverage.py. Written by
@@ -102,24 +105,41 @@ def owner(module: ModuleType, section: str, name: str) -> str:
     return "layers" if is_layer or name in ("EMAParamsTree", "SNParamsTree") else "core"
 
 
+def in_hk(section: str, name: str) -> str:
+    """``yes``, ``left out`` or ``missing``: the name in minihaiku.haiku's module."""
+    ours = importlib.import_module("minihaiku." + section)
+    if name not in getattr(ours, "__all__", ()):
+        return "missing"
+    from minihaiku.haiku._left_out import LeftOutModule
+
+    obj = getattr(ours, name)
+    left_out = isinstance(obj, LeftOutModule) or getattr(obj, "__module__", "").endswith(
+        "_left_out"
+    )
+    return "left out" if left_out else "yes"
+
+
 def main() -> None:
     ours = {name: importlib.import_module(name) for name in OURS}
     lines = [HEADER]
     for section in SECTIONS:
         module = importlib.import_module(section)
-        lines += [f"## `{section}`", "", "| name | dm-haiku module | minihaiku | owner |"]
-        lines.append("|---|---|---|---|")
+        lines += [f"## `{section}`", ""]
+        lines.append("| name | dm-haiku module | minihaiku | owner | minihaiku.haiku |")
+        lines.append("|---|---|---|---|---|")
         for name in public(module):
             found = where(ours, section, name)
-            lines.append(f"| `{name}` | `{section}` | {found} | {owner(module, section, name)} |")
+            row = f"| `{name}` | `{section}` | {found} | {owner(module, section, name)} |"
+            lines.append(f"{row} {in_hk(section, name)} |")
         lines.append("")
     separable = where(ours, "haiku", "SeparableDepthwiseConv2D")
     lines += [
         "## Outside `__all__`",
         "",
-        "| name | dm-haiku module | minihaiku | owner |",
-        "|---|---|---|---|",
-        f"| `SeparableDepthwiseConv2D` (not in `__all__`) | `haiku` | {separable} | layers |",
+        "| name | dm-haiku module | minihaiku | owner | minihaiku.haiku |",
+        "|---|---|---|---|---|",
+        f"| `SeparableDepthwiseConv2D` (not in `__all__`) | `haiku` | {separable} | layers "
+        "| missing |",
         "",
     ]
     with open("docs/haiku_gap.md", "w") as f:

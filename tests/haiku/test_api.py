@@ -26,9 +26,9 @@ _SKIP = {
 # Contexts handed to creators/getters/setters: users read their fields, never build them.
 # dm-haiku's constructors also take ``lifted_prefix_name`` (MethodContext: ``orig_class``),
 # not there yet.
-_BUILT_BY_THE_LIBRARY = {"GetterContext", "SetterContext", "MethodContext"}
 #: Made by lift_with_state / transparent_lift_with_state, never by users (methods: test below).
 _MADE_BY_LIFT = {"LiftWithStateUpdater"}
+_BUILT_BY_THE_LIBRARY = {"GetterContext", "SetterContext", "MethodContext", "ParamContext"}
 
 
 def test_contexts_have_dm_haikus_fields():

@@ -57,8 +57,10 @@ class _MessageKeyError(KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-class NotInTransformError(MinihaikuError, RuntimeError):
+class NotInTransformError(MinihaikuError, RuntimeError, ValueError):
     """A minihaiku function that needs a transform was called outside one.
+
+    Also a ``ValueError``, the type dm-haiku raises for this misuse.
 
     Examples:
       >>> from minihaiku.core import get_param
@@ -70,8 +72,10 @@ class NotInTransformError(MinihaikuError, RuntimeError):
     """
 
 
-class MissingParameterError(MinihaikuError, _MessageKeyError):
+class MissingParameterError(MinihaikuError, _MessageKeyError, ValueError):
     """``apply`` read a parameter that the given params do not hold.
+
+    A ``KeyError``, and a ``ValueError`` as dm-haiku raises for it.
 
     Examples:
       >>> from minihaiku.core import get_param, transform
@@ -84,8 +88,10 @@ class MissingParameterError(MinihaikuError, _MessageKeyError):
     """
 
 
-class MissingStateError(MinihaikuError, _MessageKeyError):
+class MissingStateError(MinihaikuError, _MessageKeyError, ValueError):
     """``apply`` read a state entry that the given state does not hold.
+
+    A ``KeyError``, and a ``ValueError`` as dm-haiku raises for it.
 
     Examples:
       >>> from minihaiku.core import get_state, set_state, transform_with_state
@@ -203,8 +209,10 @@ class RngError(MinihaikuError, ValueError):
     """
 
 
-class StateNotAllowedError(MinihaikuError, RuntimeError):
+class StateNotAllowedError(MinihaikuError, RuntimeError, ValueError):
     """State was used inside a function transformed with plain ``transform``.
+
+    Also a ``ValueError``, the type of dm-haiku's ``NonEmptyStateError``.
 
     Examples:
       >>> from minihaiku.core import get_state, transform
@@ -334,8 +342,10 @@ class InvalidArgumentTypeError(InvalidArgumentError, TypeError):
     """
 
 
-class UnliftedTransformError(MinihaikuError, RuntimeError):
+class UnliftedTransformError(MinihaikuError, RuntimeError, ValueError):
     """A raw JAX transform inside a transformed function would leak tracers.
+
+    Also a ``ValueError``, the type dm-haiku's ``check_jax_usage`` raises.
 
     Examples:
       >>> from minihaiku.core import get_param, transform

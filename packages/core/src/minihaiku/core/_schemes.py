@@ -157,10 +157,14 @@ class KeySequence:
     """dm-haiku's ``PRNGSequence`` splitting: ``reserve(n)`` splits ``key`` into ``n + 1``.
 
     The first key of each split continues the sequence, the others are handed
-    out in order; ``next`` with none reserved reserves one.
+    out in order; ``next`` with none reserved reserves :attr:`reserve_size`
+    (dm-haiku's ``rng_reserve_size``, 1 unless ``minihaiku.haiku`` sets it).
     """
 
     __slots__ = ("key", "subkeys")
+
+    #: How many keys ``next`` splits at once when none are reserved (process-wide).
+    reserve_size = 1
 
     def __init__(self, key: Any) -> None:
         self.key = key
@@ -175,7 +179,7 @@ class KeySequence:
 
     def __next__(self) -> Any:
         if not self.subkeys:
-            self.reserve(1)
+            self.reserve(KeySequence.reserve_size)
         return self.subkeys.popleft()
 
 

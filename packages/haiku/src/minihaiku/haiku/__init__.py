@@ -52,14 +52,17 @@ from minihaiku.core import (
     without_state,
 )
 from minihaiku.haiku import (
+    config,
     data_structures,
     experimental,
     initializers,
     mixed_precision,
     nets,
     pad,
+    testing,
 )
 from minihaiku.haiku._base import get_parameter, get_state, set_state, transparent
+from minihaiku.haiku._flags import maybe_get_rng_sequence_state, replace_rng_sequence_state
 from minihaiku.haiku._introspect import get_current_state, get_initial_state, get_params
 from minihaiku.haiku._layers import (
     GRU,
@@ -84,6 +87,7 @@ from minihaiku.haiku._layers import (
     MultiHeadAttention,
     RMSNorm,
 )
+from minihaiku.haiku._left_out import to_dot
 from minihaiku.haiku._lifted import grad, remat, value_and_grad, vmap, while_loop
 from minihaiku.haiku._transforms import (
     multi_transform,
@@ -92,7 +96,14 @@ from minihaiku.haiku._transforms import (
     transform_with_state,
     without_apply_rng,
 )
-from minihaiku.haiku._types import MutableParams, MutableState, Params, State
+from minihaiku.haiku._types import (
+    ModuleProtocol,
+    MutableParams,
+    MutableState,
+    Params,
+    State,
+    SupportsCall,
+)
 from minihaiku.haiku._version import __version__
 from minihaiku.layers import (
     LSTM,
@@ -243,6 +254,13 @@ __all__ = [
     "MethodContext",
     "intercept_methods",
     "to_module",
+    "ModuleProtocol",
+    "SupportsCall",
+    "config",
+    "maybe_get_rng_sequence_state",
+    "replace_rng_sequence_state",
+    "testing",
+    "to_dot",
 ]
 
 # lifted parameters, layer_stack and eval_shape (dm-haiku's names; haiku scheme)

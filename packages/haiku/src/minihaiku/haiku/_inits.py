@@ -20,7 +20,7 @@ import numpy as np
 
 import minihaiku.initializers as mi
 from minihaiku.core import InitLike, InvalidArgumentError, keyless, next_rng_key
-from minihaiku.core.checks import check_one_of
+from minihaiku.core.checks import check_nonnegative, check_one_of
 
 __all__ = [
     "Constant",
@@ -152,6 +152,7 @@ class VarianceScaling(_Random):
         fan_in_axes: Sequence[int] | None = None,
     ) -> None:
         where = "hk.initializers.VarianceScaling"
+        check_nonnegative(scale, "scale", where)  # dm-haiku: a ValueError below 0
         check_one_of(mode, "mode", where, options=("fan_in", "fan_out", "fan_avg"))
         check_one_of(
             distribution, "distribution", where, options=("truncated_normal", "normal", "uniform")

@@ -33,6 +33,9 @@ import minihaiku.layers as ml
 from minihaiku.core import InitLike
 from minihaiku.haiku._inits import VarianceScaling, as_init
 
+#: Where the arguments the user gave are kept (see ``minihaiku.haiku._summary``).
+GIVEN_ARGS = "_minihaiku_hk_given_args"
+
 __all__ = [
     "GRU",
     "Bias",
@@ -95,6 +98,7 @@ def _with_hk_inits(
 
     @functools.wraps(base_init)
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        self.__dict__.setdefault(GIVEN_ARGS, (args, kwargs))  # for tabulate's Config column
         bound = signature.bind(self, *args, **kwargs)
         for name in inits:
             given = bound.arguments.get(name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -106,6 +107,16 @@ def multi_transform_with_state(
     return core.multi_transform_with_state(f, apply_rng=True, scheme=HAIKU)
 
 
+def _drop_rng(fn: Callable[..., Any], apply: Callable[..., Any]) -> None:
+    """Shows ``apply``'s signature without ``rng`` on ``fn`` (dm-haiku's ``inspect.signature``)."""
+    try:
+        sig = inspect.signature(apply)
+    except (TypeError, ValueError):  # no signature to show: keep the generic one
+        return
+    params = [p for p in sig.parameters.values() if p.name != "rng"]
+    fn.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+
+
 def without_apply_rng(f: TransformedT) -> TransformedT:
     """dm-haiku's ``hk.without_apply_rng``: ``apply`` without its ``rng`` argument.
 
@@ -122,6 +133,7 @@ def without_apply_rng(f: TransformedT) -> TransformedT:
         def stateless(params: Any, *args: Any, **kwargs: Any) -> Any:
             return apply(params, None, *args, **kwargs)
 
+        _drop_rng(stateless, apply)
         return Transformed(f.init, stateless)  # type: ignore[return-value]
     if isinstance(f, TransformedWithState):
         apply_s = f.apply
@@ -129,6 +141,7 @@ def without_apply_rng(f: TransformedT) -> TransformedT:
         def stateful(params: Any, state: Any, *args: Any, **kwargs: Any) -> Any:
             return apply_s(params, state, None, *args, **kwargs)
 
+        _drop_rng(stateful, apply_s)
         return TransformedWithState(f.init, stateful)  # type: ignore[return-value]
     if isinstance(f, (MultiTransformed, MultiTransformedWithState)):
         with_state = isinstance(f, MultiTransformedWithState)

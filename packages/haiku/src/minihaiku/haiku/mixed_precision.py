@@ -4,8 +4,7 @@ dm-haiku takes ``jmp.Policy`` objects; so does this module (any object with
 ``param_dtype``, ``compute_dtype`` and ``output_dtype``, so jmp is not a
 dependency), as well as core's :class:`~minihaiku.core.Policy` and its
 strings (``"params=float32,compute=bfloat16,output=float32"``).
-``get_policy`` returns the object that was set. Not there yet:
-``current_policy``.
+``get_policy`` and ``current_policy`` return the object that was set.
 
 Examples:
   >>> import minihaiku.haiku as hk
@@ -29,8 +28,10 @@ from typing import Any
 
 import minihaiku.core as core
 from minihaiku.core import InvalidArgumentTypeError, Module, Policy
+from minihaiku.core._frame import frame_or_none  # the running frame's parameter interceptors
+from minihaiku.core._precision.table import Caster  # the interceptor a policy installs
 
-__all__ = ["clear_policy", "get_policy", "push_policy", "set_policy"]
+__all__ = ["clear_policy", "current_policy", "get_policy", "push_policy", "set_policy"]
 
 #: The policy object each class was given (a jmp policy comes back as itself).
 _GIVEN: dict[type, Any] = {}
@@ -119,3 +120,36 @@ def push_policy(cls: type[Module], policy: Any) -> Iterator[None]:
             clear_policy(cls)
         else:
             set_policy(cls, old)
+
+
+def current_policy() -> Any:
+    """dm-haiku's ``current_policy``: the policy of the module method running now, or ``None``.
+
+    ``None`` outside a transform and in modules without a policy; inside a
+    module under a policy, the object given to ``set_policy`` (a jmp policy
+    comes back as itself).
+
+    Examples:
+      >>> import minihaiku.haiku as hk
+      >>> class Probe(hk.Module):
+      ...   def __call__(self):
+      ...     return str(hk.mixed_precision.current_policy())
+      >>> with hk.mixed_precision.push_policy(Probe, "params=float32,compute=bfloat16"):
+      ...   hk.transform(lambda: Probe()()).apply({}, None)
+      'params=float32,compute=bfloat16,output=bfloat16'
+      >>> hk.mixed_precision.current_policy() is None
+      True
+    """
+    frame = frame_or_none()
+    if frame is None:
+        return None
+    found = None
+    for x in frame.param_interceptors:
+        if type(x) is Caster:
+            found = x.policy
+    if found is None:
+        return None
+    for given in _GIVEN.values():
+        if not isinstance(given, (Policy, str)) and _as_core(given, "current_policy") == found:
+            return given
+    return found
