@@ -32,7 +32,9 @@ def is_tracer(value: Any) -> bool:
     Examples:
       >>> is_tracer(jnp.ones(2)), is_tracer(np.ones(2)), is_tracer(1.0)
       (False, False, False)
-      >>> jax.jit(lambda x: is_tracer(x) or x)(1.0)
-      Array(1., dtype=float32, weak_type=True)
+      >>> seen = []
+      >>> _ = jax.jit(lambda x: seen.append(is_tracer(x)) or x)(1.0)
+      >>> seen
+      [True]
     """
     return isinstance(value, jax.Array) and not isinstance(value, _concrete_types())

@@ -85,6 +85,7 @@ from minihaiku.haiku._layers import (
     RMSNorm,
 )
 from minihaiku.haiku._lifted import grad, remat, value_and_grad, vmap, while_loop
+from minihaiku.haiku._recurrent import LSTM, VanillaRNN
 from minihaiku.haiku._transforms import (
     multi_transform,
     multi_transform_with_state,
@@ -95,7 +96,6 @@ from minihaiku.haiku._transforms import (
 from minihaiku.haiku._types import MutableParams, MutableState, Params, State
 from minihaiku.haiku._version import __version__
 from minihaiku.layers import (
-    LSTM,
     AvgPool,
     BatchApply,
     Conv1DLSTM,
@@ -116,7 +116,6 @@ from minihaiku.layers import (
     Sequential,
     SNParamsTree,
     SpectralNorm,
-    VanillaRNN,
     avg_pool,
     deep_rnn_with_skip_connections,
     dropout,
