@@ -10,7 +10,7 @@ import numpy as np
 import optax
 import pytest
 
-from minihaiku.training import train
+from minihaiku.training import ParamsFileError, load_params, save_params, train
 
 hk = pytest.importorskip("minihaiku.haiku")
 
@@ -74,3 +74,36 @@ def test_a_stateful_hk_model_threads_its_nested_state():
     assert sorted(r.state) == sorted(state)
     assert sorted(r.state["batch_norm/~/mean_ema"]) == sorted(state["batch_norm/~/mean_ema"])
     assert int(r.state["batch_norm/~/mean_ema"]["counter"]) == 4
+
+
+def _sorted(params):
+    return {m: dict(sorted(d.items())) for m, d in sorted(params.items())}
+
+
+def test_params_files_of_nested_params_read_back_nested(tmp_path):
+    path = save_params(tmp_path / "p.safetensors", PARAMS)
+    for got in (load_params(path), load_params(path, like=PARAMS)):
+        assert sorted(got) == MODULES
+        _assert_equal_trees(_sorted(got), _sorted(PARAMS))
+    assert list(load_params(path, like=PARAMS)) == MODULES  # like's order
+    # any safetensors reader sees the module/name keys
+    from safetensors.numpy import load_file
+
+    assert sorted(load_file(path)) == [f"{m}/{n}" for m in MODULES for n in ("b", "w")]
+    # a flat file stays flat
+    flat = load_params(save_params(tmp_path / "q.safetensors", {"~/w": jnp.ones(2)}))
+    assert list(flat) == ["~/w"]
+
+
+def test_a_nested_params_file_checked_against_another_model_names_the_paths(tmp_path):
+    path = save_params(tmp_path / "p.safetensors", PARAMS)
+    other = {"mlp/~/linear_0": {"w": jnp.ones((1, 8), jnp.float32), "b": jnp.ones(3)}}
+    with pytest.raises(ParamsFileError) as e:
+        load_params(path, like=other)
+    msg = str(e.value)
+    assert msg.startswith(f"{path} does not match the given params: not in the model: ")
+    assert "'mlp/~/linear_1/w'" in msg and "'mlp/~/linear_1/b'" in msg  # the file's order
+    assert msg.endswith(
+        "; 'mlp/~/linear_0/b' is float32[8] in the file but float32[3] in the model. Load it "
+        "into the model that wrote it, or without like= to inspect it."
+    )
