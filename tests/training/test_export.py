@@ -87,11 +87,14 @@ def test_files_that_are_not_safetensors(tmp_path):
 
 def test_save_refuses_what_is_not_flat_params(tmp_path):
     with pytest.raises(ParamsFileError) as e:
-        save_params(tmp_path / "p.safetensors", {"~/w": {"nested": jnp.zeros(1)}})
+        save_params(tmp_path / "p.safetensors", {"~/w": {"x": jnp.zeros(1)}, "~/b": jnp.zeros(1)})
     assert str(e.value) == (
         "save_params: params['~/w'] is a dict; params must map path strings to arrays "
         "(a flat mapping, as init returns)."
     )
+    # dm-haiku's nested layout is one level deep ({module: {name: array}})
+    with pytest.raises(ParamsFileError, match=r"^save_params: params\['m/w'\] is a dict; "):
+        save_params(tmp_path / "p.safetensors", {"m": {"w": {"x": jnp.zeros(1)}}})
     with pytest.raises(ParamsFileError, match=r"^save_params takes the flat params mapping"):
         save_params(tmp_path / "p.safetensors", [1, 2])
 

@@ -27,6 +27,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from minihaiku.core._concrete import is_tracer
 from minihaiku.core._create import build
 from minihaiku.core._errors import InvalidArgumentError, MinihaikuError
 from minihaiku.core._frame import InitFrame, running
@@ -175,11 +176,11 @@ def _create_all(key: Any, *kinds: list[Entry]) -> tuple[dict[str, Any], ...]:
 
 def _eager_is_cheaper(mode: str, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
     """Whether ``init`` runs eagerly: forced, traced (jit/vmap), or small inputs in auto mode."""
-    if mode == "eager" or isinstance(key, jax.core.Tracer):
+    if mode == "eager" or is_tracer(key):
         return True
     size = 0
     for leaf in jax.tree_util.tree_leaves((args, kwargs)):
-        if isinstance(leaf, jax.core.Tracer):
+        if is_tracer(leaf):
             return True
         size += getattr(leaf, "nbytes", 0) if isinstance(leaf, _ARRAYS) else 0
     return mode == "auto" and size < EAGER_BELOW_BYTES

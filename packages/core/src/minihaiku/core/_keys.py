@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from minihaiku.core._concrete import is_tracer
 from minihaiku.core._errors import RngError
 
 __all__ = ["HostKey", "Keys", "as_key", "derive_key", "host_key", "path_salt", "threefry2x32"]
@@ -49,7 +50,7 @@ HostKey = tuple[int, int, Any]
 
 def host_key(key: Any) -> HostKey | None:
     """The host copy of a concrete threefry key, or ``None`` (traced, other impl)."""
-    if isinstance(key, jax.core.Tracer):
+    if is_tracer(key):
         return None
     dtype = getattr(key, "dtype", None)
     if dtype is None:

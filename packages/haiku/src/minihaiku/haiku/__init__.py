@@ -89,6 +89,7 @@ from minihaiku.haiku._layers import (
 )
 from minihaiku.haiku._left_out import to_dot
 from minihaiku.haiku._lifted import grad, remat, value_and_grad, vmap, while_loop
+from minihaiku.haiku._recurrent import LSTM, VanillaRNN
 from minihaiku.haiku._transforms import (
     multi_transform,
     multi_transform_with_state,
@@ -106,7 +107,6 @@ from minihaiku.haiku._types import (
 )
 from minihaiku.haiku._version import __version__
 from minihaiku.layers import (
-    LSTM,
     AvgPool,
     BatchApply,
     Conv1DLSTM,
@@ -127,7 +127,6 @@ from minihaiku.layers import (
     Sequential,
     SNParamsTree,
     SpectralNorm,
-    VanillaRNN,
     avg_pool,
     deep_rnn_with_skip_connections,
     dropout,

@@ -39,7 +39,7 @@ __all__ = [
 Initializer = Callable[[Sequence[int], Any], jax.Array]
 
 
-def as_init(init: Initializer | None) -> InitLike:
+def as_init(init: Initializer | str | None) -> InitLike:
     """A dm-haiku initializer as a minihaiku one (``None`` stays ``None``: the layer's default).
 
     Examples:
@@ -47,9 +47,11 @@ def as_init(init: Initializer | None) -> InitLike:
       >>> f = transform(lambda: get_param("w", (2,), init=as_init(jnp.ones)), scheme="haiku")
       >>> f.init(None)
       {'~': {'w': Array([1., 1.], dtype=float32)}}
+      >>> as_init("lecun_normal")  # initializers by registered name pass through
+      'lecun_normal'
     """
-    if init is None:
-        return None
+    if init is None or isinstance(init, str):
+        return init  # a name: minihaiku's registry resolves it (w_init="lecun_normal")
     hk_init = init
 
     def call(key: Any, shape: tuple[int, ...], dtype: Any) -> jax.Array:

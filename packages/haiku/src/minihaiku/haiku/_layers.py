@@ -132,7 +132,14 @@ Conv3DTranspose = _with_hk_inits(ml.Conv3DTranspose, ("w_init", "b_init"))
 Embed = _with_hk_inits(ml.Embed, ("w_init",))
 BatchNorm = _with_hk_inits(ml.BatchNorm, ("scale_init", "offset_init"))
 GroupNorm = _with_hk_inits(ml.GroupNorm, ("scale_init", "offset_init"))
-GRU = _with_hk_inits(ml.GRU, ("w_i_init", "w_h_init", "b_init"))
+GRU = _with_hk_inits(
+    ml.GRU,
+    ("w_i_init", "w_h_init", "b_init"),
+    {  # dm-haiku's VarianceScaling(): lecun_normal may differ from it in the last bit
+        "w_i_init": lambda _: as_init(VarianceScaling()),
+        "w_h_init": lambda _: as_init(VarianceScaling()),
+    },
+)
 LayerNorm = _with_hk_inits(ml.LayerNorm, ("scale_init", "offset_init"))
 RMSNorm = _with_hk_inits(ml.RMSNorm, ("scale_init",))
 MultiHeadAttention = _with_hk_inits(

@@ -230,12 +230,11 @@ def _python_bool(value: Any, name: str, where: str) -> bool:
         )
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
-    if (
-        not isinstance(value, jax.core.Tracer)
-        and getattr(value, "dtype", None) == np.bool_
-        and getattr(value, "shape", None) == ()
-    ):
-        return bool(value)
+    if getattr(value, "dtype", None) == np.bool_ and getattr(value, "shape", None) == ():
+        try:
+            return bool(value)
+        except jax.errors.ConcretizationTypeError:  # a tracer: the error below says what to do
+            pass
     raise InvalidArgumentTypeError(
         f"{where}: {name} must be a Python bool, got {type(value).__name__} "
         f"{value!r:.60}. It picks the computation when tracing: pass True or "

@@ -9,7 +9,7 @@ and the same outputs.
 from __future__ import annotations
 
 import abc
-from typing import Any, NamedTuple
+from typing import Any, ClassVar, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -104,6 +104,9 @@ class VanillaRNN(RNNCore):
       '~/VanillaRNN_0/__call__/Linear_1/__call__/w'
     """
 
+    #: The linear layer class built inside (a subclass may swap in one with other defaults).
+    linear_cls: ClassVar[type[Linear]] = Linear
+
     def __init__(self, hidden_size: int, double_bias: bool = True, name: str | None = None):
         super().__init__(name=name)
         where = self.module_label
@@ -114,8 +117,8 @@ class VanillaRNN(RNNCore):
         """One step: returns ``(h, h)``."""
         inputs = jnp.asarray(inputs)
         prev_state = jnp.asarray(prev_state)
-        input_to_hidden = Linear(self.hidden_size)
-        hidden_to_hidden = Linear(self.hidden_size, with_bias=self.double_bias)
+        input_to_hidden = self.linear_cls(self.hidden_size)
+        hidden_to_hidden = self.linear_cls(self.hidden_size, with_bias=self.double_bias)
         out = jax.nn.relu(input_to_hidden(inputs) + hidden_to_hidden(prev_state))
         return out, out
 
@@ -164,6 +167,9 @@ class LSTM(RNNCore):
       ~/LSTM_0/__call__/Linear_0/__call__/b (16,)
     """
 
+    #: The linear layer class built inside (a subclass may swap in one with other defaults).
+    linear_cls: ClassVar[type[Linear]] = Linear
+
     def __init__(self, hidden_size: int, name: str | None = None):
         super().__init__(name=name)
         self.hidden_size = check_size(hidden_size, "hidden_size", self.module_label)
@@ -173,7 +179,7 @@ class LSTM(RNNCore):
         inputs = jnp.asarray(inputs)
         _check_rank(inputs, "input", self.module_label)
         hidden, cell = jax.tree_util.tree_map(jnp.asarray, tuple(prev_state))
-        gated = Linear(4 * self.hidden_size)(jnp.concatenate([inputs, hidden], axis=-1))
+        gated = self.linear_cls(4 * self.hidden_size)(jnp.concatenate([inputs, hidden], axis=-1))
         i, g, f, o = jnp.split(gated, indices_or_sections=4, axis=-1)
         f = jax.nn.sigmoid(f + 1)
         c = f * cell + jax.nn.sigmoid(i) * jnp.tanh(g)

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from minihaiku.training._errors import ParamsFileError
+from minihaiku.training._nested_params import NESTED, file_layout, flatten, is_nested, nest
 
 __all__ = ["load_params", "save_params"]
 
@@ -54,7 +55,9 @@ def save_params(path: str | Path, params: Mapping[str, Any]) -> Path:
 
     Args:
       path: the file to write (``.safetensors`` by convention).
-      params: a flat ``path -> array`` mapping, as ``init`` returns.
+      params: a flat ``path -> array`` mapping, as ``init`` returns, or
+        dm-haiku's nested ``{module: {name: array}}`` (``minihaiku.haiku``):
+        written under ``module/name`` keys, read back nested.
 
     Returns:
       The absolute path written.
@@ -81,6 +84,10 @@ def save_params(path: str | Path, params: Mapping[str, Any]) -> Path:
         raise ParamsFileError(
             f"save_params takes the flat params mapping init returns, got {type(params).__name__}."
         )
+    metadata = {"format": _FORMAT}
+    if is_nested(params):  # dm-haiku's layout: module/name keys, nested again on load
+        params = flatten(params)
+        metadata["layout"] = NESTED
     tensors: dict[str, np.ndarray] = {}
     for key, value in params.items():
         if not isinstance(key, str) or not isinstance(value, (jax.Array, np.ndarray, np.generic)):
@@ -105,7 +112,7 @@ def save_params(path: str | Path, params: Mapping[str, Any]) -> Path:
         tensors[key] = array
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     try:
-        save_file(tensors, tmp, metadata={"format": _FORMAT})
+        save_file(tensors, tmp, metadata=metadata)
         os.replace(tmp, path)
     except (OSError, SafetensorError) as e:
         tmp.unlink(missing_ok=True)
@@ -114,7 +121,7 @@ def save_params(path: str | Path, params: Mapping[str, Any]) -> Path:
     return path
 
 
-def load_params(path: str | Path, like: Mapping[str, Any] | None = None) -> dict[str, jax.Array]:
+def load_params(path: str | Path, like: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Reads params written by :func:`save_params` (or any safetensors file).
 
     Args:
@@ -124,7 +131,9 @@ def load_params(path: str | Path, like: Mapping[str, Any] | None = None) -> dict
         file must hold exactly their paths, with the same shapes and dtypes.
 
     Returns:
-      A flat ``path -> jax.Array`` dict, in the order of ``like`` if given.
+      A flat ``path -> jax.Array`` dict, in the order of ``like`` if given;
+      nested ``{module: {name: jax.Array}}`` when ``like`` is nested or the
+      file was written from nested params.
 
     Raises:
       ParamsFileError: the file is missing or not safetensors, ``like`` is
@@ -160,9 +169,15 @@ def load_params(path: str | Path, like: Mapping[str, Any] | None = None) -> dict
                 f"cannot read; supported: {', '.join(_DTYPES)}."
             )
         loaded[key] = np.frombuffer(entry["data"], dtype=dtype).reshape(entry["shape"])
+    if like is not None and isinstance(like, Mapping) and is_nested(like):
+        flat_like = flatten(like)
+        _check_like(path, loaded, flat_like)
+        return nest({k: jnp.asarray(loaded[k]) for k in flat_like})
     if like is not None:
         _check_like(path, loaded, like)
         return {k: jnp.asarray(loaded[k]) for k in like}
+    if file_layout(data) == NESTED:
+        return nest({k: jnp.asarray(v) for k, v in loaded.items()})
     return {k: jnp.asarray(v) for k, v in loaded.items()}
 
 

@@ -18,6 +18,7 @@ from jax.sharding import Mesh
 
 from minihaiku.core._keys import as_key
 from minihaiku.core._sharding.axes import Axes, AxesRecord, recording
+from minihaiku.core._sharding.nested import per_entry
 from minihaiku.core._sharding.rules import RulesLike, check_mesh, resolve_rules, shardings_for
 
 __all__ = [
@@ -65,7 +66,7 @@ def in_order_of(out: Any, like: Any) -> Any:
     ``init`` returns parameters in creation order; JAX's pytrees sort them.
     """
     if isinstance(like, dict) and isinstance(out, dict):
-        return {k: out[k] for k in like}
+        return {k: in_order_of(out[k], like[k]) for k in like}
     if isinstance(like, tuple) and isinstance(out, tuple) and len(like) == len(out):
         return tuple(in_order_of(o, lk) for o, lk in zip(out, like, strict=True))
     return out
@@ -80,11 +81,10 @@ def _split(out: Any) -> tuple[Mapping[str, Any], Mapping[str, Any] | None]:
 
 def _axes_of(shapes: Any, record: AxesRecord) -> Any:
     params, state = _split(shapes)
-    p: AxesMap = {k: record.params.get(k) for k in params}
+    p = per_entry(params, lambda flat: {k: record.params.get(k) for k in flat})
     if state is None:
         return p
-    s: AxesMap = {k: record.state.get(k) for k in state}
-    return p, s
+    return p, per_entry(state, lambda flat: {k: record.state.get(k) for k in flat})
 
 
 def param_axes(transformed: Any, *args: Any, **kwargs: Any) -> Any:
@@ -122,10 +122,12 @@ def shardings_of(shapes: Any, record: AxesRecord, rules: RulesLike, mesh: Any, w
     if table.complete:  # report every uncovered name, params and state together
         everything = {**record.params, **record.state}
         shardings_for({}, everything, table, mesh)
-    p = shardings_for(params, record.params, table, mesh)
+    p = per_entry(params, lambda flat: shardings_for(flat, record.params, table, mesh))
     if state is None:
         return p
-    return p, shardings_for(state, record.state, table, mesh, kind="state")
+    return p, per_entry(
+        state, lambda flat: shardings_for(flat, record.state, table, mesh, kind="state")
+    )
 
 
 def with_shardings(shapes: Any, shardings: Any) -> Any:
@@ -133,7 +135,9 @@ def with_shardings(shapes: Any, shardings: Any) -> Any:
     if isinstance(shapes, tuple):
         return tuple(with_shardings(s, sh) for s, sh in zip(shapes, shardings, strict=True))
     return {
-        k: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=shardings[k])  # type: ignore[no-untyped-call]
+        k: with_shardings(s, shardings[k])
+        if isinstance(s, Mapping)
+        else jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=shardings[k])  # type: ignore[no-untyped-call]
         for k, s in shapes.items()
     }
 

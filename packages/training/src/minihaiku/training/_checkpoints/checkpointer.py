@@ -37,7 +37,13 @@ class Restored:
 
 
 def _describe(params: Any) -> dict[str, list[Any]]:
-    return {k: [list(np.shape(v)), str(v.dtype)] for k, v in params.items()}
+    """``{path: [shape, dtype]}``; dm-haiku's nested params by ``module/name`` paths."""
+    out: dict[str, list[Any]] = {}
+    for k, v in params.items():
+        inner = v.items() if isinstance(v, Mapping) else [(None, v)]
+        for n, leaf in inner:
+            out[k if n is None else f"{k}/{n}"] = [list(np.shape(leaf)), str(leaf.dtype)]
+    return out
 
 
 def _losses_digest(losses: list[float]) -> str:
