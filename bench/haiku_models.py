@@ -11,11 +11,15 @@ Columns: un-jitted ``init``, un-jitted ``apply``, tracing (``jax.make_jaxpr``
 of a fresh function calling ``apply``), the jitted train step per call
 (value_and_grad of a loss plus an SGD update, params fed back in), and whether
 the two jitted train steps lower to the same StableHLO once locations and
-metadata are stripped. Every timing is the median of ``--repeats`` rounds; in
-each round the two libraries run alternately (the order flips every round) in
-this one process, so machine drift hits both alike; a round's figure is the
-best of ``--calls`` calls. ``min..max`` of the rounds' ratios is printed as
-the noise.
+metadata are stripped (and, where not, which ops differ in number, and whether
+XLA's optimized programs are the same once instructions are renamed in order).
+For the MLP and the block a third row, the same math hand-written in JAX
+(bench/layers_models.py's block; its own initializers), is the floor: the
+arithmetic, dispatches and tracing no library on top of JAX can skip. Every
+timing is the median of ``--repeats`` rounds; in each round the libraries run
+one after the other (the order flips every round) in this one process, so
+machine drift hits all alike; a round's figure is the best of ``--calls``
+calls. The range of the rounds' ratios is printed as the noise.
 
 Usage: python bench/haiku_models.py [--models mlp transformer resnet18]
        [--repeats 7] [--calls 5] [--show-diff]
@@ -49,6 +53,7 @@ CLASSES = 10
 LR = 1e-3
 LIBS = {"dm-haiku": haiku, "minihaiku.haiku": mhk}
 COLS = ["init", "apply", "trace", "train step"]
+HAND = "hand-written JAX"
 
 
 # ------------------------------------------------------------ the hk programs
@@ -134,6 +139,68 @@ class Built:
         return canonical(lowered.compile().as_text())
 
 
+class HandWritten:
+    """The floor: the same math hand-written (bench/layers_models.py's block; an MLP)."""
+
+    def __init__(self, model: str) -> None:
+        import layers_models
+
+        _, x_shape, y_shape = MODELS[model]
+        kx, ky = jax.random.split(jax.random.PRNGKey(1))
+        self.x = jax.random.normal(kx, x_shape)
+        self.y = jax.random.normal(ky, y_shape)
+        self.key = jax.random.PRNGKey(0)
+        if model == "transformer":
+            impl = layers_models.transformer_pure()
+            self._init, apply = impl.init, impl.apply
+        else:
+            sizes = (x_shape[-1], 256, 256, 256, 10)
+
+            def init(key: jax.Array) -> tuple[Any, Any]:
+                keys = jax.random.split(key, len(sizes) - 1)
+                return [
+                    (jax.random.truncated_normal(k, -2.0, 2.0, (a, b)) / a**0.5, jnp.zeros(b))
+                    for k, a, b in zip(keys, sizes[:-1], sizes[1:], strict=True)
+                ], {}
+
+            def apply(params: Any, state: Any, x: jax.Array) -> tuple[jax.Array, Any]:
+                for i, (w, b) in enumerate(params):
+                    x = x @ w + b
+                    if i < len(params) - 1:
+                        x = jax.nn.relu(x)
+                return x, state
+
+            self._init = init
+        self.apply_fn = apply
+        self.params, self.state = self._init(self.key)
+
+        def step(params: Any, state: Any, x: jax.Array, y: jax.Array) -> Any:
+            def loss(p: Any) -> tuple[jax.Array, Any]:
+                out, new_state = apply(p, state, x)
+                return jnp.mean(jnp.square(out - y)), new_state
+
+            (value, new_state), grads = jax.value_and_grad(loss, has_aux=True)(params)
+            params = jax.tree_util.tree_map(lambda p, g: p - LR * g, params, grads)
+            return params, new_state, value
+
+        self.step = jax.jit(step)
+        self.carry = self.step(self.params, self.state, self.x, self.y)[:2]
+
+    def init(self) -> None:
+        jax.block_until_ready(self._init(self.key))
+
+    def apply(self) -> None:
+        jax.block_until_ready(self.apply_fn(self.params, self.state, self.x))
+
+    def trace(self) -> None:
+        apply = self.apply_fn
+        jax.make_jaxpr(lambda p, s, x: apply(p, s, x))(self.params, self.state, self.x)
+
+    def train_step(self) -> None:
+        params, state, _ = self.step(*self.carry, self.x, self.y)
+        self.carry = jax.block_until_ready((params, state))
+
+
 LOC = re.compile(r"\s*loc\((?:[^()]|\([^()]*\))*\)")
 
 
@@ -177,13 +244,16 @@ def best(fn: Callable[[], None], calls: int) -> float:
 
 
 def measure(model: str, repeats: int, calls: int, show_diff: bool) -> None:
-    built = {name: Built(hk, model) for name, hk in LIBS.items()}
+    built: dict[str, Any] = {name: Built(hk, model) for name, hk in LIBS.items()}
+    if model != "resnet18":  # no hand-written ResNet18 here
+        built[HAND] = HandWritten(model)
     for b in built.values():  # warm-up
         b.init(), b.apply(), b.trace(), b.train_step()
-    samples: dict[tuple[str, str], list[float]] = {(n, c): [] for n in LIBS for c in COLS}
+    samples: dict[tuple[str, str], list[float]] = {(n, c): [] for n in built for c in COLS}
     ratios: dict[str, list[float]] = {c: [] for c in COLS}
+    floor: dict[str, list[float]] = {c: [] for c in COLS}
     for r in range(repeats):
-        names = list(LIBS) if r % 2 == 0 else list(reversed(LIBS))
+        names = list(built) if r % 2 == 0 else list(reversed(built))
         this: dict[tuple[str, str], float] = {}
         for col in COLS:
             for name in names:
@@ -194,10 +264,12 @@ def measure(model: str, repeats: int, calls: int, show_diff: bool) -> None:
             samples[key].append(value)
         for col in COLS:
             ratios[col].append(this[("minihaiku.haiku", col)] / this[("dm-haiku", col)])
-    hlo = {name: b.stablehlo() for name, b in built.items()}
+            if HAND in built:
+                floor[col].append(this[(HAND, col)] / this[("dm-haiku", col)])
+    hlo = {name: built[name].stablehlo() for name in LIBS}
     same = hlo["dm-haiku"] == hlo["minihaiku.haiku"]
     n_lines = len(hlo["dm-haiku"].splitlines()), len(hlo["minihaiku.haiku"].splitlines())
-    compiled = {name: b.compiled() for name, b in built.items()}
+    compiled = {name: built[name].compiled() for name in LIBS}
     same_compiled = compiled["dm-haiku"] == compiled["minihaiku.haiku"]
     counts = {name: op_counts(text) for name, text in hlo.items()}
     ops = sorted(set(counts["dm-haiku"]) | set(counts["minihaiku.haiku"]))
@@ -210,14 +282,18 @@ def measure(model: str, repeats: int, calls: int, show_diff: bool) -> None:
     print("| library | init (ms) | apply (ms) | trace (ms) | train step (us) |")
     print("|---|---:|---:|---:|---:|")
     scale = {"init": 1e3, "apply": 1e3, "trace": 1e3, "train step": 1e6}
-    for name in LIBS:
+    for name in built:
         cells = [f"{statistics.median(samples[(name, c)]) * scale[c]:.2f}" for c in COLS]
         print(f"| {name} | " + " | ".join(cells) + " |")
-    cells = [
-        f"{statistics.median(ratios[c]):.2f}x ({min(ratios[c]):.2f}-{max(ratios[c]):.2f})"
-        for c in COLS
-    ]
-    print("| minihaiku.haiku / dm-haiku (rounds' range) | " + " | ".join(cells) + " |")
+    rows = {"minihaiku.haiku / dm-haiku (rounds' range)": ratios}
+    if HAND in built:
+        rows["hand-written / dm-haiku: the floor (rounds' range)"] = floor
+    for label, values in rows.items():
+        cells = [
+            f"{statistics.median(values[c]):.2f}x ({min(values[c]):.2f}-{max(values[c]):.2f})"
+            for c in COLS
+        ]
+        print(f"| {label} | " + " | ".join(cells) + " |")
     print(
         f"\nSame StableHLO of the jitted train step: {'yes' if same else 'NO'} "
         f"({n_lines[0]} / {n_lines[1]} lines); ops minihaiku.haiku - dm-haiku: "
