@@ -61,10 +61,13 @@ __all__ = [
 ]
 
 
+#: one initializer per stddev (building one checks its arguments: per-parameter work)
+_truncated_normal = functools.lru_cache(maxsize=256)(mi.truncated_normal)
+
+
 def _linear_w_init(key: Any, shape: tuple[int, ...], dtype: Any) -> jax.Array:
     """dm-haiku's default ``w`` of ``Linear``: truncated normal, stddev ``1/sqrt(input size)``."""
-    init = mi.truncated_normal(float(1.0 / np.sqrt(shape[0])))
-    value: jax.Array = init(key, shape, dtype)
+    value: jax.Array = _truncated_normal(float(1.0 / np.sqrt(shape[0])))(key, shape, dtype)
     return value
 
 
@@ -85,6 +88,23 @@ def _scaled(given: dict[str, Any]) -> InitLike:
     return as_init(VarianceScaling(scale))
 
 
+def _fast_binding(
+    signature: inspect.Signature,
+) -> tuple[tuple[str, ...], frozenset[str], frozenset[str]] | None:
+    """``(positional names, all names, required names)`` past ``self``; None: bind instead.
+
+    None when the signature has ``*args``/``**kwargs`` or positional-only
+    parameters, where binding by hand would not match :meth:`inspect.Signature.bind`.
+    """
+    params = list(signature.parameters.values())[1:]
+    kind = inspect.Parameter
+    if any(p.kind in (kind.VAR_POSITIONAL, kind.VAR_KEYWORD, kind.POSITIONAL_ONLY) for p in params):
+        return None
+    positional = tuple(p.name for p in params if p.kind is kind.POSITIONAL_OR_KEYWORD)
+    required = frozenset(p.name for p in params if p.default is kind.empty)
+    return positional, frozenset(p.name for p in params), required
+
+
 def _with_hk_inits(
     base: type[Any], inits: tuple[str, ...], defaults: Defaults | None = None
 ) -> type[Any]:
@@ -95,17 +115,39 @@ def _with_hk_inits(
     defaults = defaults or {}
     signature = inspect.signature(base.__init__)
     base_init = base.__init__
+    fast = _fast_binding(signature)
+
+    def replace(arguments: dict[str, Any]) -> None:
+        for name in inits:
+            given = arguments.get(name)
+            if given is not None:
+                arguments[name] = as_init(given)
+            elif name in defaults:
+                arguments[name] = defaults[name](arguments)
 
     @functools.wraps(base_init)
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
         self.__dict__.setdefault(GIVEN_ARGS, (args, kwargs))  # for tabulate's Config column
+        if fast is not None:
+            # The common call (known names, no duplicates): bound by hand, as
+            # inspect's bind would (it costs more than the rest of __init__).
+            positional, names, required = fast
+            if len(args) <= len(positional):
+                arguments = dict(zip(positional, args, strict=False))
+                if names.issuperset(kwargs) and arguments.keys().isdisjoint(kwargs):
+                    arguments.update(kwargs)
+                    if required.issubset(arguments):
+                        replace(arguments)
+                        # positional as far as they run unbroken, as BoundArguments.args
+                        call_args = []
+                        for name in positional:
+                            if name not in arguments:
+                                break
+                            call_args.append(arguments.pop(name))
+                        base_init(self, *call_args, **arguments)
+                        return
         bound = signature.bind(self, *args, **kwargs)
-        for name in inits:
-            given = bound.arguments.get(name)
-            if given is not None:
-                bound.arguments[name] = as_init(given)
-            elif name in defaults:
-                bound.arguments[name] = defaults[name](bound.arguments)
+        replace(bound.arguments)
         base_init(*bound.args, **bound.kwargs)
 
     name = base.__name__

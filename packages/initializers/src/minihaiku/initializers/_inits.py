@@ -145,13 +145,15 @@ def truncated_normal(
         raise InvalidArgumentError(
             f"truncated_normal: lower must be < upper, got lower={lower!r}, upper={upper!r}."
         )
-    inner = jax.nn.initializers.truncated_normal(1.0, lower=lower, upper=upper)
+    lo, hi = lower, upper
 
     def init(key: Any, shape: Shape, dtype: Any = jnp.float32) -> jax.Array:
         check_random_dtype(dtype, "dtype", "truncated_normal")
+        # jax.random directly: jax.nn.initializers.truncated_normal(1.0) adds a
+        # multiplication by exactly 1.0 (two more dispatches, the same bits).
         if jnp.issubdtype(dtype, jnp.complexfloating):
             real = np.finfo(np.dtype(dtype)).dtype
-            z = inner(key, (2, *shape), real)
+            z = jax.random.truncated_normal(key, lo, hi, (2, *shape), real)
             return (m + s * jax.lax.complex(z[0], z[1])).astype(dtype)
         if isinstance(m, complex):
             raise InitializerError(
@@ -159,7 +161,8 @@ def truncated_normal(
                 f"{jnp.dtype(dtype)} is real; pass a real mean, or create the "
                 "parameter with a complex dtype."
             )
-        return (m + s * inner(key, shape, dtype)).astype(dtype)
+        value = m + s * jax.random.truncated_normal(key, lo, hi, shape, dtype)
+        return value if value.dtype == dtype else value.astype(dtype)
 
     return init
 
