@@ -135,11 +135,18 @@ class ConvBase:
         w = get_param("w", w_shape, dtype, w_init, axes=self._w_axes)
         return w if self.mask is None else w * self.mask
 
+    @staticmethod
+    def _bias_as_added(b: jax.Array, out: jax.Array) -> jax.Array:
+        """The bias as added to ``out``: ``b`` itself (minihaiku.haiku broadcasts it first)."""
+        del out
+        return b
+
     def _finish(self, out: jax.Array, dtype: Any, unbatched: bool) -> jax.Array:
         """``out`` plus the bias ``b`` (when ``with_bias``), unbatched if the input was."""
         if self.with_bias:
             shape: tuple[int, ...] = (self.output_channels,)
             if self.channel_index == 1:
                 shape += (1,) * self.num_spatial_dims
-            out = out + get_param("b", shape, dtype, self.b_init, axes=self._b_axes)
+            b = get_param("b", shape, dtype, self.b_init, axes=self._b_axes)
+            out = out + self._bias_as_added(b, out)
         return out[0] if unbatched else out

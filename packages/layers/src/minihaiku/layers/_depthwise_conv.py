@@ -93,6 +93,12 @@ class DepthwiseConvND(Module):
             n, channels_last=self.channel_index == -1, transpose=False
         )
 
+    @staticmethod
+    def _bias_as_added(b: jax.Array, out: jax.Array) -> jax.Array:
+        """The bias as added to ``out``: ``b`` itself (minihaiku.haiku broadcasts it first)."""
+        del out
+        return b
+
     def __call__(self, inputs: jax.Array) -> jax.Array:
         """Convolves ``inputs`` (``[N, *spatial, C]``, or unbatched ``[*spatial, C]``)."""
         x = jnp.asarray(inputs)
@@ -125,7 +131,8 @@ class DepthwiseConvND(Module):
         if self.with_bias:
             b_shape = (out_channels,) + ((1,) * n if self.channel_index == 1 else ())
             b_axes = one_axis(len(b_shape), 0, self.axes)
-            out = out + get_param("b", b_shape, x.dtype, self.b_init, axes=b_axes)
+            b = get_param("b", b_shape, x.dtype, self.b_init, axes=b_axes)
+            out = out + self._bias_as_added(b, out)
         return out[0] if unbatched else out
 
 

@@ -67,6 +67,12 @@ class Linear(Module):
         self.w_init = check_initializer(w_init, "w_init", where, default=DEFAULT_W_INIT)
         self.b_init = check_initializer(b_init, "b_init", where, default=DEFAULT_B_INIT)
 
+    @staticmethod
+    def _bias_as_added(b: jax.Array, out: jax.Array) -> jax.Array:
+        """The bias as added to ``out``: ``b`` itself (minihaiku.haiku broadcasts it first)."""
+        del out
+        return b
+
     def __call__(
         self, inputs: jax.Array | np.ndarray, *, precision: lax.Precision | None = None
     ) -> jax.Array:
@@ -97,5 +103,5 @@ class Linear(Module):
         out = jnp.matmul(x, w, precision=precision)
         if self.with_bias:
             b = get_param("b", (self.output_size,), dtype, self.b_init, axes=self._b_axes)
-            out = out + b
+            out = out + self._bias_as_added(b, out)
         return out
