@@ -31,12 +31,15 @@ import numpy as np
 import minihaiku.initializers as mi
 import minihaiku.layers as ml
 from minihaiku.core import InitLike
+from minihaiku.haiku import config
 from minihaiku.haiku._bias_add import BIAS_HOOK
 from minihaiku.haiku._bias_add import Linear as _BiasLinear
 from minihaiku.haiku._inits import VarianceScaling, as_init
 
 #: Where the arguments the user gave are kept (see ``minihaiku.haiku._summary``).
 GIVEN_ARGS = "_minihaiku_hk_given_args"
+#: Set on a layer built while ``module_auto_repr`` was off: its repr is ``object``'s.
+PLAIN_REPR = "_minihaiku_hk_plain_repr"
 
 __all__ = [
     "GRU",
@@ -134,6 +137,8 @@ def _with_hk_inits(
     @functools.wraps(base_init)
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
         self.__dict__.setdefault(GIVEN_ARGS, (args, kwargs))  # for tabulate's Config column
+        if not config.get_config().module_auto_repr:  # decided when built, as dm-haiku
+            self.__dict__[PLAIN_REPR] = True
         if fast is not None:
             # The common call (known names, no duplicates): bound by hand, as
             # inspect's bind would (it costs more than the rest of __init__).
@@ -156,6 +161,19 @@ def _with_hk_inits(
         replace(bound.arguments)
         base_init(*bound.args, **bound.kwargs)
 
+    def module_repr(self: Any) -> str:
+        """dm-haiku's repr: ``Linear(output_size=3)`` (the arguments given, defaults left out)."""
+        given = self.__dict__.get(GIVEN_ARGS)
+        if given is None or self.__dict__.get(PLAIN_REPR):
+            return object.__repr__(self)
+        from minihaiku.haiku._tabulate import auto_repr  # (it imports this module)
+
+        try:
+            bound = signature.bind(self, *given[0], **given[1])
+        except TypeError:
+            return object.__repr__(self)
+        return auto_repr(self, bound)
+
     name = base.__name__
     doc = (
         f"dm-haiku's ``hk.{name}``: :class:`minihaiku.layers.{name}` taking dm-haiku\n"
@@ -165,7 +183,13 @@ def _with_hk_inits(
         f"  >>> issubclass(hk.{name}, ml.{name})\n"
         "  True\n"
     )
-    namespace = {"__init__": init, "__doc__": doc, "__module__": __name__, **(attributes or {})}
+    namespace = {
+        "__init__": init,
+        "__repr__": module_repr,
+        "__doc__": doc,
+        "__module__": __name__,
+        **(attributes or {}),
+    }
     return type(name, (base,), namespace)
 
 
