@@ -59,6 +59,11 @@ def resnet18(hk, x, is_training):
     return hk.nets.ResNet18(3)(x, is_training=is_training)
 
 
+def core(rnn_core):
+    """One step of ``rnn_core`` from its initial state (the output)."""
+    return lambda x: rnn_core(x, rnn_core.initial_state(x.shape[0]))[0]
+
+
 def layer(make):
     return lambda hk, x, is_training: make(hk)(x)
 
@@ -89,6 +94,18 @@ MODELS = {
         (2, 3, 3, 4),
     ),
     "Embed": (layer(lambda hk: lambda x: hk.Embed(10, 4)(x.astype(jnp.int32))), (2, 3)),
+    "LSTM": (layer(lambda hk: core(hk.LSTM(4))), (2, 3)),
+    "GRU": (layer(lambda hk: core(hk.GRU(4))), (2, 3)),
+    "VanillaRNN": (layer(lambda hk: core(hk.VanillaRNN(4))), (2, 3)),
+    "Conv2DLSTM": (layer(lambda hk: core(hk.Conv2DLSTM((5, 5), 4, 3))), (2, 5, 5, 3)),
+    "MobileNetV1": (
+        lambda hk, x, is_training: hk.nets.MobileNetV1(num_classes=3)(x, is_training),
+        (2, 32, 32, 3),
+    ),
+    "VectorQuantizer": (
+        lambda hk, x, is_training: hk.nets.VectorQuantizer(4, 8, 0.25)(x, is_training)["quantize"],
+        (2, 3, 4),
+    ),
 }
 
 
