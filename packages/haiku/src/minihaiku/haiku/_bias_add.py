@@ -4,8 +4,11 @@ minihaiku.layers adds a bias as ``out + b`` (the hand-written spelling);
 dm-haiku broadcasts ``b`` to the output's shape first. XLA compiles both to
 the same program, but their StableHLO differs (rank promotion adds a reshape
 and, in the gradient, a reduce). minihaiku.haiku's layers override the
-layers' ``_bias_as_added`` hook with :func:`broadcast_bias`, so a jitted hk
-program lowers to dm-haiku's StableHLO.
+layers' ``_add_bias`` hook with :func:`add_bias` (``Bias``: its
+``_bias_as_added`` hook with :func:`broadcast_bias`), so a jitted hk program
+lowers to dm-haiku's StableHLO. :func:`add_bias` is a ``jax.jit(inline=True)``
+function: traced, its ops are inlined (the same StableHLO); called eagerly
+(un-jitted ``apply``) it is one dispatch, not two.
 
 Examples:
   >>> import minihaiku.haiku as hk
@@ -23,7 +26,7 @@ import jax.numpy as jnp
 
 import minihaiku.layers as ml
 
-__all__ = ["BIAS_HOOK", "Linear", "broadcast_bias"]
+__all__ = ["BIAS_HOOK", "Linear", "add_bias", "broadcast_bias"]
 
 
 def broadcast_bias(b: jax.Array, out: jax.Array) -> jax.Array:
@@ -36,8 +39,18 @@ def broadcast_bias(b: jax.Array, out: jax.Array) -> jax.Array:
     return jnp.broadcast_to(b, out.shape)
 
 
+def _add_bias(out: jax.Array, b: jax.Array) -> jax.Array:
+    return out + jnp.broadcast_to(b, out.shape)
+
+
+#: ``out + jnp.broadcast_to(b, out.shape)``: dm-haiku's bias add, inlined when traced.
+add_bias = jax.jit(_add_bias, inline=True)
+
 #: The class attributes that make a minihaiku.layers layer add its bias as dm-haiku does.
-BIAS_HOOK = {"_bias_as_added": staticmethod(broadcast_bias)}
+BIAS_HOOK = {
+    "_add_bias": staticmethod(add_bias),
+    "_bias_as_added": staticmethod(broadcast_bias),
+}
 
 
 class Linear(ml.Linear):
@@ -52,4 +65,4 @@ class Linear(ml.Linear):
       True
     """
 
-    _bias_as_added = staticmethod(broadcast_bias)
+    _add_bias = staticmethod(add_bias)

@@ -136,10 +136,9 @@ class ConvBase:
         return w if self.mask is None else w * self.mask
 
     @staticmethod
-    def _bias_as_added(b: jax.Array, out: jax.Array) -> jax.Array:
-        """The bias as added to ``out``: ``b`` itself (minihaiku.haiku broadcasts it first)."""
-        del out
-        return b
+    def _add_bias(out: jax.Array, b: jax.Array) -> jax.Array:
+        """``out + b`` (minihaiku.haiku broadcasts ``b`` first, as dm-haiku)."""
+        return out + b
 
     def _finish(self, out: jax.Array, dtype: Any, unbatched: bool) -> jax.Array:
         """``out`` plus the bias ``b`` (when ``with_bias``), unbatched if the input was."""
@@ -148,5 +147,5 @@ class ConvBase:
             if self.channel_index == 1:
                 shape += (1,) * self.num_spatial_dims
             b = get_param("b", shape, dtype, self.b_init, axes=self._b_axes)
-            out = out + self._bias_as_added(b, out)
+            out = self._add_bias(out, b)
         return out[0] if unbatched else out

@@ -94,10 +94,9 @@ class DepthwiseConvND(Module):
         )
 
     @staticmethod
-    def _bias_as_added(b: jax.Array, out: jax.Array) -> jax.Array:
-        """The bias as added to ``out``: ``b`` itself (minihaiku.haiku broadcasts it first)."""
-        del out
-        return b
+    def _add_bias(out: jax.Array, b: jax.Array) -> jax.Array:
+        """``out + b`` (minihaiku.haiku broadcasts ``b`` first, as dm-haiku)."""
+        return out + b
 
     def __call__(self, inputs: jax.Array) -> jax.Array:
         """Convolves ``inputs`` (``[N, *spatial, C]``, or unbatched ``[*spatial, C]``)."""
@@ -132,7 +131,7 @@ class DepthwiseConvND(Module):
             b_shape = (out_channels,) + ((1,) * n if self.channel_index == 1 else ())
             b_axes = one_axis(len(b_shape), 0, self.axes)
             b = get_param("b", b_shape, x.dtype, self.b_init, axes=b_axes)
-            out = out + self._bias_as_added(b, out)
+            out = self._add_bias(out, b)
         return out[0] if unbatched else out
 
 

@@ -68,10 +68,9 @@ class Linear(Module):
         self.b_init = check_initializer(b_init, "b_init", where, default=DEFAULT_B_INIT)
 
     @staticmethod
-    def _bias_as_added(b: jax.Array, out: jax.Array) -> jax.Array:
-        """The bias as added to ``out``: ``b`` itself (minihaiku.haiku broadcasts it first)."""
-        del out
-        return b
+    def _add_bias(out: jax.Array, b: jax.Array) -> jax.Array:
+        """``out + b`` (minihaiku.haiku broadcasts ``b`` first, as dm-haiku)."""
+        return out + b
 
     def __call__(
         self, inputs: jax.Array | np.ndarray, *, precision: lax.Precision | None = None
@@ -103,5 +102,5 @@ class Linear(Module):
         out = jnp.matmul(x, w, precision=precision)
         if self.with_bias:
             b = get_param("b", (self.output_size,), dtype, self.b_init, axes=self._b_axes)
-            out = out + self._bias_as_added(b, out)
+            out = self._add_bias(out, b)
         return out
