@@ -20,6 +20,7 @@ from minihaiku.core._frame import Frame, InitFrame, Stack, current_frame
 from minihaiku.core._hooks import HOOKS
 from minihaiku.core._init_plan import CannotPlanError, current_plan
 from minihaiku.core._params import missing_message, scoped_path, unstack
+from minihaiku.core._schemes import SEED
 from minihaiku.core._trace import check_trace
 
 __all__ = ["get_state", "set_state"]
@@ -49,8 +50,11 @@ def get_state(
     In ``init`` a missing entry is created with ``init`` (default: zeros) and
     the given shape and dtype; that value is the entry's initial value, which
     ``init`` returns. In ``apply`` the value is the one given to ``apply`` or
-    the last one stored with :func:`set_state`. ``axes`` annotates a created
-    entry for sharding, as in :func:`~minihaiku.core.get_param`.
+    the last one stored with :func:`set_state`; an entry missing there raises
+    :class:`MissingStateError`, except under the haiku scheme with ``init``
+    given, where apply creates it as init would (dm-haiku's rule; the new state
+    then holds it). ``axes`` annotates a created entry for sharding, as in
+    :func:`~minihaiku.core.get_param`.
 
     Examples:
       >>> from minihaiku.core import get_state, set_state, transform_with_state
@@ -68,8 +72,16 @@ def get_state(
     state = frame.state
     value = state.get(path)
     if value is None:
-        if not isinstance(frame, InitFrame):
-            raise MissingStateError(missing_message(path, state, "state"))
+        if not isinstance(frame, InitFrame) and (init is None or frame.scheme is SEED):
+            # dm-haiku (the haiku scheme) creates an entry missing in apply from init
+            if frame.scheme is SEED:
+                raise MissingStateError(missing_message(path, state, "state"))
+            raise MissingStateError(
+                f"state {path!r} is not in the state given to apply ({len(state)} "
+                "entries) and get_state was called without init. Pass init= (it then "
+                "creates the entry in apply, as in init), or run init with the same "
+                "function to get a state that holds it."
+            )
         if shape is None:
             raise ParameterShapeError(
                 f"state {path!r} does not exist yet, and get_state was called "
@@ -79,7 +91,7 @@ def get_state(
         if axes is not None:
             HOOKS.record_axes(frame, path, norm_shape(shape, path), axes, "state")
         value = create(
-            frame,
+            frame,  # type: ignore[arg-type]  # an apply frame under the haiku scheme
             path,
             norm_shape(shape, path),
             dtype,
@@ -88,7 +100,8 @@ def get_state(
             "/state/" + path,
         )
         state[path] = value
-        frame.initial_state.setdefault(path, value)
+        if isinstance(frame, InitFrame):
+            frame.initial_state.setdefault(path, value)
     if frame.stacks:
         value = unstack(value, frame.stacks, None)
     if shape is not None:

@@ -89,7 +89,7 @@ from minihaiku.haiku._layers import (
 )
 from minihaiku.haiku._left_out import to_dot
 from minihaiku.haiku._lifted import grad, remat, value_and_grad, vmap, while_loop
-from minihaiku.haiku._recurrent import LSTM, VanillaRNN
+from minihaiku.haiku._recurrent import LSTM, Conv1DLSTM, Conv2DLSTM, Conv3DLSTM, VanillaRNN
 from minihaiku.haiku._transforms import (
     multi_transform,
     multi_transform_with_state,
@@ -109,9 +109,6 @@ from minihaiku.haiku._version import __version__
 from minihaiku.layers import (
     AvgPool,
     BatchApply,
-    Conv1DLSTM,
-    Conv2DLSTM,
-    Conv3DLSTM,
     DeepRNN,
     Deferred,
     EMAParamsTree,

@@ -31,10 +31,15 @@ import numpy as np
 import minihaiku.initializers as mi
 import minihaiku.layers as ml
 from minihaiku.core import InitLike
+from minihaiku.haiku import config
+from minihaiku.haiku._bias_add import BIAS_HOOK
+from minihaiku.haiku._bias_add import Linear as _BiasLinear
 from minihaiku.haiku._inits import VarianceScaling, as_init
 
 #: Where the arguments the user gave are kept (see ``minihaiku.haiku._summary``).
 GIVEN_ARGS = "_minihaiku_hk_given_args"
+#: Set on a layer built while ``module_auto_repr`` was off: its repr is ``object``'s.
+PLAIN_REPR = "_minihaiku_hk_plain_repr"
 
 __all__ = [
     "GRU",
@@ -106,11 +111,15 @@ def _fast_binding(
 
 
 def _with_hk_inits(
-    base: type[Any], inits: tuple[str, ...], defaults: Defaults | None = None
+    base: type[Any],
+    inits: tuple[str, ...],
+    defaults: Defaults | None = None,
+    attributes: dict[str, Any] | None = None,
 ) -> type[Any]:
     """A subclass of ``base`` (same name) whose ``inits`` arguments are dm-haiku initializers.
 
-    ``defaults`` replaces minihaiku.layers' default where dm-haiku's differs.
+    ``defaults`` replaces minihaiku.layers' default where dm-haiku's differs;
+    ``attributes`` are more class attributes (e.g. the bias-add hook).
     """
     defaults = defaults or {}
     signature = inspect.signature(base.__init__)
@@ -128,6 +137,8 @@ def _with_hk_inits(
     @functools.wraps(base_init)
     def init(self: Any, *args: Any, **kwargs: Any) -> None:
         self.__dict__.setdefault(GIVEN_ARGS, (args, kwargs))  # for tabulate's Config column
+        if not config.get_config().module_auto_repr:  # decided when built, as dm-haiku
+            self.__dict__[PLAIN_REPR] = True
         if fast is not None:
             # The common call (known names, no duplicates): bound by hand, as
             # inspect's bind would (it costs more than the rest of __init__).
@@ -150,6 +161,19 @@ def _with_hk_inits(
         replace(bound.arguments)
         base_init(*bound.args, **bound.kwargs)
 
+    def module_repr(self: Any) -> str:
+        """dm-haiku's repr: ``Linear(output_size=3)`` (the arguments given, defaults left out)."""
+        given = self.__dict__.get(GIVEN_ARGS)
+        if given is None or self.__dict__.get(PLAIN_REPR):
+            return object.__repr__(self)
+        from minihaiku.haiku._tabulate import auto_repr  # (it imports this module)
+
+        try:
+            bound = signature.bind(self, *given[0], **given[1])
+        except TypeError:
+            return object.__repr__(self)
+        return auto_repr(self, bound)
+
     name = base.__name__
     doc = (
         f"dm-haiku's ``hk.{name}``: :class:`minihaiku.layers.{name}` taking dm-haiku\n"
@@ -159,18 +183,25 @@ def _with_hk_inits(
         f"  >>> issubclass(hk.{name}, ml.{name})\n"
         "  True\n"
     )
-    return type(name, (base,), {"__init__": init, "__doc__": doc, "__module__": __name__})
+    namespace = {
+        "__init__": init,
+        "__repr__": module_repr,
+        "__doc__": doc,
+        "__module__": __name__,
+        **(attributes or {}),
+    }
+    return type(name, (base,), namespace)
 
 
-Linear = _with_hk_inits(ml.Linear, ("w_init", "b_init"), {"w_init": lambda _: _linear_w_init})
-ConvND = _with_hk_inits(ml.ConvND, ("w_init", "b_init"))
-Conv1D = _with_hk_inits(ml.Conv1D, ("w_init", "b_init"))
-Conv2D = _with_hk_inits(ml.Conv2D, ("w_init", "b_init"))
-Conv3D = _with_hk_inits(ml.Conv3D, ("w_init", "b_init"))
-ConvNDTranspose = _with_hk_inits(ml.ConvNDTranspose, ("w_init", "b_init"))
-Conv1DTranspose = _with_hk_inits(ml.Conv1DTranspose, ("w_init", "b_init"))
-Conv2DTranspose = _with_hk_inits(ml.Conv2DTranspose, ("w_init", "b_init"))
-Conv3DTranspose = _with_hk_inits(ml.Conv3DTranspose, ("w_init", "b_init"))
+Linear = _with_hk_inits(_BiasLinear, ("w_init", "b_init"), {"w_init": lambda _: _linear_w_init})
+ConvND = _with_hk_inits(ml.ConvND, ("w_init", "b_init"), attributes=BIAS_HOOK)
+Conv1D = _with_hk_inits(ml.Conv1D, ("w_init", "b_init"), attributes=BIAS_HOOK)
+Conv2D = _with_hk_inits(ml.Conv2D, ("w_init", "b_init"), attributes=BIAS_HOOK)
+Conv3D = _with_hk_inits(ml.Conv3D, ("w_init", "b_init"), attributes=BIAS_HOOK)
+ConvNDTranspose = _with_hk_inits(ml.ConvNDTranspose, ("w_init", "b_init"), attributes=BIAS_HOOK)
+Conv1DTranspose = _with_hk_inits(ml.Conv1DTranspose, ("w_init", "b_init"), attributes=BIAS_HOOK)
+Conv2DTranspose = _with_hk_inits(ml.Conv2DTranspose, ("w_init", "b_init"), attributes=BIAS_HOOK)
+Conv3DTranspose = _with_hk_inits(ml.Conv3DTranspose, ("w_init", "b_init"), attributes=BIAS_HOOK)
 Embed = _with_hk_inits(ml.Embed, ("w_init",))
 BatchNorm = _with_hk_inits(ml.BatchNorm, ("scale_init", "offset_init"))
 GroupNorm = _with_hk_inits(ml.GroupNorm, ("scale_init", "offset_init"))
@@ -188,9 +219,10 @@ MultiHeadAttention = _with_hk_inits(
     ml.MultiHeadAttention,
     ("w_init", "b_init"),
     {"w_init": _scaled},
+    {"linear_cls": _BiasLinear},
 )
-Bias = _with_hk_inits(ml.Bias, ("b_init",))
-DepthwiseConv1D = _with_hk_inits(ml.DepthwiseConv1D, ("w_init", "b_init"))
-DepthwiseConv2D = _with_hk_inits(ml.DepthwiseConv2D, ("w_init", "b_init"))
-DepthwiseConv3D = _with_hk_inits(ml.DepthwiseConv3D, ("w_init", "b_init"))
+Bias = _with_hk_inits(ml.Bias, ("b_init",), attributes=BIAS_HOOK)
+DepthwiseConv1D = _with_hk_inits(ml.DepthwiseConv1D, ("w_init", "b_init"), attributes=BIAS_HOOK)
+DepthwiseConv2D = _with_hk_inits(ml.DepthwiseConv2D, ("w_init", "b_init"), attributes=BIAS_HOOK)
+DepthwiseConv3D = _with_hk_inits(ml.DepthwiseConv3D, ("w_init", "b_init"), attributes=BIAS_HOOK)
 InstanceNorm = _with_hk_inits(ml.InstanceNorm, ("scale_init", "offset_init"))

@@ -22,6 +22,7 @@ from typing import Any
 
 import minihaiku.core as core
 from minihaiku.core import InvalidArgumentError
+from minihaiku.core._frame import InitFrame, frame_or_none  # eval_shape drops its init params
 
 __all__ = ["eval_shape", "grad", "remat", "value_and_grad", "vmap", "while_loop"]
 
@@ -162,6 +163,8 @@ def eval_shape(fun: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
     Changes to state inside are discarded, and so are the keys drawn inside
     (the key sequence continues as if ``fun`` had not run), as in dm-haiku.
+    During ``init`` so are the parameters ``fun`` creates (dm-haiku's
+    ``init`` does not return them, and ``apply`` then cannot find them).
 
     Examples:
       >>> import minihaiku.haiku as hk
@@ -174,4 +177,12 @@ def eval_shape(fun: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
       >>> f.apply(f.init(jax.random.PRNGKey(0), x), None, x)
       ShapeDtypeStruct(shape=(1, 2), dtype=float32)
     """
-    return core.eval_shape(fun, *args, **kwargs)
+    frame = frame_or_none()
+    if frame is None or not isinstance(frame, InitFrame):
+        return core.eval_shape(fun, *args, **kwargs)
+    params = frame.params
+    before = set(params)
+    out = core.eval_shape(fun, *args, **kwargs)
+    for path in [p for p in params if p not in before]:
+        del params[path]
+    return out

@@ -4,17 +4,22 @@ minihaiku.layers' cores build ``minihaiku.layers.Linear``, whose default ``w``
 is minihaiku's own. dm-haiku's cores build ``hk.Linear`` (truncated normal,
 stddev ``1/sqrt(fan_in)``), so these subclasses (same names, so the haiku
 scheme names them ``lstm``, ``vanilla_rnn``) swap in ``hk.Linear``: ``init``
-gives dm-haiku's values bit for bit for the same key.
+gives dm-haiku's values bit for bit for the same key. ``LSTM.initial_state``
+builds both zero vectors before batching them, as dm-haiku's (the same jitted
+program). The ConvLSTMs build ``hk.ConvND``, which adds its bias as dm-haiku's.
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-import minihaiku.layers as ml
-from minihaiku.haiku._layers import Linear
+import jax
+import jax.numpy as jnp
 
-__all__ = ["LSTM", "VanillaRNN"]
+import minihaiku.layers as ml
+from minihaiku.haiku._layers import ConvND, Linear
+
+__all__ = ["LSTM", "Conv1DLSTM", "Conv2DLSTM", "Conv3DLSTM", "VanillaRNN"]
 
 
 class LSTM(ml.LSTM):
@@ -32,6 +37,15 @@ class LSTM(ml.LSTM):
 
     linear_cls: ClassVar[type[ml.Linear]] = Linear
 
+    def initial_state(self, batch_size: int | None) -> ml.LSTMState:
+        """Zero hidden and cell vectors (both made, then batched: dm-haiku's op order)."""
+        state = ml.LSTMState(jnp.zeros([self.hidden_size]), jnp.zeros([self.hidden_size]))
+        if batch_size is None:
+            return state
+        return jax.tree_util.tree_map(  # type: ignore[no-any-return]
+            lambda x: jnp.broadcast_to(x, (batch_size, *x.shape)), state
+        )
+
 
 class VanillaRNN(ml.VanillaRNN):
     """dm-haiku's ``hk.VanillaRNN``: :class:`minihaiku.layers.VanillaRNN` with ``hk.Linear``.
@@ -47,3 +61,39 @@ class VanillaRNN(ml.VanillaRNN):
     """
 
     linear_cls: ClassVar[type[ml.Linear]] = Linear
+
+
+class Conv1DLSTM(ml.Conv1DLSTM):
+    """dm-haiku's ``hk.Conv1DLSTM``: its convolutions add the bias as dm-haiku's do.
+
+    Examples:
+      >>> import minihaiku.haiku as hk
+      >>> issubclass(hk.Conv1DLSTM, ml.Conv1DLSTM)
+      True
+    """
+
+    conv_cls: ClassVar[type[ml.ConvND]] = ConvND
+
+
+class Conv2DLSTM(ml.Conv2DLSTM):
+    """dm-haiku's ``hk.Conv2DLSTM``: its convolutions add the bias as dm-haiku's do.
+
+    Examples:
+      >>> import minihaiku.haiku as hk
+      >>> issubclass(hk.Conv2DLSTM, ml.Conv2DLSTM)
+      True
+    """
+
+    conv_cls: ClassVar[type[ml.ConvND]] = ConvND
+
+
+class Conv3DLSTM(ml.Conv3DLSTM):
+    """dm-haiku's ``hk.Conv3DLSTM``: its convolutions add the bias as dm-haiku's do.
+
+    Examples:
+      >>> import minihaiku.haiku as hk
+      >>> issubclass(hk.Conv3DLSTM, ml.Conv3DLSTM)
+      True
+    """
+
+    conv_cls: ClassVar[type[ml.ConvND]] = ConvND

@@ -185,15 +185,24 @@ def to_mutable_dict(mapping: Mapping[str, Any]) -> dict[str, Any]:
     return {k: to_mutable_dict(v) if isinstance(v, Mapping) else v for k, v in mapping.items()}
 
 
-def to_haiku_dict(structure: Mapping[str, Any]) -> dict[str, Any]:
+def to_haiku_dict(structure: Any) -> Any:
     """dm-haiku's params type: a plain nested ``dict`` (as :func:`to_mutable_dict`).
+
+    As in dm-haiku it always copies: anything but a mapping (inside the
+    mapping or given itself) is copied as a JAX pytree (new containers, the
+    same leaves).
 
     Examples:
       >>> import minihaiku.haiku as hk
       >>> hk.data_structures.to_haiku_dict({"a": {"w": 1}})
       {'a': {'w': 1}}
+      >>> hk.data_structures.to_haiku_dict(3)
+      3
     """
-    return to_mutable_dict(structure)
+    if isinstance(structure, Mapping):
+        return {k: to_haiku_dict(v) for k, v in structure.items()}
+    leaves, treedef = jax.tree_util.tree_flatten(structure)
+    return jax.tree_util.tree_unflatten(treedef, leaves)
 
 
 class FrozenDict(Mapping[str, Any]):

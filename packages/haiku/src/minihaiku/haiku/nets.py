@@ -1,7 +1,8 @@
 """dm-haiku's ``haiku.nets``: ``MLP``, ``MobileNetV1``, the ResNets, ``VectorQuantizer(EMA)``.
 
 The ResNets and vector quantizers are minihaiku.layers.nets' (their layers and
-initial values already are dm-haiku's); ``MLP`` and ``MobileNetV1`` build
+initial values already are dm-haiku's; the ResNets' ``logits`` add the bias as
+dm-haiku does); ``MLP`` and ``MobileNetV1`` build
 dm-haiku's ``Linear`` (its truncated normal default ``w``).
 
 Examples:
@@ -22,6 +23,7 @@ import jax
 import minihaiku.layers as ml
 import minihaiku.layers.nets as mn
 from minihaiku.core import InvalidArgumentError, Module, PRNGSequence
+from minihaiku.haiku._bias_add import Linear as BiasLinear
 from minihaiku.haiku._inits import Initializer
 from minihaiku.haiku._layers import Linear
 
@@ -39,13 +41,34 @@ __all__ = [
     "VectorQuantizerEMA",
 ]
 
-ResNet = mn.ResNet
-ResNet18 = mn.ResNet18
-ResNet34 = mn.ResNet34
-ResNet50 = mn.ResNet50
-ResNet101 = mn.ResNet101
-ResNet152 = mn.ResNet152
-ResNet200 = mn.ResNet200
+
+def _with_bias_linear(base: type[Any]) -> type[Any]:
+    """``base`` (a minihaiku.layers.nets ResNet, same name), its ``logits`` adding b as dm-haiku.
+
+    Examples:
+      >>> import minihaiku.haiku as hk
+      >>> issubclass(hk.nets.ResNet18, mn.ResNet18), hk.nets.ResNet18.__name__
+      (True, 'ResNet18')
+    """
+    doc = (
+        f"dm-haiku's ``hk.nets.{base.__name__}``: :class:`minihaiku.layers.nets.{base.__name__}`\n"
+        "whose ``logits`` ``Linear`` adds its bias as dm-haiku's does (same StableHLO).\n\n"
+        "Examples:\n"
+        "  >>> import minihaiku.haiku as hk, minihaiku.layers.nets as mn\n"
+        f"  >>> issubclass(hk.nets.{base.__name__}, mn.{base.__name__})\n"
+        "  True\n"
+    )
+    namespace = {"linear_cls": BiasLinear, "__doc__": doc, "__module__": __name__}
+    return type(base.__name__, (base,), namespace)
+
+
+ResNet = _with_bias_linear(mn.ResNet)
+ResNet18 = _with_bias_linear(mn.ResNet18)
+ResNet34 = _with_bias_linear(mn.ResNet34)
+ResNet50 = _with_bias_linear(mn.ResNet50)
+ResNet101 = _with_bias_linear(mn.ResNet101)
+ResNet152 = _with_bias_linear(mn.ResNet152)
+ResNet200 = _with_bias_linear(mn.ResNet200)
 VectorQuantizer = mn.VectorQuantizer
 VectorQuantizerEMA = mn.VectorQuantizerEMA
 

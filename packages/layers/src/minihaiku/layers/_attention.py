@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -65,6 +66,9 @@ class MultiHeadAttention(Module):
       >>> transform(f).apply(params, jnp.ones((5, 3))).shape
       (5, 8)
     """
+
+    #: The linear layer class built inside (a subclass may swap in one with other defaults).
+    linear_cls: ClassVar[type[Linear]] = Linear
 
     def __init__(
         self,
@@ -154,7 +158,7 @@ class MultiHeadAttention(Module):
 
         def linear(size: int, name: str) -> Linear:
             axes = swap(self.axes) if name == "linear" else self.axes
-            return Linear(
+            return self.linear_cls(
                 size,
                 with_bias=self.with_bias,
                 w_init=self.w_init,

@@ -101,6 +101,12 @@ class Bias(Module):
             return ()
         return tuple(shape[d] if d in kept else 1 for d in range(min(kept), rank))
 
+    @staticmethod
+    def _bias_as_added(b: jax.Array, out: jax.Array) -> jax.Array:
+        """The bias as added to ``out``: ``b`` itself (minihaiku.haiku broadcasts it first)."""
+        del out
+        return b
+
     def __call__(self, inputs: jax.Array, multiplier: float | jax.Array | None = None) -> jax.Array:
         """``inputs + b`` (times ``multiplier`` if given)."""
         where = self.module_label
@@ -117,6 +123,7 @@ class Bias(Module):
                 "shape, or construct Bias without output_size."
             )
         b = get_param("b", self._bias_shape(x.shape), x.dtype, self.b_init)
+        b = self._bias_as_added(b, x)
         if multiplier is not None:
             b = b * multiplier
         return x + b

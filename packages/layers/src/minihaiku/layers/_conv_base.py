@@ -135,11 +135,17 @@ class ConvBase:
         w = get_param("w", w_shape, dtype, w_init, axes=self._w_axes)
         return w if self.mask is None else w * self.mask
 
+    @staticmethod
+    def _add_bias(out: jax.Array, b: jax.Array) -> jax.Array:
+        """``out + b`` (minihaiku.haiku broadcasts ``b`` first, as dm-haiku)."""
+        return out + b
+
     def _finish(self, out: jax.Array, dtype: Any, unbatched: bool) -> jax.Array:
         """``out`` plus the bias ``b`` (when ``with_bias``), unbatched if the input was."""
         if self.with_bias:
             shape: tuple[int, ...] = (self.output_channels,)
             if self.channel_index == 1:
                 shape += (1,) * self.num_spatial_dims
-            out = out + get_param("b", shape, dtype, self.b_init, axes=self._b_axes)
+            b = get_param("b", shape, dtype, self.b_init, axes=self._b_axes)
+            out = self._add_bias(out, b)
         return out[0] if unbatched else out

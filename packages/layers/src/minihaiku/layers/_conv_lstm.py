@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import jax
 import jax.numpy as jnp
@@ -59,6 +59,9 @@ class ConvNDLSTM(RNNCore):
       ~/ConvNDLSTM_0/__call__/hidden_to_hidden/__call__/b (16,)
     """
 
+    #: The convolution class built inside (a subclass may swap in another).
+    conv_cls: ClassVar[type[ConvND]] = ConvND
+
     def __init__(
         self,
         num_spatial_dims: int,
@@ -84,8 +87,9 @@ class ConvNDLSTM(RNNCore):
                 f"{self.input_shape} followed by channels, got shape {shape}. Construct the "
                 "core with the input's spatial shape, or resize the input."
             )
-        input_to_hidden = ConvND(n, size, self.kernel_shape, name="input_to_hidden")
-        hidden_to_hidden = ConvND(n, size, self.kernel_shape, name="hidden_to_hidden")
+        conv = self.conv_cls
+        input_to_hidden = conv(n, size, self.kernel_shape, name="input_to_hidden")
+        hidden_to_hidden = conv(n, size, self.kernel_shape, name="hidden_to_hidden")
         hidden, cell = state
         gates = input_to_hidden(inputs) + hidden_to_hidden(hidden)
         i, g, f, o = jnp.split(gates, indices_or_sections=4, axis=-1)

@@ -93,6 +93,11 @@ class DepthwiseConvND(Module):
             n, channels_last=self.channel_index == -1, transpose=False
         )
 
+    @staticmethod
+    def _add_bias(out: jax.Array, b: jax.Array) -> jax.Array:
+        """``out + b`` (minihaiku.haiku broadcasts ``b`` first, as dm-haiku)."""
+        return out + b
+
     def __call__(self, inputs: jax.Array) -> jax.Array:
         """Convolves ``inputs`` (``[N, *spatial, C]``, or unbatched ``[*spatial, C]``)."""
         x = jnp.asarray(inputs)
@@ -125,7 +130,8 @@ class DepthwiseConvND(Module):
         if self.with_bias:
             b_shape = (out_channels,) + ((1,) * n if self.channel_index == 1 else ())
             b_axes = one_axis(len(b_shape), 0, self.axes)
-            out = out + get_param("b", b_shape, x.dtype, self.b_init, axes=b_axes)
+            b = get_param("b", b_shape, x.dtype, self.b_init, axes=b_axes)
+            out = self._add_bias(out, b)
         return out[0] if unbatched else out
 
 

@@ -67,6 +67,11 @@ class Linear(Module):
         self.w_init = check_initializer(w_init, "w_init", where, default=DEFAULT_W_INIT)
         self.b_init = check_initializer(b_init, "b_init", where, default=DEFAULT_B_INIT)
 
+    @staticmethod
+    def _add_bias(out: jax.Array, b: jax.Array) -> jax.Array:
+        """``out + b`` (minihaiku.haiku broadcasts ``b`` first, as dm-haiku)."""
+        return out + b
+
     def __call__(
         self, inputs: jax.Array | np.ndarray, *, precision: lax.Precision | None = None
     ) -> jax.Array:
@@ -97,5 +102,5 @@ class Linear(Module):
         out = jnp.matmul(x, w, precision=precision)
         if self.with_bias:
             b = get_param("b", (self.output_size,), dtype, self.b_init, axes=self._b_axes)
-            out = out + b
+            out = self._add_bias(out, b)
         return out

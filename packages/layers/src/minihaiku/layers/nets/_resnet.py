@@ -74,6 +74,9 @@ class ResNet(Module):
       (2, 10)
     """
 
+    #: The linear layer class built inside (a subclass may swap in one with other defaults).
+    linear_cls: ClassVar[type[Linear]] = Linear
+
     CONFIGS: ClassVar[dict[int, dict[str, Any]]] = {
         18: {
             "blocks_per_group": (2, 2, 2, 2),
@@ -171,7 +174,7 @@ class ResNet(Module):
         ]
         if resnet_v2:
             self.final_batchnorm = BatchNorm(name="final_batchnorm", **bn)
-        self.logits = Linear(num_classes, **logits)
+        self.logits = self.linear_cls(num_classes, **logits)
 
     def __call__(
         self, inputs: jax.Array, is_training: bool, test_local_stats: bool = False
