@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import minihaiku.haiku as mhk
-from minihaiku.core import AbstractInitError, init_mode
+from minihaiku.core import AbstractInitError, InitializerError, init_mode
 
 from ._compare import assert_same_tree
 
@@ -181,3 +181,17 @@ def test_jitted_init_gives_dm_haikus_values():
 
 def _prog_x(hk):
     return lambda x: hk.nets.MLP([5, 3])(x)
+
+
+def _init_from_the_forward(hk):
+    x = hk.Linear(3)(X)
+    scale = hk.get_parameter("scale", [3], init=lambda shape, dtype: x.std(0))  # data init
+    return x * scale
+
+
+def test_an_initializer_using_the_forward_pass_falls_back_with_dm_haikus_values():
+    got, ref = _inits(_init_from_the_forward, "auto")
+    assert_same_tree(got, ref)
+    # forced abstract: the initializer, run after the trace, meets the trace's value
+    with pytest.raises(InitializerError, match="unexpected tracer"):
+        _inits(_init_from_the_forward, "abstract")

@@ -223,6 +223,8 @@ def run_init(
     try:
         plan, params, state = _discover(f, key, args, kwargs, allow_state, scheme)
         entries = _check_all(plan, params, state)
+        if plan.haiku is not None:  # an initializer may close over a traced value: in the try
+            return replay(key, scheme, plan.haiku.events, (params, state))  # type: ignore[return-value]
     except Exception as e:
         if mode == "auto":
             return _eager(f, key, args, kwargs, allow_state, scheme)
@@ -235,8 +237,5 @@ def run_init(
             "traceable (jnp/lax instead of Python control flow or numpy on values), "
             "or run init with init_mode('auto') or init_mode('eager')."
         ) from e
-    if plan.haiku is not None:
-        params, state = replay(key, scheme, plan.haiku.events, (params, state))
-        return params, state
     params, state = _create_all(key, *entries)
     return params, state
