@@ -195,3 +195,18 @@ def test_an_initializer_using_the_forward_pass_falls_back_with_dm_haikus_values(
     # forced abstract: the initializer, run after the trace, meets the trace's value
     with pytest.raises(InitializerError, match="unexpected tracer"):
         _inits(_init_from_the_forward, "abstract")
+
+
+def test_a_custom_creator_runs_once_per_parameter_when_init_falls_back():
+    seen = []
+
+    def creator(next_creator, shape, dtype, init, context):
+        seen.append(context.full_name)
+        return next_creator(shape, dtype, init)
+
+    def f(x):
+        with mhk.custom_creator(creator):
+            return mhk.Linear(2)(x)
+
+    mhk.transform(f).init(K, jnp.ones((128, 256)))  # 128 KiB: auto tries the abstract path
+    assert seen == ["linear/w", "linear/b"]
