@@ -34,7 +34,7 @@ from minihaiku.core._frame import InitFrame, running
 from minihaiku.core._haiku_plan import PlanKeys, replay
 from minihaiku.core._init_plan import CannotPlanError, Entry, Plan, planning, stop_planning
 from minihaiku.core._keys import Keys, as_key
-from minihaiku.core._schemes import SEED, KeySequence, Scheme
+from minihaiku.core._schemes import SEED, HaikuKeys, KeySequence, Scheme
 
 __all__ = ["AbstractInitError", "init_mode", "run_init"]
 
@@ -135,7 +135,7 @@ def _discover(
     where = [i for i, leaf in enumerate(leaves) if isinstance(leaf, _ARRAYS)]
     plan = Plan(key)
     frame = InitFrame({}, {}, allow_state=state, rng=key, scheme=scheme)
-    if scheme is not SEED:  # the haiku scheme: log the key sequence's draws
+    if isinstance(frame.keys, HaikuKeys):  # the haiku scheme: log the key sequence's draws
         frame.keys = plan.haiku = PlanKeys(key)
 
     def run(zero: Any, *arrays: Any) -> None:
@@ -188,13 +188,17 @@ def _create_all(key: Any, *kinds: list[Entry]) -> tuple[dict[str, Any], ...]:
     return tuple(out)
 
 
-def _eager_is_cheaper(mode: str, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
+def _eager_is_cheaper(
+    mode: str, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any], scheme: Scheme
+) -> bool:
     """Whether ``init`` runs eagerly: forced, traced (jit/vmap), or small inputs in auto mode.
 
     Also with no key (the haiku scheme's ``init(None)``), or with a haiku
     ``rng_reserve_size`` other than 1.
     """
-    if mode == "eager" or key is None or is_tracer(key) or KeySequence.reserve_size != 1:
+    if mode == "eager" or key is None or is_tracer(key):
+        return True
+    if scheme is not SEED and KeySequence.reserve_size != 1:
         return True
     size = 0
     for leaf in jax.tree_util.tree_leaves((args, kwargs)):
@@ -218,7 +222,7 @@ def run_init(
     """
     key = as_key(rng, "init") if scheme is SEED else rng
     mode = _MODE.get()
-    if _eager_is_cheaper(mode, key, args, kwargs):
+    if _eager_is_cheaper(mode, key, args, kwargs, scheme):
         return _eager(f, key, args, kwargs, allow_state, scheme)
     try:
         plan, params, state = _discover(f, key, args, kwargs, allow_state, scheme)
