@@ -31,8 +31,10 @@ from minihaiku.core._concrete import is_tracer
 from minihaiku.core._create import build
 from minihaiku.core._errors import InvalidArgumentError, MinihaikuError
 from minihaiku.core._frame import InitFrame, running
+from minihaiku.core._haiku_plan import PlanKeys, replay
 from minihaiku.core._init_plan import CannotPlanError, Entry, Plan, planning, stop_planning
 from minihaiku.core._keys import Keys, as_key
+from minihaiku.core._schemes import SEED, HaikuKeys, KeySequence, Scheme
 
 __all__ = ["AbstractInitError", "init_mode", "run_init"]
 
@@ -103,9 +105,14 @@ def init_mode(mode: str) -> Iterator[None]:
 
 
 def _eager(
-    f: Callable[..., Any], key: Any, args: tuple[Any, ...], kwargs: dict[str, Any], state: bool
+    f: Callable[..., Any],
+    key: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    state: bool,
+    scheme: Scheme = SEED,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    frame = InitFrame({}, {}, allow_state=state, rng=key)
+    frame = InitFrame({}, {}, allow_state=state, rng=key, scheme=scheme)
     token = planning(None)
     try:
         with running(frame):
@@ -116,13 +123,20 @@ def _eager(
 
 
 def _discover(
-    f: Callable[..., Any], key: Any, args: tuple[Any, ...], kwargs: dict[str, Any], state: bool
+    f: Callable[..., Any],
+    key: Any,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    state: bool,
+    scheme: Scheme,
 ) -> tuple[Plan, dict[str, Any], dict[str, Any]]:
     """Traces ``f`` abstractly; returns the plan and the frame's params and initial state."""
     leaves, treedef = jax.tree_util.tree_flatten((args, kwargs))
     where = [i for i, leaf in enumerate(leaves) if isinstance(leaf, _ARRAYS)]
     plan = Plan(key)
-    frame = InitFrame({}, {}, allow_state=state, rng=key)
+    frame = InitFrame({}, {}, allow_state=state, rng=key, scheme=scheme)
+    if isinstance(frame.keys, HaikuKeys):  # the haiku scheme: log the key sequence's draws
+        frame.keys = plan.haiku = PlanKeys(key)
 
     def run(zero: Any, *arrays: Any) -> None:
         plan.zero = zero
@@ -174,9 +188,17 @@ def _create_all(key: Any, *kinds: list[Entry]) -> tuple[dict[str, Any], ...]:
     return tuple(out)
 
 
-def _eager_is_cheaper(mode: str, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> bool:
-    """Whether ``init`` runs eagerly: forced, traced (jit/vmap), or small inputs in auto mode."""
-    if mode == "eager" or is_tracer(key):
+def _eager_is_cheaper(
+    mode: str, key: Any, args: tuple[Any, ...], kwargs: dict[str, Any], scheme: Scheme
+) -> bool:
+    """Whether ``init`` runs eagerly: forced, traced (jit/vmap), or small inputs in auto mode.
+
+    Also with no key (the haiku scheme's ``init(None)``), or with a haiku
+    ``rng_reserve_size`` other than 1.
+    """
+    if mode == "eager" or key is None or is_tracer(key):
+        return True
+    if scheme is not SEED and KeySequence.reserve_size != 1:
         return True
     size = 0
     for leaf in jax.tree_util.tree_leaves((args, kwargs)):
@@ -192,18 +214,24 @@ def run_init(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     allow_state: bool,
+    scheme: Scheme = SEED,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``init``'s work: ``(params, initial state)`` of ``f`` for the key ``rng``."""
-    key = as_key(rng, "init")
+    """``init``'s work: ``(params, initial state)`` of ``f`` for the key ``rng``.
+
+    ``rng`` is already a key (or ``None``) under a scheme other than the seed's.
+    """
+    key = as_key(rng, "init") if scheme is SEED else rng
     mode = _MODE.get()
-    if _eager_is_cheaper(mode, key, args, kwargs):
-        return _eager(f, key, args, kwargs, allow_state)
+    if _eager_is_cheaper(mode, key, args, kwargs, scheme):
+        return _eager(f, key, args, kwargs, allow_state, scheme)
     try:
-        plan, params, state = _discover(f, key, args, kwargs, allow_state)
+        plan, params, state = _discover(f, key, args, kwargs, allow_state, scheme)
         entries = _check_all(plan, params, state)
+        if plan.haiku is not None:  # an initializer may close over a traced value: in the try
+            return replay(key, scheme, plan.haiku.events, (params, state))  # type: ignore[return-value]
     except Exception as e:
         if mode == "auto":
-            return _eager(f, key, args, kwargs, allow_state)
+            return _eager(f, key, args, kwargs, allow_state, scheme)
         if isinstance(e, MinihaikuError):  # the function's own error, as eager init gives it
             raise
         name = getattr(f, "__name__", type(f).__name__)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from minihaiku.core._frame import Frame, current_frame
+from minihaiku.core._init_plan import CannotPlanError, current_plan
 from minihaiku.core.checks import check_bool, check_callable
 
 __all__ = [
@@ -159,6 +160,9 @@ def _check_fn(fn: Any, name: str, where: str, signature: str) -> None:
 
 @contextlib.contextmanager
 def _active(frame: Frame, customs: Customs, interceptors: tuple[Any, ...]) -> Iterator[None]:
+    plan = current_plan()
+    if plan is not None and plan.haiku is not None:  # haiku's abstract init: fall back
+        raise CannotPlanError("custom creators, getters or setters are installed")  # now
     before = frame.custom, frame.param_interceptors
     frame.custom, frame.param_interceptors = customs, interceptors
     try:

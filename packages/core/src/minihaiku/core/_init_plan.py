@@ -12,8 +12,9 @@ For the default path-keyed scheme that is ``fold_in(init key, crc32(salt
 path))`` (the entry keeps the salt). A frame whose keys are another scheme
 (a :class:`~minihaiku.core._keys.Keys` subclass, e.g. keys drawn from a
 sequence in call order) or another base key raises :class:`CannotPlanError`, and
-``init`` falls back to running the forward pass eagerly. A scheme that can
-rebuild its keys would record its own recipe here (e.g. the draw index).
+``init`` falls back to running the forward pass eagerly. The haiku scheme's
+sequence is rebuilt by replaying the log of entries and draws in order
+(:mod:`minihaiku.core._haiku_plan`: ``Plan.haiku`` is its logging keys).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class Plan:
       ({}, {})
     """
 
-    __slots__ = ("_fills", "key", "params", "state", "zero")
+    __slots__ = ("_fills", "haiku", "key", "params", "state", "zero")
 
     def __init__(self, key: Any) -> None:
         self.key = key
@@ -71,6 +72,9 @@ class Plan:
         #: broadcasts of it, never constants that JAX would fold (and allocate).
         self.zero: Any = None
         self._fills: dict[Any, Any] = {}
+        #: under the haiku scheme, the keys logging the entries and draws in
+        #: order (:class:`~minihaiku.core._haiku_plan.PlanKeys`); else ``None``.
+        self.haiku: Any = None
 
     def _placeholder(self, shape: tuple[int, ...], dtype: Any) -> Any:
         """Traced zeros of ``shape`` and ``dtype``, one per shape and dtype (values unused)."""
@@ -100,7 +104,12 @@ class Plan:
         if frame.custom is not None:  # a custom creator may change what is stored
             raise CannotPlanError(f"custom creators or getters are active at {kind} {path!r}")
         salt = None
-        if needs_key:
+        haiku = self.haiku
+        if haiku is not None and frame.keys is not haiku:
+            raise CannotPlanError(f"the keys of {kind} {path!r} are not the init key's sequence")
+        if needs_key and haiku is not None:
+            salt = 0  # the next key of the sequence, drawn when replayed
+        elif needs_key:
             keys = frame.keys
             if type(keys) is not Keys or keys.base is not self.key:
                 raise CannotPlanError(f"the key of {kind} {path!r} is not the init key's path key")
@@ -109,6 +118,8 @@ class Plan:
         placeholder = self._placeholder((*sizes, *shape), canonical_dtype(dtype, path))
         entry = Entry(kind, path, shape, dtype, initializer, label, salt, sizes, placeholder)
         (self.params if kind == "parameter" else self.state)[path] = entry
+        if haiku is not None:
+            haiku.events.append(entry)
         return placeholder
 
 

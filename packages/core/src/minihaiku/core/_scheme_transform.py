@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from minihaiku.core._abstract_init import run_init
 from minihaiku.core._calls import check_mapping, split_rng
-from minihaiku.core._frame import ApplyFrame, InitFrame, running
+from minihaiku.core._frame import ApplyFrame, running
 from minihaiku.core._keys import as_key
 from minihaiku.core._schemes import SEED, Scheme
 
@@ -31,10 +32,8 @@ def scheme_pair(
     """``transform`` under a scheme other than the seed's (its layout and keys)."""
 
     def init(rng: Any, *args: Any, **kwargs: Any) -> Any:
-        frame = InitFrame({}, {}, allow_state=False, rng=init_key(rng, scheme), scheme=scheme)
-        with running(frame):
-            f(*args, **kwargs)
-        return scheme.params_out(frame.params)
+        params, _ = run_init(f, init_key(rng, scheme), args, kwargs, False, scheme)
+        return scheme.params_out(params)
 
     def apply(params: Any, *args: Any, **kwargs: Any) -> Any:
         rng, args = split_rng(apply_rng, args)
@@ -52,10 +51,8 @@ def scheme_pair_with_state(
     """``transform_with_state`` under a scheme other than the seed's."""
 
     def init(rng: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
-        frame = InitFrame({}, {}, allow_state=True, rng=init_key(rng, scheme), scheme=scheme)
-        with running(frame):
-            f(*args, **kwargs)
-        return scheme.params_out(frame.params), scheme.params_out(frame.initial_state)
+        params, state = run_init(f, init_key(rng, scheme), args, kwargs, True, scheme)
+        return scheme.params_out(params), scheme.params_out(state)
 
     def apply(params: Any, state: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
         rng, args = split_rng(apply_rng, args)
