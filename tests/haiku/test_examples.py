@@ -158,11 +158,11 @@ def test_vae_draws_the_same_keys():
     assert_same_run(vae, data(2, ((8, 8, 8), None)))
 
 
-@pytest.mark.slow
 def test_transformer_language_model_with_dropout():
     assert_same_run(transformer_lm, data(3, ((4, 16), 32)))
 
 
+# ResNet18 compiles for ~20 s: one cell (BatchNorm state in every cell: test_checkpoints.py).
 @pytest.mark.slow
 def test_resnet_step_with_batch_norm_state():
     (ref, got) = assert_same_run(
@@ -171,18 +171,15 @@ def test_resnet_step_with_batch_norm_state():
     assert_close(got[1], ref[1])  # the state too
 
 
-@pytest.mark.slow
 def test_vqvae_with_ema_state():
     (ref, got) = assert_same_run(vqvae, data(5, ((2, 8, 8, 3), None)), rng_apply=False)
     assert_close(got[1], ref[1])  # the state too
 
 
-@pytest.mark.slow
 def test_impala_network():
     assert_same_run(impala, data(6, ((2, 16, 16, 3), None), ((2,), 6)), rng_apply=False)
 
 
-@pytest.mark.slow
 def test_lstm_language_model():
     assert_same_run(lstm_lm, data(7, ((10, 4), 12)), rng_apply=False)
 
