@@ -130,7 +130,14 @@ def lowered(hk, model):
     )
 
 
-@pytest.mark.parametrize("model", list(MODELS))
+#: Whole nets (tens of seconds each): run in the one slow cell; their layers run everywhere.
+_BIG = {"MobileNetV1", "resnet18"}
+
+
+@pytest.mark.parametrize(
+    "model",
+    [pytest.param(n, marks=pytest.mark.slow) if n in _BIG else n for n in list(MODELS)],
+)
 def test_same_stablehlo(model):
     dm_apply, dm_grad = lowered(haiku, model)
     mini_apply, mini_grad = lowered(mhk, model)
