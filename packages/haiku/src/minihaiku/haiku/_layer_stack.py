@@ -23,7 +23,8 @@ import jax
 import jax.numpy as jnp
 
 import minihaiku.core as core
-from minihaiku.core import InvalidArgumentError, InvalidArgumentTypeError
+from minihaiku.core import InvalidArgumentError
+from minihaiku.core._lifting.layer_stack import check_num_layers
 from minihaiku.haiku._transforms import transform_with_state
 
 __all__ = ["LayerStackTransparencyMapping", "layer_stack"]
@@ -87,19 +88,6 @@ def _stack(tree: Mapping[str, Any], n: int, names: LayerStackTransparencyMapping
     return {m: jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *ls) for m, ls in layers.items()}
 
 
-def _check_count(num_layers: Any) -> int:
-    try:
-        n = operator.index(num_layers)
-    except TypeError:
-        raise InvalidArgumentTypeError(
-            f"layer_stack: num_layers must be a positive int, got "
-            f"{type(num_layers).__name__} {num_layers!r}."
-        ) from None
-    if n < 1:
-        raise InvalidArgumentError(f"layer_stack: num_layers must be >= 1, got {n}.")
-    return n
-
-
 def layer_stack(
     num_layers: int,
     with_per_layer_inputs: bool = False,
@@ -129,7 +117,7 @@ def layer_stack(
       >>> params["__layer_stack_no_per_layer/linear"]["w"].shape
       (4, 3, 3)
     """
-    n = _check_count(num_layers)
+    n = check_num_layers(num_layers)
     if transparent and transparency_map is None:
         raise InvalidArgumentError(
             "layer_stack(transparent=True) needs a transparency_map: it says which "

@@ -20,7 +20,7 @@ from typing import Any
 import jax
 
 from minihaiku.core import InvalidArgumentError, Transformed, TransformedWithState
-from minihaiku.core.checks import check_one_of
+from minihaiku.core._tabulate import _check_names
 from minihaiku.haiku import config
 from minihaiku.haiku._summary import ArraySpec, MethodInvocation, _init_of, _Record, summarise
 
@@ -137,17 +137,6 @@ def _grid(columns: list[str], rows: list[list[str]]) -> str:
     return "\n".join(out)
 
 
-def _names(values: Sequence[str] | None, known: Sequence[str], name: str) -> list[str]:
-    if values is None:
-        return []
-    if isinstance(values, str):
-        raise InvalidArgumentError(
-            f"tabulate: {name} must be a sequence of names, got the string {values!r}; "
-            f"write {name}=({values!r},)."
-        )
-    return [check_one_of(v, f"each of {name}", "tabulate", options=known) for v in values]
-
-
 def tabulate(
     f: Callable[..., Any] | Transformed | TransformedWithState,
     *,
@@ -190,8 +179,8 @@ def tabulate(
       |                 |                       | b: f32[3]       |               |               |
       +-----------------+-----------------------+-----------------+---------------+---------------+
     """
-    cols = _names(columns, tuple(_HEADERS), "columns") or list(_HEADERS)
-    flts = _names(filters, _FILTERS, "filters")
+    cols = _check_names(columns, tuple(_HEADERS), "columns") or list(_HEADERS)
+    flts = _check_names(filters, _FILTERS, "filters")
     extra = {k: v for k, v in dict(tabulate_kwargs).items() if (k, v) != ("tablefmt", "grid")}
     if extra:
         raise InvalidArgumentError(

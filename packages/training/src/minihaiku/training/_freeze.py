@@ -13,6 +13,7 @@ from minihaiku.core import (
     filter_params,
     partition_params,
 )
+from minihaiku.training._nested_params import flatten, is_nested, nest
 
 __all__ = [
     "FrozenSpec",
@@ -81,11 +82,6 @@ def frozen_predicate(spec: FrozenSpec) -> Callable[[str], bool]:
     return lambda path: bool(filter_params({path: None}, keep))
 
 
-def _nested(params: Mapping[str, Any]) -> bool:
-    """Whether ``params`` are dm-haiku's nested ``{module: {name: array}}``."""
-    return bool(params) and all(isinstance(v, Mapping) for v in params.values())
-
-
 def flat_view(params: Mapping[str, Any]) -> Mapping[str, Any]:
     """``params`` by path: nested ones as ``module/name`` (``"mlp/~/linear_0/w"``).
 
@@ -95,17 +91,7 @@ def flat_view(params: Mapping[str, Any]) -> Mapping[str, Any]:
       >>> flat_view({"~/w": 1})
       {'~/w': 1}
     """
-    if not _nested(params):
-        return params
-    return {f"{m}/{n}": v for m, inner in params.items() for n, v in inner.items()}
-
-
-def _renest(flat: Mapping[str, Any]) -> dict[str, Any]:
-    nested: dict[str, Any] = {}
-    for path, value in flat.items():
-        module, _, name = path.rpartition("/")
-        nested.setdefault(module, {})[name] = value
-    return nested
+    return flatten(params) if is_nested(params) else params
 
 
 def partition(params: Mapping[str, Any], spec: PathFilter) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -120,9 +106,9 @@ def partition(params: Mapping[str, Any], spec: PathFilter) -> tuple[dict[str, An
       >>> partition({"linear": {"w": 1, "b": 2}}, "*/b")
       ({'linear': {'w': 1}}, {'linear': {'b': 2}})
     """
-    if _nested(params):
+    if is_nested(params):
         frozen, trainable = partition_params(flat_view(params), spec)
-        return _renest(trainable), _renest(frozen)
+        return nest(trainable), nest(frozen)
     frozen, trainable = partition_params(params, spec)
     return trainable, frozen
 
@@ -136,7 +122,7 @@ def merge(trainable: Mapping[str, Any], fixed: Mapping[str, Any]) -> dict[str, A
       >>> merge({"linear": {"w": 1}}, {"linear": {"b": 2}})
       {'linear': {'w': 1, 'b': 2}}
     """
-    if not (_nested(trainable) or _nested(fixed)):
+    if not (is_nested(trainable) or is_nested(fixed)):
         return {**trainable, **fixed}
     out: dict[str, Any] = {m: dict(inner) for m, inner in trainable.items()}
     for m, inner in fixed.items():

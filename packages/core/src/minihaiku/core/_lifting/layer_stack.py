@@ -13,7 +13,7 @@ import jax.numpy as jnp
 from minihaiku.core._errors import InvalidArgumentError, InvalidArgumentTypeError
 from minihaiku.core._lifting.lift import lift
 
-__all__ = ["layer_stack"]
+__all__ = ["check_num_layers", "layer_stack"]
 
 
 def _check_per_layer(ys: tuple[Any, ...], n: int) -> None:
@@ -25,6 +25,25 @@ def _check_per_layer(ys: tuple[Any, ...], n: int) -> None:
                 f"needs a leading axis of size {n} (one slice per layer), got an "
                 f"array of shape {tuple(getattr(leaf, 'shape', ()))}."
             )
+
+
+def check_num_layers(num_layers: Any) -> int:
+    """``num_layers`` as an int, refused unless a positive int (core's and hk's layer_stack).
+
+    Examples:
+      >>> check_num_layers(3)
+      3
+    """
+    try:
+        n = operator.index(num_layers)
+    except TypeError:
+        raise InvalidArgumentTypeError(
+            f"layer_stack: num_layers must be a positive int, got "
+            f"{type(num_layers).__name__} {num_layers!r}."
+        ) from None
+    if n < 1:
+        raise InvalidArgumentError(f"layer_stack: num_layers must be >= 1, got {n}.")
+    return n
 
 
 def layer_stack(
@@ -58,15 +77,7 @@ def layer_stack(
       >>> params["~/w"].shape
       (10, 4, 4)
     """
-    try:
-        n = operator.index(num_layers)
-    except TypeError:
-        raise InvalidArgumentTypeError(
-            f"layer_stack: num_layers must be a positive int, got "
-            f"{type(num_layers).__name__} {num_layers!r}."
-        ) from None
-    if n < 1:
-        raise InvalidArgumentError(f"layer_stack: num_layers must be >= 1, got {n}.")
+    n = check_num_layers(num_layers)
 
     def decorator(f: Callable[..., Any]) -> Callable[..., Any]:
         @functools.wraps(f)
