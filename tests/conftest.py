@@ -2,8 +2,9 @@
 
 ``MINIHAIKU_SKIP_SLOW=1`` skips the tests marked ``slow``. The hatch matrix
 sets it in every cell but Python 3.12 with the newest JAX, so that the long
-end-to-end parity runs (ResNet, dm-haiku's examples, the example scripts) run
-once, and every other test runs in every cell.
+end-to-end runs of minihaiku.layers (its ResNets, its ports of dm-haiku's
+examples) and the example scripts run once, and every other test (all of
+tests/haiku among them) runs in every cell.
 
 ``eight_devices_run`` runs Python in a subprocess with 8 forced CPU devices
 (``XLA_FLAGS`` must be set before jax is imported, so not in this process).

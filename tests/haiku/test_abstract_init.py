@@ -148,13 +148,9 @@ FALLBACKS = {
 }
 
 
-#: Whole nets (tens of seconds each): run in the one slow cell; their layers run everywhere.
-_BIG = {"resnet18"}
-
-
 @pytest.mark.parametrize(
     "name",
-    [pytest.param(n, marks=pytest.mark.slow) if n in _BIG else n for n in sorted(FALLBACKS)],
+    sorted(FALLBACKS),
 )
 def test_fallback_gives_dm_haikus_values(name):
     got, ref = _inits(FALLBACKS[name], "auto")

@@ -17,7 +17,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import pytest
 
 import minihaiku.haiku as mhk
 
@@ -162,8 +161,6 @@ def test_transformer_language_model_with_dropout():
     assert_same_run(transformer_lm, data(3, ((4, 16), 32)))
 
 
-# ResNet18 compiles for ~20 s: one cell (BatchNorm state in every cell: test_checkpoints.py).
-@pytest.mark.slow
 def test_resnet_step_with_batch_norm_state():
     (ref, got) = assert_same_run(
         resnet_step, data(4, ((2, 32, 32, 3), None), ((2,), 10)), steps=2, rng_apply=False

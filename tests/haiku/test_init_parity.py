@@ -64,13 +64,9 @@ PROGRAMS = {
 }
 
 
-#: Whole nets (tens of seconds each): run in the one slow cell; their layers run everywhere.
-_BIG = {"MobileNetV1", "ResNet50"}
-
-
 @pytest.mark.parametrize(
     "name",
-    [pytest.param(n, marks=pytest.mark.slow) if n in _BIG else n for n in sorted(PROGRAMS)],
+    sorted(PROGRAMS),
 )
 def test_init_is_dm_haikus_bit_for_bit(name):
     run_both(haiku, mhk, lambda hk: PROGRAMS[name](hk), steps=1)

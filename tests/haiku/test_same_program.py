@@ -130,13 +130,9 @@ def lowered(hk, model):
     )
 
 
-#: Whole nets (tens of seconds each): run in the one slow cell; their layers run everywhere.
-_BIG = {"MobileNetV1", "resnet18"}
-
-
 @pytest.mark.parametrize(
     "model",
-    [pytest.param(n, marks=pytest.mark.slow) if n in _BIG else n for n in list(MODELS)],
+    list(MODELS),
 )
 def test_same_stablehlo(model):
     dm_apply, dm_grad = lowered(haiku, model)

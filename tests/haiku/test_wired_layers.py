@@ -59,13 +59,9 @@ PROGRAMS = {
 }
 
 
-#: Whole nets (tens of seconds each): run in the one slow cell; their layers run everywhere.
-_BIG = {"MobileNetV1"}
-
-
 @pytest.mark.parametrize(
     "name",
-    [pytest.param(n, marks=pytest.mark.slow) if n in _BIG else n for n in sorted(PROGRAMS)],
+    sorted(PROGRAMS),
 )
 def test_matches_dm_haiku(name):
     program, x = PROGRAMS[name]
