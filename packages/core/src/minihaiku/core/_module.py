@@ -304,7 +304,9 @@ class Module:
             unique = scheme.module_name(top, cls.__name__, name)
             path = scheme.join(top.prefix, unique)
         else:
-            names = top.taken()
+            names = top.names
+            if names is None:
+                names = top.taken()
             forced = False
             if name is None:
                 unique = names.auto(cls.__name__)
