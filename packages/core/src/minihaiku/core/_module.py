@@ -35,6 +35,7 @@ from minihaiku.core._frame import current_frame, frame_or_none
 from minihaiku.core._intercept import run_intercepted
 from minihaiku.core._naming import check_name
 from minihaiku.core._schemes import FORCED, NAME_LIKE, SEED
+from minihaiku.core._scope import Scope
 
 __all__ = ["Module", "module_method", "transparent"]
 
@@ -82,20 +83,25 @@ def _no_super_init(cls: type) -> ModuleConstructionError:
 
 
 def _wrap_method(method_name: str, f: Callable[..., Any], is_transparent: bool) -> Any:
-    """Wraps ``f`` so that while it runs the scope is the method's scope."""
+    """Wraps ``f`` so that while it runs the scope is the method's scope.
+
+    The hot path (one call per module method call) works on the scope list
+    directly (what :meth:`ScopeStack.enter` / :meth:`ScopeStack.exit` do,
+    without their two calls) and joins the method's path segment made once here.
+    """
+    suffix = "/" + method_name
 
     @functools.wraps(f)
     def wrapped(self: Module, *args: Any, **kwargs: Any) -> Any:
         frame = frame_or_none()
         if frame is None:
             raise _not_in_transform(self, method_name)
-        d = self.__dict__
         try:
-            module_path = d["_minihaiku_path"]
+            module_path = self.__dict__["_minihaiku_path"]
         except KeyError:
             raise _no_super_init(type(self)) from None
-        scopes = frame.scopes
-        top = scopes.scopes[-1]
+        scopes = frame.scopes.scopes
+        top = scopes[-1]
         if frame.scheme is not SEED:  # another scheme (haiku) names the method's scope
             if is_transparent:
                 if top.owner is self:  # called by another method of this module
@@ -104,28 +110,30 @@ def _wrap_method(method_name: str, f: Callable[..., Any], is_transparent: bool) 
             else:
                 path, prefix = frame.scheme.method_scope(module_path, method_name)
         else:
-            prefix = module_path + "/" + method_name
+            prefix = module_path + suffix
             if is_transparent:
                 if top.owner is self:  # called by another method of this module
                     return f(self, *args, **kwargs)
                 path = module_path
             else:
                 path = prefix if self._minihaiku_method_scopes else module_path
+        intercepted = frame.method_interceptors or GLOBAL_METHOD_INTERCEPTORS
         if top.owner is self and top.prefix == prefix:  # re-entry: super().__call__()
-            if frame.method_interceptors or GLOBAL_METHOD_INTERCEPTORS:
+            if intercepted:
                 # Interceptors see every level of a super() chain, as in dm-haiku.
                 interceptors = (*GLOBAL_METHOD_INTERCEPTORS, *frame.method_interceptors)
                 return run_intercepted(interceptors, self, method_name, f, args, kwargs)
             return f(self, *args, **kwargs)
         # Parameters go to ``path``; modules constructed here under ``prefix``.
-        depth = scopes.enter(path, self, prefix)
+        depth = len(scopes)
+        scopes.append(Scope(path, self, None, prefix))
         try:
-            if frame.method_interceptors or GLOBAL_METHOD_INTERCEPTORS:
+            if intercepted:
                 interceptors = (*GLOBAL_METHOD_INTERCEPTORS, *frame.method_interceptors)
                 return run_intercepted(interceptors, self, method_name, f, args, kwargs)
             return f(self, *args, **kwargs)
         finally:
-            scopes.exit(depth)
+            del scopes[depth:]
 
     setattr(wrapped, _WRAPPED, True)
     return wrapped
@@ -147,8 +155,8 @@ def _constructing(body: Callable[..., None], method_name: str) -> Callable[..., 
         frame = frame_or_none()
         if frame is None:
             frame = current_frame(f"constructing {type(self).__name__}")
-        scopes = frame.scopes
-        depth = len(scopes.scopes)
+        scopes = frame.scopes.scopes
+        depth = len(scopes)
         d["_minihaiku_constructing"] = depth
         try:
             reported = method_name
@@ -164,7 +172,7 @@ def _constructing(body: Callable[..., None], method_name: str) -> Callable[..., 
                 body(self, *args, **kwargs)
         finally:
             del d["_minihaiku_constructing"]
-            scopes.exit(depth)
+            del scopes[depth:]
         if "_minihaiku_path" not in d:
             raise _no_super_init(type(self))
 
@@ -296,7 +304,9 @@ class Module:
             unique = scheme.module_name(top, cls.__name__, name)
             path = scheme.join(top.prefix, unique)
         else:
-            names = top.taken()
+            names = top.names
+            if names is None:
+                names = top.taken()
             forced = False
             if name is None:
                 unique = names.auto(cls.__name__)
@@ -318,7 +328,8 @@ class Module:
         d["_minihaiku_path"] = path
         if "_minihaiku_constructing" in d:
             # Submodules built in the rest of __init__ nest under this module.
-            scopes.enter(path, self, None if scheme is SEED else scheme.construction_prefix(path))
+            prefix = None if scheme is SEED else scheme.construction_prefix(path)
+            scopes.scopes.append(Scope(path, self, None, prefix))
 
     def __post_init__(self) -> None:
         """Names a dataclass module (dataclass ``__init__`` calls this)."""

@@ -109,7 +109,9 @@ def get_param(
     frame = frame_or_none()
     if frame is None:
         frame = current_frame("get_param")
-    path = scoped_path(frame, name, "parameter")
+    if type(name) is not str or not name or "/" in name:  # scoped_path, inlined
+        check_name(name, "parameter", frame.scopes.scopes[-1].path)
+    path = frame.scopes.scopes[-1].path + "/" + name
     if type(shape) is not tuple:
         shape = norm_shape(shape, path)
     params = frame.params

@@ -1,9 +1,10 @@
 """The scope stack: the path that parameters created right now are put under.
 
 A scope is a path (``~``, ``~/MLP_0/__call__``), the module that owns it (for
-``transparent`` methods), and the module names already taken in it. Modules,
-lifted transforms and interceptors change scopes only through
-:meth:`ScopeStack.enter` and :meth:`ScopeStack.exit`.
+``transparent`` methods), and the module names already taken in it. Lifted
+transforms and interceptors change scopes only through
+:meth:`ScopeStack.enter` and :meth:`ScopeStack.exit`; the module wrappers
+(``_module.py``, the hot path) do what they do inline on :attr:`ScopeStack.scopes`.
 """
 
 from __future__ import annotations

@@ -49,6 +49,10 @@ def check_axis_pair(value: Any, name: str, where: str) -> Pair:
     axes = value
     if axes is None:
         return None
+    if type(axes) is tuple and len(axes) == 2:  # the usual case, without the ABC checks
+        first, second = axes
+        if (first is None or type(first) is str) and (second is None or type(second) is str):
+            return axes
     if (
         isinstance(axes, Sequence)
         and not isinstance(axes, str)

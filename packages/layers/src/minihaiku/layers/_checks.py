@@ -41,6 +41,8 @@ def check_size(value: Any, name: str, where: str) -> int:
       minihaiku.core._errors.InvalidArgumentError: Linear ~/Linear_0: output_size must be a
       positive int, got 0. A layer needs at least one output unit.
     """
+    if type(value) is int and value > 0:  # the usual case
+        return value
     if isinstance(value, bool):
         raise InvalidArgumentTypeError(
             f"{prefix(where)}{name} must be a positive int, got the bool {value!r}."

@@ -136,10 +136,11 @@ class MLP(Module):
         x = inputs
         sizes = []
         last = len(self.output_sizes) - 1
+        pair = (self.axes, swap(self.axes))  # even layers map forward, odd ones back
         for i, size in enumerate(self.output_sizes):
-            sizes.append(int(x.shape[-1]) if getattr(x, "shape", None) else 0)
-            axes = self.axes if i % 2 == 0 else swap(self.axes)
-            x = Linear(size, self.with_bias, self.w_init, self.b_init, axes=axes)(x)
+            shape = getattr(x, "shape", None)
+            sizes.append(int(shape[-1]) if shape else 0)
+            x = Linear(size, self.with_bias, self.w_init, self.b_init, axes=pair[i % 2])(x)
             if i < last or self.activate_final:
                 if dropout_rate is not None:
                     rng, key = jax.random.split(rng)
