@@ -178,7 +178,7 @@ def truncated_normal(
                 "parameter with a complex dtype."
             )
         if dtype == jnp.float32 and all(isinstance(v, float | int) for v in (s, m, lo, hi)):
-            value = _scaled_truncated_normal(key, lo, hi, tuple(shape), np.float32(s))
+            value: jax.Array = _scaled_truncated_normal(key, lo, hi, tuple(shape), np.float32(s))
             value = value if m == 0 else m + value
         else:
             value = m + s * jax.random.truncated_normal(key, lo, hi, shape, dtype)
