@@ -75,7 +75,11 @@ def _ema(state: dict[str, jax.Array], value: jax.Array) -> dict[str, jax.Array]:
     """The moving average's next state (zero-debiased, as dm-haiku's)."""
     counter = state["counter"] + 1
     hidden = state["hidden"] * DECAY + value * (1 - DECAY)
-    return {"counter": counter, "hidden": hidden, "average": hidden / (1 - DECAY**counter)}
+    try:  # the exponent from the stored counter: ``counter``'s value waits for the queue
+        step: int | jax.Array = int(state["counter"]) + 1
+    except TypeError:  # traced
+        step = counter
+    return {"counter": counter, "hidden": hidden, "average": hidden / (1 - DECAY**step)}
 
 
 def _first(value: jax.Array) -> dict[str, jax.Array]:
