@@ -49,7 +49,7 @@ class KeySequence:
       >>> first = next(seq)
       >>> key, sub = jax.random.split(jax.random.PRNGKey(0))
       >>> bool((first == sub).all()), bool((seq.key == key).all())
-      True True
+      (True, True)
     """
 
     __slots__ = ("_key", "ahead", "subkeys")
