@@ -13,8 +13,9 @@ of a fresh function calling ``apply``), the jitted train step per call
 the two jitted train steps lower to the same StableHLO once locations and
 metadata are stripped (and, where not, which ops differ in number, and whether
 XLA's optimized programs are the same once instructions are renamed in order).
-For the MLP and the block a third row, the same math hand-written in JAX
-(bench/layers_models.py's block; its own initializers), is the floor: the
+For each model a third row, the same math hand-written in JAX
+(bench/layers_models.py's block; bench/haiku_resnet18.py's ResNet18, checked
+against dm-haiku's outputs; their own initializers), is the floor: the
 arithmetic, dispatches and tracing no library on top of JAX can skip. Every
 timing is the median of ``--repeats`` rounds; in each round the libraries run
 one after the other (the order flips every round) in this one process, so
@@ -140,7 +141,8 @@ class Built:
 
 
 class HandWritten:
-    """The floor: the same math hand-written (bench/layers_models.py's block; an MLP)."""
+    """The floor: the same math hand-written (bench/layers_models.py's block; an MLP;
+    bench/haiku_resnet18.py's ResNet18)."""
 
     def __init__(self, model: str) -> None:
         import layers_models
@@ -153,8 +155,13 @@ class HandWritten:
         if model == "transformer":
             impl = layers_models.transformer_pure()
             self._init, apply = impl.init, impl.apply
+        elif model == "resnet18":
+            import haiku_resnet18
+
+            x = self.x
+            self._init, apply = lambda key: haiku_resnet18.init(key, x), haiku_resnet18.apply
         else:
-            sizes = (x_shape[-1], 256, 256, 256, 10)
+            sizes = (x_shape[-1], 256, 256, 256, 10)  # the MLP
 
             def init(key: jax.Array) -> tuple[Any, Any]:
                 keys = jax.random.split(key, len(sizes) - 1)
@@ -245,8 +252,7 @@ def best(fn: Callable[[], None], calls: int) -> float:
 
 def measure(model: str, repeats: int, calls: int, show_diff: bool) -> None:
     built: dict[str, Any] = {name: Built(hk, model) for name, hk in LIBS.items()}
-    if model != "resnet18":  # no hand-written ResNet18 here
-        built[HAND] = HandWritten(model)
+    built[HAND] = HandWritten(model)
     for b in built.values():  # warm-up
         b.init(), b.apply(), b.trace(), b.train_step()
     samples: dict[tuple[str, str], list[float]] = {(n, c): [] for n in built for c in COLS}

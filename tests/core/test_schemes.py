@@ -219,3 +219,30 @@ def test_name_like_under_the_seed_scheme_shares_the_other_methods_scope():
         return net() + net.fast()
 
     assert list(transform(f).init(0)) == ["~/Net_0/__call__/Leaf_0/__call__/w"]
+
+
+def test_the_key_sequence_split_ahead_is_one_split_per_draw():
+    """Draws split ahead in one call equal dm-haiku's one split per draw, around reserves."""
+    from minihaiku.core._key_sequence import AHEAD, KeySequence
+
+    key = jax.random.PRNGKey(3)
+    seq, want = KeySequence(key), []
+    got = [next(seq) for _ in range(3)]
+    seq.reserve(2)
+    got += [next(seq) for _ in range(AHEAD + 3)]
+    seq.key = jax.random.PRNGKey(5)  # replaced: what was split ahead is dropped
+    got.append(next(seq))
+    k = key
+    for _ in range(3):
+        k, sub = jax.random.split(k)
+        want.append(sub)
+    k, *subs = jax.random.split(k, 3)
+    want += subs
+    for _ in range(AHEAD + 1):
+        k, sub = jax.random.split(k)
+        want.append(sub)
+    want.append(jax.random.split(jax.random.PRNGKey(5))[1])
+    assert len(got) == len(want)
+    for i, (g, w) in enumerate(zip(got, want, strict=True)):
+        np.testing.assert_array_equal(g, w, err_msg=str(i))
+    assert seq.ahead, "the draws after a replaced key are split ahead again"

@@ -155,3 +155,43 @@ def test_ema_takes_a_traced_decay():
     _, state = f.init(0, 1.0, 0.5)
     out, _ = jax.jit(f.apply)({}, state, 2.0, 0.5)
     np.testing.assert_allclose(out, 2.0)
+
+
+@pytest.mark.parametrize("decay", [0.9, 0.7])
+def test_ema_debiases_with_dm_haikus_bits_every_step(decay):
+    """Eager: the debiasing exponent (read from the stored counter) is dm-haiku's, bit for bit."""
+    f = transform_with_state(lambda v: ExponentialMovingAverage(decay)(v))
+    g = hk.transform_with_state(lambda v: hk.ExponentialMovingAverage(decay)(v))
+    _, state = f.init(0, VALUES[0])
+    _, hk_state = g.init(jax.random.key(0), VALUES[0])
+    for v in VALUES * 2:
+        out, state = f.apply({}, state, v)
+        want, hk_state = g.apply({}, hk_state, None, v)
+        np.testing.assert_array_equal(out, want)
+        for leaf, value in hk_state["exponential_moving_average"].items():
+            np.testing.assert_array_equal(state[EMA + leaf], value, err_msg=leaf)
+    assert int(state[EMA + "counter"]) == 2 * len(VALUES)
+
+
+def test_ema_called_twice_in_one_step_debiases_with_each_count():
+    """Two calls in one init and apply: as dm-haiku's, bit for bit."""
+
+    def f(lib):
+        def g(v):
+            ema = lib.ExponentialMovingAverage(0.9, name="ema")
+            return ema(v), ema(2 * v)
+
+        return g
+
+    import minihaiku.layers as ml
+
+    mine = transform_with_state(f(ml))
+    theirs = hk.transform_with_state(f(hk))
+    _, state = mine.init(0, VALUES[0])
+    _, hk_state = theirs.init(jax.random.key(0), VALUES[0])
+    for v in VALUES[1:3]:
+        (a, b), state = mine.apply({}, state, v)
+        (c, d), hk_state = theirs.apply({}, hk_state, None, v)
+        np.testing.assert_array_equal(a, c)
+        np.testing.assert_array_equal(b, d)
+    assert int(state["~/ema/counter"]) == int(hk_state["ema"]["counter"])

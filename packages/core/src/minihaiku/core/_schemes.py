@@ -17,15 +17,14 @@ transforms and interceptors are the same code under every scheme.
 
 from __future__ import annotations
 
-import collections
 import re
 from collections.abc import Mapping
 from typing import Any
 
-import jax
 import jax.numpy as jnp
 
 from minihaiku.core._errors import DuplicateNameError, InvalidArgumentError, InvalidNameError
+from minihaiku.core._key_sequence import KeySequence
 from minihaiku.core._keys import Keys
 from minihaiku.core._naming import ScopeNames, check_name
 from minihaiku.core._scope import ROOT, Scope, ScopeStack
@@ -151,36 +150,6 @@ def camel_to_snake(name: str) -> str:
       ['mlp', 'conv2_d', 'multi_head_attention', 'res_net50']
     """
     return _ALL_CAP.sub(r"\1_\2", _FIRST_CAP.sub(r"\1_\2", name)).lower()
-
-
-class KeySequence:
-    """dm-haiku's ``PRNGSequence`` splitting: ``reserve(n)`` splits ``key`` into ``n + 1``.
-
-    The first key of each split continues the sequence, the others are handed
-    out in order; ``next`` with none reserved reserves :attr:`reserve_size`
-    (dm-haiku's ``rng_reserve_size``, 1 unless ``minihaiku.haiku`` sets it).
-    """
-
-    __slots__ = ("key", "subkeys")
-
-    #: How many keys ``next`` splits at once when none are reserved (process-wide).
-    reserve_size = 1
-
-    def __init__(self, key: Any) -> None:
-        self.key = key
-        self.subkeys: collections.deque[Any] = collections.deque()
-
-    def reserve(self, num: int) -> None:
-        """Splits ``num`` keys now for the next draws."""
-        if num > 0:
-            # one unstacking of the split (indexing each key costs a dispatch apiece)
-            self.key, *keys = jax.random.split(self.key, num + 1)
-            self.subkeys.extend(keys)
-
-    def __next__(self) -> Any:
-        if not self.subkeys:
-            self.reserve(KeySequence.reserve_size)
-        return self.subkeys.popleft()
 
 
 class HaikuKeys(Keys):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -122,6 +123,21 @@ def _check_mean(mean: Any, where: str) -> float | complex:
     return check_finite(mean, "mean", where)
 
 
+@functools.partial(jax.jit, static_argnums=(1, 2, 3))
+def _scaled_truncated_normal(
+    key: Any, lower: float, upper: float, shape: Shape, stddev: np.float32
+) -> jax.Array:
+    """``0.0 + stddev * z`` (float32) in one dispatch: the draw, product and sum eager code makes.
+
+    ``stddev`` is an argument, not a constant, so XLA cannot fold it into the
+    draw's own constant factors (a different rounding); a nonzero mean is
+    added outside (XLA may contract a product and a sum in one program into a
+    fused multiply-add, rounded once).
+    """
+    z = jax.random.truncated_normal(key, lower, upper, shape, jnp.float32)
+    return 0.0 + stddev * z
+
+
 def truncated_normal(
     stddev: float = 1.0, mean: float | complex = 0.0, lower: float = -2.0, upper: float = 2.0
 ) -> Initializer:
@@ -161,7 +177,11 @@ def truncated_normal(
                 f"{jnp.dtype(dtype)} is real; pass a real mean, or create the "
                 "parameter with a complex dtype."
             )
-        value = m + s * jax.random.truncated_normal(key, lo, hi, shape, dtype)
+        if dtype == jnp.float32 and all(isinstance(v, float | int) for v in (s, m, lo, hi)):
+            value: jax.Array = _scaled_truncated_normal(key, lo, hi, tuple(shape), np.float32(s))
+            value = value if m == 0 else m + value
+        else:
+            value = m + s * jax.random.truncated_normal(key, lo, hi, shape, dtype)
         return value if value.dtype == dtype else value.astype(dtype)
 
     return init

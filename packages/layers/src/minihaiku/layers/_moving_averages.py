@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import operator
 import warnings
 from collections.abc import Sequence
@@ -12,13 +13,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from minihaiku.core import (
+    Initializer,
     InvalidArgumentError,
     InvalidArgumentTypeError,
     Module,
     get_state,
+    keyless,
     set_state,
 )
-from minihaiku.initializers import constant, zeros
+from minihaiku.initializers import zeros
 
 __all__ = ["ExponentialMovingAverage"]
 
@@ -139,8 +142,8 @@ class ExponentialMovingAverage(Module, method_scopes=False):
           The (debiased) exponentially weighted average.
         """
         value = jnp.asarray(value)
-        counter = get_state("counter", (), jnp.int32, init=constant(-self.warmup_length))
-        counter = counter + 1
+        stored = get_state("counter", (), jnp.int32, init=_counter_init(-self.warmup_length))
+        counter = stored + 1
         decay = jax.lax.convert_element_type(self.decay, value.dtype)
         if self.warmup_length > 0:
             decay = jnp.where(counter <= 0, jnp.zeros_like(decay), decay)
@@ -149,7 +152,7 @@ class ExponentialMovingAverage(Module, method_scopes=False):
         hidden = hidden * decay + value * (one - decay)
         average = hidden
         if self.zero_debias:
-            average /= one - jnp.power(decay, counter)
+            average /= one - jnp.power(decay, _step(stored, counter))
         if update_stats:
             set_state("counter", counter)
             set_state("hidden", hidden, axes=self.axes)
@@ -160,3 +163,41 @@ class ExponentialMovingAverage(Module, method_scopes=False):
     def average(self) -> jax.Array:
         """The current average (the state ``average``)."""
         return get_state("average")
+
+
+#: The last counter ``_counter_init`` made and its value (read back without waiting).
+_MADE: list[tuple[jax.Array, int]] = []
+#: The type of a concrete (not traced) array, found on first use.
+_ARRAY: list[type] = []
+
+
+def _step(stored: jax.Array, counter: jax.Array) -> int | jax.Array:
+    """The exponent of the debiasing: ``stored + 1`` as an int when not traced.
+
+    ``jnp.power`` turns a concrete integer exponent into an int anyway (then
+    ``lax.integer_pow``, the same bits); reading ``counter`` for it waits for
+    every computation queued before its ``+ 1`` (the forward pass so far). The
+    value comes from :func:`_counter_init` when it made ``stored``, else from
+    ``stored`` (an input, already computed).
+    """
+    if not _ARRAY:
+        with jax.ensure_compile_time_eval():
+            _ARRAY.append(type(jnp.zeros((), jnp.int32)))
+    if type(counter) is not _ARRAY[0] or type(stored) is not _ARRAY[0]:
+        return counter  # traced (tested by type: a tracer's failed index costs ms in a trace)
+    if _MADE and _MADE[0][0] is stored:
+        return _MADE[0][1] + 1
+    return operator.index(stored) + 1
+
+
+@functools.lru_cache(maxsize=64)
+def _counter_init(start: int) -> Initializer:
+    """The counter's first value ``start`` (``constant(start)``'s bits), remembered in ``_MADE``."""
+
+    @keyless
+    def init(key: Any, shape: Sequence[int], dtype: Any = jnp.int32) -> jax.Array:
+        value = jnp.asarray(np.full(tuple(shape), start, dtype))
+        _MADE[:] = [(value, start)]
+        return value
+
+    return init
