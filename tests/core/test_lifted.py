@@ -153,6 +153,46 @@ def test_vmap_split_params_makes_an_ensemble():
     close(t.apply(params, x), want)
 
 
+def test_vmap_axis_name_binds_the_axis_for_collectives_in_init_and_apply():
+    # BatchNorm-like centring across the mapped axis, a state entry set from a
+    # collective, and per-element ensemble params indexed by the named axis.
+    def f(x):
+        def one(r):
+            h = Linear(2)(r)
+            mean = jax.lax.pmean(h, "batch")
+            set_state("mean", mean)
+            return (h - mean) * (1.0 + jax.lax.axis_index("batch"))
+
+        return mh.vmap(one, axis_name="batch")(x)
+
+    t = transform_with_state(f)
+    params, state = t.init(0, x)
+    w, b = params["~/Linear_0/__call__/w"], params["~/Linear_0/__call__/b"]
+    h = x @ w + b
+    # init's state is the whole batch's mean (the init pass maps over all of x)
+    close(state["~/mean"], h.mean(0))
+    out, new_state = t.apply(params, state, x)
+    close(out, (h - h.mean(0)) * (1.0 + jnp.arange(4.0))[:, None])
+    close(new_state["~/mean"], h.mean(0))
+    # without a name the same collective is JAX's unbound-axis error
+    with pytest.raises(NameError, match="unbound axis name: batch"):
+        transform(lambda x: mh.vmap(lambda r: jax.lax.psum(r, "batch"))(x)).init(0, x)
+
+
+def test_vmap_axis_name_with_split_params_indexes_each_members_params():
+    def f(x):
+        return mh.vmap(
+            lambda r: Linear(2)(r) + jax.lax.psum(r.sum(), "e"), split_params=True, axis_name="e"
+        )(x)
+
+    t = transform(f)
+    params = t.init(0, x)
+    w, b = params["~/Linear_0/__call__/w"], params["~/Linear_0/__call__/b"]
+    assert w.shape == (4, 3, 2)
+    want = jnp.stack([x[i] @ w[i] + b[i] for i in range(4)]) + x.sum()
+    close(t.apply(params, x), want)
+
+
 def test_remat_gives_the_same_values_and_gradients():
     check_same(
         lambda x: mh.remat(lambda h: jnp.tanh(Linear(3)(h)))(x), lambda x: jnp.tanh(Linear(3)(x)), x

@@ -2,6 +2,7 @@
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
 import minihaiku.haiku as mhk
@@ -141,9 +142,58 @@ def test_vmap_split_rng_in_apply_gives_each_element_its_own_key():
     assert keys.shape == (3, 2) and len({tuple(k.tolist()) for k in keys}) == 3
 
 
-def test_vmap_named_axes_are_refused_with_a_message():
-    with pytest.raises(InvalidArgumentError, match="named axes are not supported"):
-        mhk.vmap(lambda y: y, axis_name="i", split_rng=False)
+def _named_axis_batch_norm(hk, x):
+    """Collectives over vmap's named axis: a centring pmean, BatchNorm across it, a psum."""
+
+    def one(y):
+        h = hk.Linear(3)(y)
+        h = h - jax.lax.pmean(h, "i")
+        h = hk.BatchNorm(True, True, 0.9, cross_replica_axis="i")(h[None], is_training=True)[0]
+        return jax.lax.psum(h, "i") * hk.get_parameter("s", [], init=jnp.ones)
+
+    return hk.vmap(one, axis_name="i", split_rng=False)(x)
+
+
+def _named_axis_index(hk, x):
+    """axis_index of the named axis, with an unmapped argument and split keys in apply."""
+
+    def one(y, z):
+        noise = 0.0 if hk.running_init() else jax.random.uniform(hk.next_rng_key())
+        return hk.Linear(2)(y) * jax.lax.axis_index("b") + z + noise
+
+    split = not hk.running_init()
+    return hk.vmap(one, in_axes=(0, None), axis_name="b", split_rng=split)(x, 1.0)
+
+
+@pytest.mark.parametrize("program", [_named_axis_batch_norm, _named_axis_index])
+def test_vmap_with_a_named_axis_matches_dm_haiku(program):
+    # dm-haiku's lifted vmap hands back its modules sorted; the values are compared by name.
+    ref_f = haiku.transform_with_state(lambda x: program(haiku, x))
+    got_f = mhk.transform_with_state(lambda x: program(mhk, x))
+    key = jax.random.PRNGKey(42)
+    (ref_p, ref_s), (got_p, got_s) = ref_f.init(key, X), got_f.init(key, X)
+    assert sorted(got_p) == sorted(ref_p) and sorted(got_s) == sorted(ref_s)
+    for ref, got in ((ref_p, got_p), (ref_s, got_s)):
+        for module, leaves in ref.items():
+            assert sorted(got[module]) == sorted(leaves), module
+            for leaf, value in leaves.items():
+                np.testing.assert_array_equal(got[module][leaf], value, err_msg=module + leaf)
+    state = ref_s
+    for step in range(3):
+        rng = jax.random.PRNGKey(step)
+        out_ref, state_ref = ref_f.apply(ref_p, state, rng, X)
+        out_got, state_got = got_f.apply(ref_p, state, rng, X)
+        np.testing.assert_allclose(out_got, out_ref, rtol=1e-5, atol=1e-6)
+        for module, leaves in state_ref.items():
+            for leaf, value in leaves.items():
+                np.testing.assert_allclose(state_got[module][leaf], value, rtol=1e-5, atol=1e-6)
+        state = state_ref
+
+
+def test_a_collective_over_an_unnamed_axis_is_jaxs_error_in_both(hk):
+    f = hk.transform(lambda x: hk.vmap(lambda y: jax.lax.psum(y, "i"), split_rng=False)(x))
+    with pytest.raises(NameError, match="unbound axis name: i"):
+        f.init(jax.random.PRNGKey(0), X)
 
 
 def test_while_loop_in_init_is_a_value_error_in_both(hk):

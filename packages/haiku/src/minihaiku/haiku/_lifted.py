@@ -44,9 +44,12 @@ def vmap(
     during ``init`` it is an error, as in dm-haiku; pass
     ``split_rng=(not hk.running_init())``).
 
+    ``axis_name`` names the mapped axis for collectives inside ``fun``
+    (``jax.lax.pmean``, ``hk.BatchNorm(cross_replica_axis=...)``), as in
+    ``jax.vmap``; ``spmd_axis_name`` is passed on to ``jax.vmap``.
+
     Raises:
-      InvalidArgumentError: ``split_rng=True`` while ``init`` runs, or
-        ``axis_name`` / ``spmd_axis_name`` given (not supported yet) (a ``ValueError``).
+      InvalidArgumentError: ``split_rng=True`` while ``init`` runs (a ``ValueError``).
 
     Examples:
       >>> import minihaiku.haiku as hk
@@ -57,13 +60,10 @@ def vmap(
       >>> f.apply(f.init(None, jnp.arange(3.0)), None, jnp.arange(3.0))
       Array([0., 1., 2.], dtype=float32)
     """
-    if axis_name is not None or spmd_axis_name is not None:
-        raise InvalidArgumentError(
-            f"vmap(axis_name={axis_name!r}, spmd_axis_name={spmd_axis_name!r}): named "
-            "axes are not supported by minihaiku.haiku's vmap yet. Leave them out, or "
-            "use jax.vmap on a function of the transformed apply."
-        )
-    mapped = core.vmap(fun, in_axes, out_axes, axis_size, split_rng=split_rng)
+    mapped = core.vmap(
+        fun, in_axes, out_axes, axis_size, split_rng=split_rng,
+        axis_name=axis_name, spmd_axis_name=spmd_axis_name,
+    )  # fmt: skip
 
     def run(*args: Any) -> Any:
         if split_rng and core.running_init():

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import jax
@@ -21,6 +21,7 @@ import jax.numpy as jnp
 from minihaiku.core._errors import InvalidArgumentError, InvalidArgumentTypeError
 from minihaiku.core._frame import current_frame
 from minihaiku.core._lifting.lift import lift
+from minihaiku.core._lifting.named_axis import init_pass_over_axis
 from minihaiku.core._lifting.outputs import Recorder, describe_fn, mismatch
 
 __all__ = ["eval_shape", "grad", "map", "remat", "scan", "value_and_grad", "vmap"]
@@ -175,6 +176,9 @@ def vmap(
     axis_size: int | None = None,
     split_rng: bool = False,
     split_params: bool = False,
+    *,
+    axis_name: Hashable | None = None,
+    spmd_axis_name: Any = None,
 ) -> Callable[..., Any]:
     """``jax.vmap`` that may use parameters, state and keys inside ``fn``.
 
@@ -187,6 +191,13 @@ def vmap(
       split_params: give each element its own parameters (an ensemble): the
         parameters created inside get a leading axis of the mapped size.
         Default: parameters are shared across the mapped axis.
+      axis_name: a name for the mapped axis, for collectives inside ``fn``
+        (``jax.lax.pmean(x, axis_name)``, ``BatchNorm``'s
+        ``cross_replica_axis``), as in ``jax.vmap``. With a named axis the
+        ``init`` pass that creates the parameters maps ``fn`` over the whole
+        batch too (without one, it runs ``fn`` on the first element).
+      spmd_axis_name: as in ``jax.vmap`` (the mesh axis the mapped axis is
+        sharded over).
 
     Examples:
       >>> from minihaiku.core import get_param, transform, vmap
@@ -196,7 +207,19 @@ def vmap(
       >>> f = transform(f)
       >>> f.apply(f.init(0, jnp.ones(2)), jnp.arange(2.0))
       Array([0., 1.], dtype=float32)
+
+      A named axis, for a collective across the mapped elements:
+
+      >>> centre = lambda x: x - jax.lax.pmean(x, "batch")
+      >>> transform(lambda xs: vmap(centre, axis_name="batch")(xs)).apply({}, jnp.arange(3.0))
+      Array([-1.,  0.,  1.], dtype=float32)
     """
+    init_pass: list[dict[str, Any]] = []  # jax.vmap's arguments while lift's init pass runs
+
+    def run(*a: Any) -> Any:
+        if init_pass:  # the init pass with a named axis: over the batch, inside jax.vmap
+            return init_pass_over_axis(fn, init_pass[0], a)
+        return fn(*a)
 
     @functools.wraps(fn)
     def mapped(*args: Any) -> Any:
@@ -208,26 +231,37 @@ def vmap(
                 f"{len(args)} positional arguments; give one entry per argument."
             )
         size = _mapped_size(axes, args, axis_size)
-        lifted = lift(
-            "vmap",
-            [fn],
-            lambda: tuple(_slice0(x, a) for a, x in zip(axes, args, strict=True)),
-            stack_size=size if split_params else None,
-        )
+        name = axis_name if axis_name is not None else f"_minihaiku_vmap_{next(_axis_names)}"
+        if axis_name is not None:
+            init_pass.append(
+                dict(in_axes=tuple(axes), out_axes=out_axes, axis_size=axis_size,
+                     axis_name=name, spmd_axis_name=spmd_axis_name)
+            )  # fmt: skip
+        try:
+            lifted = lift(
+                "vmap",
+                [run],
+                # the init pass runs one element, or with a named axis all of them
+                (lambda: args)
+                if axis_name is not None
+                else lambda: tuple(_slice0(x, a) for a, x in zip(axes, args, strict=True)),
+                stack_size=size if split_params else None,
+            )
+        finally:
+            init_pass.clear()
         (pure,) = lifted.pures
         key, rng_axis = lifted.key, None
         if split_rng:
             keys = lifted.split(size)
             if keys is not None:
                 key, rng_axis = keys, 0
-        name = f"_minihaiku_vmap_{next(_axis_names)}"
 
         def inner(st: Any, k: Any, *a: Any) -> Any:
             return pure(st, k, jax.lax.axis_index(name) if split_params else None, *a)
 
         out, state = jax.vmap(
             inner, in_axes=(None, rng_axis, *axes), out_axes=(out_axes, None),
-            axis_size=axis_size, axis_name=name,
+            axis_size=axis_size, axis_name=name, spmd_axis_name=spmd_axis_name,
         )(lifted.state, key, *args)  # fmt: skip
         lifted.done(state)
         return out
