@@ -165,7 +165,18 @@ def _named_axis_index(hk, x):
     return hk.vmap(one, in_axes=(0, None), axis_name="b", split_rng=split)(x, 1.0)
 
 
-@pytest.mark.parametrize("program", [_named_axis_batch_norm, _named_axis_index])
+def _named_axis_keys(hk, x):
+    """Keys drawn inside (shared, split_rng=False) and a module after: the key sequence lines up."""
+
+    def one(y):
+        h = hk.Linear(3)(y)
+        return h + jax.random.normal(hk.next_rng_key(), h.shape) - jax.lax.pmean(h, "i")
+
+    out = hk.vmap(one, axis_name="i", split_rng=False)(x)
+    return hk.Linear(2, name="head")(out) + jax.random.uniform(hk.next_rng_key())
+
+
+@pytest.mark.parametrize("program", [_named_axis_batch_norm, _named_axis_index, _named_axis_keys])
 def test_vmap_with_a_named_axis_matches_dm_haiku(program):
     # dm-haiku's lifted vmap hands back its modules sorted; the values are compared by name.
     ref_f = haiku.transform_with_state(lambda x: program(haiku, x))
