@@ -174,6 +174,7 @@ PUBLIC = {
         "check_one_of",
         "check_positive",
         "check_positive_int",
+        "is_tracer",
         "prefix",
     ],
     "minihaiku.initializers": [

@@ -31,6 +31,7 @@ from typing import Any, TypeVar
 import jax.numpy as jnp
 import numpy as np
 
+from minihaiku.core._concrete import is_tracer
 from minihaiku.core._errors import (
     InvalidArgumentError,
     InvalidArgumentTypeError,
@@ -51,6 +52,7 @@ __all__ = [
     "check_one_of",
     "check_positive",
     "check_positive_int",
+    "is_tracer",
     "prefix",
 ]
 

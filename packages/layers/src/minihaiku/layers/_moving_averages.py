@@ -21,6 +21,7 @@ from minihaiku.core import (
     keyless,
     set_state,
 )
+from minihaiku.core.checks import is_tracer
 from minihaiku.initializers import zeros
 
 __all__ = ["ExponentialMovingAverage"]
@@ -167,8 +168,6 @@ class ExponentialMovingAverage(Module, method_scopes=False):
 
 #: The last counter ``_counter_init`` made and its value (read back without waiting).
 _MADE: list[tuple[jax.Array, int]] = []
-#: The type of a concrete (not traced) array, found on first use.
-_ARRAY: list[type] = []
 
 
 def _step(stored: jax.Array, counter: jax.Array) -> int | jax.Array:
@@ -180,11 +179,9 @@ def _step(stored: jax.Array, counter: jax.Array) -> int | jax.Array:
     value comes from :func:`_counter_init` when it made ``stored``, else from
     ``stored`` (an input, already computed).
     """
-    if not _ARRAY:
-        with jax.ensure_compile_time_eval():
-            _ARRAY.append(type(jnp.zeros((), jnp.int32)))
-    if type(counter) is not _ARRAY[0] or type(stored) is not _ARRAY[0]:
-        return counter  # traced (tested by type: a tracer's failed index costs ms in a trace)
+    for x in (counter, stored):
+        if not isinstance(x, jax.Array) or is_tracer(x):
+            return counter  # traced (tested by type: a tracer's failed index costs ms in a trace)
     if _MADE and _MADE[0][0] is stored:
         return _MADE[0][1] + 1
     return operator.index(stored) + 1
