@@ -33,7 +33,7 @@ from minihaiku.core._errors import InvalidArgumentError, MinihaikuError
 from minihaiku.core._frame import InitFrame, running
 from minihaiku.core._haiku_plan import PlanKeys, replay
 from minihaiku.core._init_plan import CannotPlanError, Entry, Plan, planning, stop_planning
-from minihaiku.core._keys import Keys, as_key
+from minihaiku.core._keys import as_key
 from minihaiku.core._schemes import SEED, HaikuKeys, KeySequence, Scheme
 
 __all__ = ["AbstractInitError", "init_mode", "run_init"]
@@ -173,18 +173,24 @@ def _check_all(
     )
 
 
-def _create_all(key: Any, *kinds: list[Entry]) -> tuple[dict[str, Any], ...]:
-    """Creates the entries, outside any trace, with the eager ``init``'s keys and code."""
-    keys = Keys(key)
+def _create_all(plan: Plan, *kinds: list[Entry]) -> tuple[dict[str, Any], ...]:
+    """The entries' values, with the eager ``init``'s keys and code.
+
+    Most were created during the trace (``plan.made``); the rest (an
+    initializer that failed there) are created here, outside any trace.
+    """
+    made = plan.made
+    keys = plan.keys
     out = []
     for entries in kinds:
-        made = {}
+        values = {}
         for e in entries:
-            k = None if e.salt is None else keys.param_key(e.salt)
-            made[e.path] = build(
-                e.initializer, e.label, k, e.shape, e.dtype, e.kind, e.path, e.sizes
-            )
-        out.append(made)
+            value = made.get((e.kind, e.path))
+            if value is None:
+                k = None if e.salt is None else keys.param_key(e.salt)
+                value = build(e.initializer, e.label, k, e.shape, e.dtype, e.kind, e.path, e.sizes)
+            values[e.path] = value
+        out.append(values)
     return tuple(out)
 
 
@@ -241,5 +247,5 @@ def run_init(
             "traceable (jnp/lax instead of Python control flow or numpy on values), "
             "or run init with init_mode('auto') or init_mode('eager')."
         ) from e
-    params, state = _create_all(key, *entries)
+    params, state = _create_all(plan, *entries)
     return params, state
