@@ -50,3 +50,31 @@ def test_a_bad_dtype_or_shape_is_reported_as_before():
             make()(None, (2,), "not-a-dtype")
         with pytest.raises(TypeError, match="Shapes must be 1D sequences of concrete values"):
             make()(None, ([2],), jnp.float32)  # unhashable: the uncached path reports it
+
+
+@pytest.mark.parametrize("kind", ["typed", "raw", "host"])
+@pytest.mark.parametrize("mode", ["fan_in", "fan_out", "fan_avg"])
+@pytest.mark.parametrize(
+    ("scale", "shape", "in_axis", "out_axis"),
+    [
+        (1.0, (256, 256), -2, -1),
+        (2.0, (3, 3, 16, 32), -2, -1),
+        (0.1, (7, 5), -2, -1),
+        (1.0 / 3.0, (4, 6, 10), 0, 2),
+        (1e-4, (2, 3, 5, 7), -1, 0),
+    ],
+)
+def test_variance_scaling_truncated_normal_equals_jax_nn(
+    kind, mode, scale, shape, in_axis, out_axis
+):
+    from minihaiku.initializers import variance_scaling
+
+    key = _keys()[kind]
+    got = variance_scaling(scale, mode, "truncated_normal", in_axis, out_axis)(
+        key, shape, jnp.float32
+    )
+    want = jax.nn.initializers.variance_scaling(
+        scale, mode, "truncated_normal", in_axis=in_axis, out_axis=out_axis
+    )(key, shape, jnp.float32)
+    assert got.dtype == jnp.float32
+    np.testing.assert_array_equal(np.asarray(got), np.asarray(want))

@@ -168,6 +168,23 @@ def _scaled_truncated_normal(
     return 0.0 + stddev * z
 
 
+#: The standard deviation of a standard normal truncated to (-2, 2) (jax.nn's constant).
+_TRUNCATED_STD = 0.87962566103423978
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _truncated_normal_times(key: Any, shape: tuple[int, ...], stddev: np.float32) -> jax.Array:
+    """``z * stddev`` (float32, z truncated to (-2, 2)): jax.nn's variance scaling in one dispatch.
+
+    Eagerly, ``jax.nn.initializers.variance_scaling`` dispatches about six
+    programs (the variance, its square root, the division, the draw, the
+    product). ``stddev`` is computed on the host in float32, as those programs
+    compute it, and passed as an argument, so XLA cannot fold it into the
+    draw's constants: the bits are the same.
+    """
+    return jax.random.truncated_normal(key, -2, 2, shape, jnp.float32) * stddev
+
+
 def truncated_normal(
     stddev: float = 1.0, mean: float | complex = 0.0, lower: float = -2.0, upper: float = 2.0
 ) -> Initializer:
@@ -318,6 +335,15 @@ def variance_scaling(
         if 0 in shape:  # an empty array (JAX would divide by the empty dimension)
             return jnp.zeros(shape, dtype)
         if len(shape) >= 2:
+            if distribution == "truncated_normal" and jnp.dtype(dtype) == jnp.float32:
+                denominator = {
+                    "fan_in": fan_in,
+                    "fan_out": fan_out,
+                    "fan_avg": (fan_in + fan_out) / 2,
+                }[mode]
+                # jax.nn's arithmetic, on the host in float32 (IEEE, the same bits)
+                stddev = np.sqrt(np.float32(scale / denominator)) / np.float32(_TRUNCATED_STD)
+                return _truncated_normal_times(key, shape, stddev)  # type: ignore[no-any-return]
             return inner(key, shape, dtype)
         # JAX refuses vectors and scalars; dm-haiku serves them with the fans
         # above. Draw them as a (1, n) matrix, whose fan_in is 1, at variance
