@@ -17,16 +17,11 @@ import jax.numpy as jnp
 from minihaiku.core._checks import canonical_dtype, check_allocatable, is_array
 from minihaiku.core._errors import InitializerError, MinihaikuError, NotCallableError, RngError
 from minihaiku.core._frame import InitFrame
-from minihaiku.core._init_plan import CannotPlanError, Entry, Plan, current_plan
+from minihaiku.core._init_plan import current_plan
 from minihaiku.core._keyless import is_keyless, keyless
 from minihaiku.core._keys import path_salt
 from minihaiku.core._plugins.default import DEFAULT_INITIALIZER, get_initializer
 from minihaiku.core._trace import check_trace
-
-try:  # outside any trace: eager dispatch on JAX's fast path
-    from jax._src.core import eval_context as _eval_context
-except ImportError:  # pragma: no cover - a JAX without it: staged constant folding
-    _eval_context = jax.ensure_compile_time_eval
 
 __all__ = ["InitLike", "build", "create", "zeros_init"]
 
@@ -141,59 +136,6 @@ def build(
     return make(key)
 
 
-#: What JAX raises when an initializer reaches a value of the forward pass.
-_TRACER_ERRORS = (
-    jax.errors.UnexpectedTracerError,
-    jax.errors.ConcretizationTypeError,
-    jax.errors.TracerArrayConversionError,
-    jax.errors.TracerIntegerConversionError,
-)
-
-
-def _uses_a_tracer(error: BaseException) -> bool:
-    seen: BaseException | None = error
-    for _ in range(8):  # the initializer's error, wrapped by ours at most a few times
-        if seen is None:
-            return False
-        if isinstance(seen, _TRACER_ERRORS):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
-
-
-def _start(plan: Plan, entry: Entry) -> None:
-    """Creates ``entry``'s value now, outside the abstract trace that recorded it.
-
-    Eager dispatch is asynchronous: the initializer's arithmetic runs while
-    Python goes on tracing the forward pass. The value is the one the eager
-    ``init`` creates (same key, same code). An initializer that reaches a
-    value of the forward pass (closes over an activation) raises
-    :class:`CannotPlanError`: ``init`` runs eagerly instead. Any other error
-    is dropped here and raised, unchanged, when the entry is created again
-    after the trace.
-    """
-    try:
-        with _eval_context():
-            key = None if entry.salt is None else plan.keys.param_key(entry.salt)
-            value = build(
-                entry.initializer,
-                entry.label,
-                key,
-                entry.shape,
-                entry.dtype,
-                entry.kind,
-                entry.path,
-                entry.sizes,
-            )
-    except Exception as e:
-        if _uses_a_tracer(e):
-            raise CannotPlanError(
-                f"the initializer of {entry.kind} {entry.path!r} uses a value of the forward pass"
-            ) from e
-        return
-    plan.made[entry.kind, entry.path] = value
-
-
 def create(
     frame: InitFrame,
     path: str,
@@ -217,11 +159,8 @@ def create(
     needs_key = bool(stacks) or not is_keyless(initializer)
     plan = current_plan()
     if plan is not None:
-        entry = plan.record(
+        return plan.record(
             frame, path, shape, dtype, initializer, label, kind, salt_path, needs_key
         )
-        if plan.haiku is None:  # path keys: create it now, while the trace goes on
-            _start(plan, entry)
-        return entry.placeholder
     key = _param_key(frame, salt_path) if needs_key else None
     return build(initializer, label, key, shape, dtype, kind, path, tuple(n for n, _ in stacks))

@@ -62,7 +62,7 @@ class Plan:
       ({}, {})
     """
 
-    __slots__ = ("_fills", "_keys", "haiku", "key", "made", "params", "state", "zero")
+    __slots__ = ("_fills", "haiku", "key", "params", "state", "zero")
 
     def __init__(self, key: Any) -> None:
         self.key = key
@@ -75,17 +75,6 @@ class Plan:
         #: under the haiku scheme, the keys logging the entries and draws in
         #: order (:class:`~minihaiku.core._haiku_plan.PlanKeys`); else ``None``.
         self.haiku: Any = None
-        #: values already created during the trace, by ``(kind, path)``.
-        self.made: dict[tuple[str, str], Any] = {}
-        self._keys: Keys | None = None
-
-    @property
-    def keys(self) -> Keys:
-        """The path keys of the init key (one host copy for every entry)."""
-        keys = self._keys
-        if keys is None:
-            keys = self._keys = Keys(self.key)
-        return keys
 
     def _placeholder(self, shape: tuple[int, ...], dtype: Any) -> Any:
         """Traced zeros of ``shape`` and ``dtype``, one per shape and dtype (values unused)."""
@@ -110,8 +99,8 @@ class Plan:
         kind: str,
         salt_path: str,
         needs_key: bool,
-    ) -> Entry:
-        """Records a new entry; its ``placeholder`` (traced zeros) stands for the value."""
+    ) -> Any:
+        """Records a new entry and returns its placeholder (traced zeros)."""
         if frame.custom is not None:  # a custom creator may change what is stored
             raise CannotPlanError(f"custom creators or getters are active at {kind} {path!r}")
         salt = None
@@ -131,7 +120,7 @@ class Plan:
         (self.params if kind == "parameter" else self.state)[path] = entry
         if haiku is not None:
             haiku.events.append(entry)
-        return entry
+        return placeholder
 
 
 _PLAN: contextvars.ContextVar[Plan | None] = contextvars.ContextVar(
