@@ -44,6 +44,13 @@ def test_zeros_and_ones_are_fresh_arrays_of_the_value(make, fill, dtype):
     assert a.unsafe_buffer_pointer() != b.unsafe_buffer_pointer()  # donating both is safe
 
 
+@pytest.mark.parametrize(("make", "eager"), [(zeros, jnp.zeros), (ones, jnp.ones)])
+def test_zeros_and_ones_without_a_dtype_are_jnp_s(make, eager):
+    got, want = make()(None, (3,), None), eager((3,), None)
+    assert got.dtype == want.dtype == jnp.float32
+    assert got.weak_type == want.weak_type
+
+
 def test_a_bad_dtype_or_shape_is_reported_as_before():
     for make in (zeros, ones):
         with pytest.raises(TypeError, match="not-a-dtype"):
