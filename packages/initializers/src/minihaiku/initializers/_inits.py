@@ -55,7 +55,7 @@ def _filled(shape: Shape, dtype: Any, value: int) -> jax.Array:
     try:
         fill = _filler(tuple(shape), dtype, value)
     except TypeError:  # an unhashable shape or dtype: JAX reports it if it is bad
-        return _FILLS[value](shape, dtype)  # type: ignore[no-any-return]
+        return _FILLS[value](shape, dtype)
     return fill()  # type: ignore[no-any-return]
 
 
@@ -134,7 +134,7 @@ def normal(stddev: float = 1.0, mean: float = 0.0) -> Initializer:
 
     def init(key: Any, shape: Shape, dtype: Any = jnp.float32) -> jax.Array:
         check_random_dtype(dtype, "dtype", "normal")
-        x = _standard_normal(key, tuple(shape), dtype)
+        x: jax.Array = _standard_normal(key, tuple(shape), dtype)
         if s == 1.0 and m == 0.0:
             return x
         if s != 1.0:
