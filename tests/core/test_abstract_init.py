@@ -24,6 +24,7 @@ from minihaiku.core import (
     transform,
     transform_with_state,
 )
+from minihaiku.core.checks import is_tracer
 
 ONES = jax.nn.initializers.ones
 BIG = jnp.ones((128, 128))  # 64 KiB: auto mode takes the abstract path from this size
@@ -169,6 +170,47 @@ def test_an_untraceable_initializer_works_on_the_abstract_path():
     eager, abstract, auto = _modes(f, jax.random.key(1), jnp.ones(3))
     _same(eager, abstract)
     _same(eager, auto)
+
+
+def test_an_initializer_closing_over_an_activation_falls_back_in_auto():
+    # its value depends on the forward pass: only the eager init can give it
+    def f(x):
+        w = get_param("w", (3,), init=lambda k, s, d: jnp.full(s, x.mean(), d))
+        return x.sum() * w
+
+    x = BIG * 2
+    with init_mode("eager"):
+        eager = transform(f).init(0, x)
+    np.testing.assert_array_equal(eager["~/w"], [2.0, 2.0, 2.0])
+    _same(eager, transform(f).init(0, x))
+    message = re.escape(
+        "init(f) under init_mode('abstract'): the function cannot be traced abstractly "
+        "(CannotPlanError: the initializer of parameter '~/w' uses a value of the forward pass)"
+    )
+    with init_mode("abstract"), pytest.raises(AbstractInitError, match=message):
+        transform(f).init(0, x)
+
+
+def test_the_abstract_path_creates_each_entry_once_after_the_trace():
+    seen = []
+
+    def counting(key, shape, dtype):
+        seen.append("traced" if is_tracer(key) else "concrete")
+        return jax.random.normal(key, shape, dtype)
+
+    def f(x):
+        h = x @ get_param("w1", (128, 4), init=counting)
+        h = h @ get_param("w2", (4, 2), init=counting)
+        seen.append("end of the forward")
+        return h
+
+    with init_mode("abstract"):
+        abstract = transform(f).init(0, BIG)
+    assert seen == ["end of the forward", "concrete", "concrete"]
+    seen.clear()
+    with init_mode("eager"):
+        _same(transform(f).init(0, BIG), abstract)
+    assert seen == ["concrete", "concrete", "end of the forward"]
 
 
 def test_layer_stack_params_are_the_same():

@@ -173,19 +173,62 @@ def _check_all(
     )
 
 
+#: What JAX raises when an initializer reaches a value of the (finished) trace.
+_TRACER_ERRORS = (
+    jax.errors.UnexpectedTracerError,
+    jax.errors.ConcretizationTypeError,
+    jax.errors.TracerArrayConversionError,
+    jax.errors.TracerIntegerConversionError,
+)
+
+
+def _uses_a_tracer(error: BaseException) -> bool:
+    """Whether ``error`` (or what it wraps) is JAX's complaint about a tracer."""
+    seen: BaseException | None = error
+    for _ in range(8):  # the initializer's error, wrapped by ours at most a few times
+        if seen is None:
+            return False
+        if isinstance(seen, _TRACER_ERRORS):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _create_all(key: Any, *kinds: list[Entry]) -> tuple[dict[str, Any], ...]:
-    """Creates the entries, outside any trace, with the eager ``init``'s keys and code."""
+    """Creates the entries, outside any trace, with the eager ``init``'s keys and code.
+
+    Raises:
+      CannotPlanError: an initializer reached a value of the forward pass (it
+        closes over an activation): only the eager ``init`` can give it one.
+    """
     keys = Keys(key)
     out = []
     for entries in kinds:
         made = {}
         for e in entries:
             k = None if e.salt is None else keys.param_key(e.salt)
-            made[e.path] = build(
-                e.initializer, e.label, k, e.shape, e.dtype, e.kind, e.path, e.sizes
-            )
+            try:
+                made[e.path] = build(
+                    e.initializer, e.label, k, e.shape, e.dtype, e.kind, e.path, e.sizes
+                )
+            except Exception as error:
+                if _uses_a_tracer(error):
+                    raise CannotPlanError(
+                        f"the initializer of {e.kind} {e.path!r} uses a value of the forward pass"
+                    ) from error
+                raise
         out.append(made)
     return tuple(out)
+
+
+def _refuse(f: Callable[..., Any], error: Exception) -> AbstractInitError:
+    name = getattr(f, "__name__", type(f).__name__)
+    return AbstractInitError(
+        f"init({name}) under init_mode('abstract'): the function cannot be "
+        f"traced abstractly ({type(error).__name__}: {error}). Make the forward pass "
+        "traceable (jnp/lax instead of Python control flow or numpy on values), "
+        "or run init with init_mode('auto') or init_mode('eager')."
+    )
 
 
 def _eager_is_cheaper(
@@ -234,12 +277,11 @@ def run_init(
             return _eager(f, key, args, kwargs, allow_state, scheme)
         if isinstance(e, MinihaikuError):  # the function's own error, as eager init gives it
             raise
-        name = getattr(f, "__name__", type(f).__name__)
-        raise AbstractInitError(
-            f"init({name}) under init_mode('abstract'): the function cannot be "
-            f"traced abstractly ({type(e).__name__}: {e}). Make the forward pass "
-            "traceable (jnp/lax instead of Python control flow or numpy on values), "
-            "or run init with init_mode('auto') or init_mode('eager')."
-        ) from e
-    params, state = _create_all(key, *entries)
+        raise _refuse(f, e) from e
+    try:
+        params, state = _create_all(key, *entries)
+    except CannotPlanError as e:  # an initializer closing over an activation
+        if mode == "auto":
+            return _eager(f, key, args, kwargs, allow_state, scheme)
+        raise _refuse(f, e) from e
     return params, state

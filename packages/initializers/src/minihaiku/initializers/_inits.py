@@ -35,6 +35,30 @@ __all__ = [
 Shape = Sequence[int]
 
 
+_FILLS = {0: jnp.zeros, 1: jnp.ones}
+
+
+@functools.lru_cache(maxsize=512)
+def _filler(shape: tuple[int, ...], dtype: Any, value: int) -> Any:
+    fill = _FILLS[value]
+    return jax.jit(lambda: fill(shape, dtype))
+
+
+def _filled(shape: Shape, dtype: Any, value: int) -> jax.Array:
+    """``jnp.zeros(shape, dtype)`` (``value`` 0) or ``jnp.ones`` in one dispatch.
+
+    Eagerly, ``jnp.zeros`` dispatches two programs (a broadcast and a
+    conversion), about 28 us on a CPU; the same call jitted once per shape and
+    dtype (cached) takes about 3 us. Both compile once per shape; the arrays
+    are the same.
+    """
+    try:
+        fill = _filler(tuple(shape), dtype, value)
+    except TypeError:  # an unhashable shape or dtype: JAX reports it if it is bad
+        return _FILLS[value](shape, dtype)
+    return fill()  # type: ignore[no-any-return]
+
+
 def constant(value: Any = 0.0) -> Initializer:
     """Fills with ``value`` (a scalar, or an array broadcastable to the shape).
 
@@ -67,7 +91,7 @@ def zeros() -> Initializer:
 
     @keyless
     def init(key: Any, shape: Shape, dtype: Any = jnp.float32) -> jax.Array:
-        return jnp.zeros(shape, dtype)
+        return _filled(shape, dtype, 0)
 
     return init
 
@@ -82,9 +106,20 @@ def ones() -> Initializer:
 
     @keyless
     def init(key: Any, shape: Shape, dtype: Any = jnp.float32) -> jax.Array:
-        return jnp.ones(shape, dtype)
+        return _filled(shape, dtype, 1)
 
     return init
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _standard_normal(key: Any, shape: tuple[int, ...], dtype: Any) -> jax.Array:
+    """``jax.random.normal`` with the key's wrapping inside one dispatch.
+
+    Called eagerly, ``jax.random.normal`` on raw key data (a path key made on
+    the host is a numpy array) first dispatches the wrapping of the key, then
+    the draw; here both are one program. The draw's bits are the same.
+    """
+    return jax.random.normal(key, shape, dtype)
 
 
 def normal(stddev: float = 1.0, mean: float = 0.0) -> Initializer:
@@ -99,7 +134,7 @@ def normal(stddev: float = 1.0, mean: float = 0.0) -> Initializer:
 
     def init(key: Any, shape: Shape, dtype: Any = jnp.float32) -> jax.Array:
         check_random_dtype(dtype, "dtype", "normal")
-        x = jax.random.normal(key, shape, dtype)
+        x: jax.Array = _standard_normal(key, tuple(shape), dtype)
         if s == 1.0 and m == 0.0:
             return x
         if s != 1.0:
@@ -136,6 +171,23 @@ def _scaled_truncated_normal(
     """
     z = jax.random.truncated_normal(key, lower, upper, shape, jnp.float32)
     return 0.0 + stddev * z
+
+
+#: The standard deviation of a standard normal truncated to (-2, 2) (jax.nn's constant).
+_TRUNCATED_STD = 0.87962566103423978
+
+
+@functools.partial(jax.jit, static_argnums=1)
+def _truncated_normal_times(key: Any, shape: tuple[int, ...], stddev: np.float32) -> jax.Array:
+    """``z * stddev`` (float32, z truncated to (-2, 2)): jax.nn's variance scaling in one dispatch.
+
+    Eagerly, ``jax.nn.initializers.variance_scaling`` dispatches about six
+    programs (the variance, its square root, the division, the draw, the
+    product). ``stddev`` is computed on the host in float32, as those programs
+    compute it, and passed as an argument, so XLA cannot fold it into the
+    draw's constants: the bits are the same.
+    """
+    return jax.random.truncated_normal(key, -2, 2, shape, jnp.float32) * stddev
 
 
 def truncated_normal(
@@ -288,6 +340,15 @@ def variance_scaling(
         if 0 in shape:  # an empty array (JAX would divide by the empty dimension)
             return jnp.zeros(shape, dtype)
         if len(shape) >= 2:
+            if distribution == "truncated_normal" and jnp.dtype(dtype) == jnp.float32:
+                denominator = {
+                    "fan_in": fan_in,
+                    "fan_out": fan_out,
+                    "fan_avg": (fan_in + fan_out) / 2,
+                }[mode]
+                # jax.nn's arithmetic, on the host in float32 (IEEE, the same bits)
+                stddev = np.sqrt(np.float32(scale / denominator)) / np.float32(_TRUNCATED_STD)
+                return _truncated_normal_times(key, shape, stddev)  # type: ignore[no-any-return]
             return inner(key, shape, dtype)
         # JAX refuses vectors and scalars; dm-haiku serves them with the fans
         # above. Draw them as a (1, n) matrix, whose fan_in is 1, at variance
