@@ -1,4 +1,4 @@
-"""normal, zeros and ones in one dispatch each: the same values as the eager jax code."""
+"""normal, zeros, ones and variance_scaling in one dispatch each: the eager jax code's values."""
 
 import jax
 import jax.numpy as jnp
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from minihaiku.core._keys import Keys, path_salt
-from minihaiku.initializers import normal, ones, zeros
+from minihaiku.initializers import normal, ones, variance_scaling, zeros
 
 
 def _keys():
@@ -74,8 +74,6 @@ def test_a_bad_dtype_or_shape_is_reported_as_before():
 def test_variance_scaling_truncated_normal_equals_jax_nn(
     kind, mode, scale, shape, in_axis, out_axis
 ):
-    from minihaiku.initializers import variance_scaling
-
     key = _keys()[kind]
     got = variance_scaling(scale, mode, "truncated_normal", in_axis, out_axis)(
         key, shape, jnp.float32
