@@ -339,21 +339,16 @@ def variance_scaling(
             )
         if 0 in shape:  # an empty array (JAX would divide by the empty dimension)
             return jnp.zeros(shape, dtype)
+        fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
         if len(shape) >= 2:
             if distribution == "truncated_normal" and jnp.dtype(dtype) == jnp.float32:
-                denominator = {
-                    "fan_in": fan_in,
-                    "fan_out": fan_out,
-                    "fan_avg": (fan_in + fan_out) / 2,
-                }[mode]
                 # jax.nn's arithmetic, on the host in float32 (IEEE, the same bits)
-                stddev = np.sqrt(np.float32(scale / denominator)) / np.float32(_TRUNCATED_STD)
+                stddev = np.sqrt(np.float32(scale / fan)) / np.float32(_TRUNCATED_STD)
                 return _truncated_normal_times(key, shape, stddev)  # type: ignore[no-any-return]
             return inner(key, shape, dtype)
         # JAX refuses vectors and scalars; dm-haiku serves them with the fans
         # above. Draw them as a (1, n) matrix, whose fan_in is 1, at variance
         # scale / fan.
-        fan = {"fan_in": fan_in, "fan_out": fan_out, "fan_avg": (fan_in + fan_out) / 2}[mode]
         flat = jax.nn.initializers.variance_scaling(
             scale / fan,
             "fan_in",
